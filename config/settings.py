@@ -1,0 +1,182 @@
+"""Django settings, read from the environment once at start-up.
+
+Two modes share one code base:
+- services: DATABASE_URL (PostgreSQL) and REDIS_URL (cache, Celery broker) are set;
+- embedded: neither is set; a SQLite file under var/, an in-process cache and eager Celery tasks.
+See README.md for every variable.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from kombu import Queue
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+APP_URL = os.environ.get("APP_URL", "http://127.0.0.1:8000").rstrip("/")
+
+DEBUG = _env_flag("DEBUG", default=False)
+
+_INSECURE_DEV_SECRET_KEY = "basketry-insecure-development-key-do-not-use-in-production"
+SECRET_KEY = os.environ.get("SECRET_KEY", "").strip() or _INSECURE_DEV_SECRET_KEY
+USING_INSECURE_SECRET_KEY = SECRET_KEY == _INSECURE_DEV_SECRET_KEY
+
+# Fernet keys for credentials at rest, newest first; older keys still decrypt during a rotation.
+# Without ENCRYPTION_KEYS a key is derived from SECRET_KEY, which is fine for a demo but ties the
+# stored credentials to SECRET_KEY: production sets ENCRYPTION_KEYS explicitly.
+ENCRYPTION_KEYS = _env_list("ENCRYPTION_KEYS") or [
+    base64.urlsafe_b64encode(hashlib.sha256(b"basketry-encryption:" + SECRET_KEY.encode()).digest()).decode()
+]
+
+SHOPIFY_API_KEY = os.environ.get("SHOPIFY_API_KEY", "")
+SHOPIFY_API_SECRET = os.environ.get("SHOPIFY_API_SECRET", "")
+WOOCOMMERCE_ALLOW_INSECURE_HTTP = _env_flag("WOOCOMMERCE_ALLOW_INSECURE_HTTP", default=False)
+
+ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS") or ["127.0.0.1", "localhost", "[::1]", "testserver"]
+_app_host = urlsplit(APP_URL).hostname
+if _app_host and _app_host not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(_app_host)
+CSRF_TRUSTED_ORIGINS = [APP_URL]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "shops",
+    "integrations",
+    "recommendations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+else:
+    EMBEDDED_DATABASE_PATH = BASE_DIR / "var" / "basketry.sqlite3"
+    EMBEDDED_DATABASE_PATH.parent.mkdir(exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": EMBEDDED_DATABASE_PATH,
+            # A web request and a management command may write at the same moment in the demo.
+            "OPTIONS": {"timeout": 20},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache ----------------------------------------------------------------------------------
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "basketry",
+            # A cache that does not answer within this must not hold a storefront request.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "basketry"}}
+
+# --- Celery ---------------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Declared explicitly so a worker started with `-Q training` and every producer agree on them.
+CELERY_TASK_QUEUES = [Queue(name) for name in ("webhooks", "sync", "training", "default")]
+# Training tasks run for minutes: one message at a time per worker process keeps the others free.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Defaults for a task that does not state its own limits; every task should.
+CELERY_TASK_SOFT_TIME_LIMIT = 60
+CELERY_TASK_TIME_LIMIT = 90
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+
+# --- Internationalisation -------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+}
+
+BASKETRY_MODE = {
+    "database": "postgresql" if DATABASE_URL.startswith(("postgres", "postgresql")) else ("sqlite" if not DATABASE_URL else DATABASE_URL.split(":", 1)[0]),
+    "cache": "redis" if REDIS_URL else "in-process",
+    "celery": "redis broker" if REDIS_URL else "eager",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "basketry": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": False},
+    },
+}

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import CommandParser
+
+from integrations.csv.services import orders_import_online_retail
+from recommendations.selectors import data_readiness_summary
+from recommendations.services.data_profile import data_profile_refresh
+from shops.demo.generator import demo_shop_generate
+from shops.management.base import BasketryCommand
+from shops.models import Order, Shop
+from shops.services.demo import demo_shop_load
+from shops.services.shops import shop_create
+from shops.tenancy import shop_scope
+
+DEMO_DOMAIN = "demo-store.localhost"
+ONLINE_RETAIL_DOMAIN = "online-retail.localhost"
+DEV_SUPERUSER = "admin"
+# The real UCI Online Retail file, when this checkout sits next to the shared data sets.
+DEFAULT_ONLINE_RETAIL_PATH = settings.BASE_DIR.parent / "shared" / "datasets" / "online-retail" / "online_retail.csv.gz"
+
+
+class Command(BasketryCommand):
+    help = (
+        "Set up the demo: the generated demo shop, the UCI Online Retail shop when its file is present, "
+        "and a development superuser. Safe to run again."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--online-retail", type=Path, default=DEFAULT_ONLINE_RETAIL_PATH,
+            help="Path of the UCI Online Retail CSV (default: the shared data set next to this checkout).",
+        )
+        parser.add_argument("--skip-online-retail", action="store_true", help="Load only the generated shop.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        shop, _ = shop_create(
+            platform=Shop.Platform.CSV, domain=DEMO_DOMAIN, currency="EUR", name="Basketry demo store",
+            timezone_name="UTC",
+        )
+        with shop_scope(shop):
+            result = demo_shop_load(shop=shop, demo=demo_shop_generate(currency=shop.currency))
+            profile = data_profile_refresh(shop=shop)
+        self.stdout.write(
+            f"Demo shop {shop.domain}: {result.products} products, {result.orders_created} new orders "
+            f"({result.orders_already_present} already loaded)."
+        )
+        self.stdout.write(f"  {data_readiness_summary(profile=profile)}")
+
+        path: Path = options["online_retail"]
+        if options["skip_online_retail"]:
+            pass
+        elif path.is_file():
+            self._load_online_retail(path)
+        else:
+            self.stdout.write(f"No UCI Online Retail file at {path}: only the generated shop is loaded.")
+
+        password = self._reset_dev_superuser()
+        base = settings.APP_URL
+        self.stdout.write("")
+        self.stdout.write("Open:")
+        self.stdout.write(f"  {base}/admin/   user {DEV_SUPERUSER}, password {password}  (development only)")
+        self.stdout.write(f"  {base}/         what is running")
+        self.stdout.write(f"  {base}/readyz   health")
+
+    def _load_online_retail(self, path: Path) -> None:
+        shop, _ = shop_create(
+            platform=Shop.Platform.CSV, domain=ONLINE_RETAIL_DOMAIN, currency="GBP", name="UCI Online Retail",
+            timezone_name="Europe/London",
+        )
+        with shop_scope(shop):
+            if Order.objects.exists():
+                self.stdout.write(f"UCI Online Retail shop {shop.domain}: already loaded.")
+            else:
+                self.stdout.write(f"Importing {path} into {shop.domain} (about a minute)...")
+                report = orders_import_online_retail(shop=shop, path=path)
+                self.stdout.write(
+                    f"UCI Online Retail shop {shop.domain}: {report.orders_created} orders, "
+                    f"{report.products_created} products."
+                )
+            profile = data_profile_refresh(shop=shop)
+        self.stdout.write(f"  {data_readiness_summary(profile=profile)}")
+
+    @staticmethod
+    def _reset_dev_superuser() -> str:
+        """A fresh random password on every run: nothing guessable is left behind by a demo."""
+        password = secrets.token_urlsafe(12)
+        user, _ = get_user_model().objects.get_or_create(username=DEV_SUPERUSER, defaults={"email": ""})
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        return password

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from shops.records import ProductStatus
+from shops.tenancy import ShopOwnedModel
+
+
+class Product(ShopOwnedModel):
+    class Status(models.TextChoices):
+        PUBLISHED = ProductStatus.PUBLISHED, "Published"
+        DRAFT = ProductStatus.DRAFT, "Draft"
+        ARCHIVED = ProductStatus.ARCHIVED, "Archived"
+
+    external_id = models.CharField(max_length=255, help_text="The platform's product id (or the CSV stock code).")
+    title = models.CharField(max_length=512)
+    handle = models.CharField(max_length=255, blank=True)
+    url = models.CharField(max_length=2048, blank=True)
+    # Text, not a URL field: demo products carry inline SVG data URLs.
+    image_url = models.TextField(blank=True)
+    price = models.DecimalField(max_digits=14, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    category = models.CharField(max_length=255, blank=True, help_text="Product type or main category.")
+    vendor = models.CharField(max_length=255, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PUBLISHED)
+    in_stock = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, help_text="When the platform created the product.")
+    updated_at = models.DateTimeField(default=timezone.now, help_text="The platform's last change.")
+    synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "external_id"], name="product_shop_external_id_unique"),
+        ]
+        indexes = [models.Index(fields=["shop", "status", "in_stock"], name="product_shop_sellable_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_sellable(self) -> bool:
+        return self.status == self.Status.PUBLISHED and self.in_stock

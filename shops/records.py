@@ -1,0 +1,66 @@
+"""Platform-neutral records that importers and sync code hand to the catalog and order services.
+
+Plain frozen dataclasses with no Django import, so that parsers, generators and platform clients
+can build them without touching the ORM.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+class ProductStatus:
+    PUBLISHED = "published"
+    DRAFT = "draft"
+    ARCHIVED = "archived"
+
+
+class OrderStatus:
+    PAID = "paid"
+    PENDING = "pending"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    FAILED = "failed"
+    TEST = "test"
+
+
+@dataclass(frozen=True)
+class ProductRecord:
+    external_id: str
+    title: str
+    price: Decimal
+    handle: str = ""
+    url: str = ""
+    image_url: str = ""
+    category: str = ""
+    vendor: str = ""
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    status: str = ProductStatus.PUBLISHED
+    in_stock: bool = True
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class OrderLineRecord:
+    product_external_id: str
+    quantity: int
+    unit_price: Decimal
+    variant_id: str = ""
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    external_id: str
+    created_at: dt.datetime
+    lines: tuple[OrderLineRecord, ...]
+    # The platform's own customer id. It is hashed with the shop's secret before anything is
+    # stored and never persisted as given; None means a guest order.
+    customer_id: str | None = None
+    status: str = OrderStatus.PAID
+    currency: str = ""
+    # None: the sum of the lines.
+    total: Decimal | None = None

@@ -1,0 +1,76 @@
+"""Writes on the catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from shops.models import Product, Shop
+from shops.records import ProductRecord
+
+# Rows per INSERT: large enough to amortise round trips, small enough to stay under SQLite's
+# bound-parameter limit with every product column.
+_BATCH_SIZE = 500
+
+_SYNCED_FIELDS = (
+    "title", "handle", "url", "image_url", "price", "currency", "category", "vendor", "tags",
+    "description", "status", "in_stock", "created_at", "updated_at",
+)
+
+
+def _product_from_record(*, shop: Shop, record: ProductRecord) -> Product:
+    product = Product(
+        shop=shop,
+        external_id=record.external_id,
+        title=record.title[:512],
+        handle=record.handle,
+        url=record.url,
+        image_url=record.image_url,
+        price=record.price,
+        currency=shop.currency,
+        category=record.category,
+        vendor=record.vendor,
+        tags=list(record.tags),
+        description=record.description,
+        status=record.status,
+        in_stock=record.in_stock,
+    )
+    if record.created_at is not None:
+        product.created_at = record.created_at
+    product.updated_at = record.updated_at or product.created_at
+    return product
+
+
+def product_bulk_upsert(
+    *, shop: Shop, records: Iterable[ProductRecord], overwrite_existing: bool = True
+) -> dict[str, int]:
+    """Insert the products, or update the ones that exist; returns {external_id: pk} for all of them.
+
+    With overwrite_existing=False, products that already exist are left as they are: importers
+    that derive products from order lines use it so that a richer synced record is never
+    replaced by a title taken from an order line. Must run inside the shop's scope.
+    """
+    products = [_product_from_record(shop=shop, record=record) for record in records]
+    if not products:
+        return {}
+    if overwrite_existing:
+        Product.objects.bulk_create(
+            products,
+            batch_size=_BATCH_SIZE,
+            update_conflicts=True,
+            unique_fields=["shop", "external_id"],
+            update_fields=list(_SYNCED_FIELDS),
+        )
+    else:
+        Product.objects.bulk_create(products, batch_size=_BATCH_SIZE, ignore_conflicts=True)
+    external_ids = [product.external_id for product in products]
+    return product_ids_by_external_id(external_ids=external_ids)
+
+
+def product_ids_by_external_id(*, external_ids: Iterable[str]) -> dict[str, int]:
+    """{external_id: pk} for those of the given products the shop in scope has."""
+    wanted = list(dict.fromkeys(external_ids))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), _BATCH_SIZE * 4):
+        chunk = wanted[start : start + _BATCH_SIZE * 4]
+        found.update(Product.objects.filter(external_id__in=chunk).values_list("external_id", "pk"))
+    return found

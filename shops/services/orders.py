@@ -1,0 +1,101 @@
+"""Writes on orders: the baskets the models learn from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import F
+
+from shops.errors import ValidationFailed
+from shops.models import Order, OrderLine, Shop
+from shops.records import OrderLineRecord, OrderRecord
+
+_BATCH_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class OrderImportResult:
+    # {external_id: pk} of the orders this call inserted.
+    created: dict[str, int]
+    # External ids that were already stored; nothing was changed for them.
+    already_present: tuple[str, ...]
+    lines_created: int
+
+
+def _line_total(lines: Sequence[OrderLineRecord]) -> Decimal:
+    return sum((line.unit_price * line.quantity for line in lines), Decimal(0))
+
+
+def _build_lines(
+    *, shop: Shop, order_id: int, lines: Sequence[OrderLineRecord], product_ids: Mapping[str, int]
+) -> list[OrderLine]:
+    built = []
+    for line in lines:
+        product_id = product_ids.get(line.product_external_id)
+        if product_id is None:
+            raise ValidationFailed(f"Order line refers to unknown product {line.product_external_id!r}.")
+        built.append(
+            OrderLine(
+                shop=shop,
+                order_id=order_id,
+                product_id=product_id,
+                variant_id=line.variant_id,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+            )
+        )
+    return built
+
+
+def order_bulk_import(
+    *, shop: Shop, records: Sequence[OrderRecord], product_ids: Mapping[str, int]
+) -> OrderImportResult:
+    """Insert the orders that are not stored yet, with their lines; never touches stored ones.
+
+    `product_ids` maps every product external id the lines name to its pk. Customer ids are
+    replaced by the shop's keyed hash here, before anything is written. Must run inside the
+    shop's scope and, for all-or-nothing behaviour, inside the caller's transaction.
+    """
+    by_external_id = {record.external_id: record for record in records}
+    if len(by_external_id) != len(records):
+        raise ValidationFailed("The same order appears twice in one batch.")
+    stored = set(
+        Order.objects.filter(external_id__in=list(by_external_id)).values_list("external_id", flat=True)
+    )
+    new_records = [record for record in records if record.external_id not in stored]
+    orders = [
+        Order(
+            shop=shop,
+            external_id=record.external_id,
+            created_at=record.created_at,
+            currency=record.currency or shop.currency,
+            total=record.total if record.total is not None else _line_total(record.lines),
+            status=record.status,
+            customer_ref=shop.customer_ref(record.customer_id) if record.customer_id else None,
+        )
+        for record in new_records
+    ]
+    Order.objects.bulk_create(orders, batch_size=_BATCH_SIZE)
+    created = {order.external_id: order.pk for order in orders}
+
+    lines: list[OrderLine] = []
+    for record in new_records:
+        lines.extend(
+            _build_lines(shop=shop, order_id=created[record.external_id], lines=record.lines, product_ids=product_ids)
+        )
+    OrderLine.objects.bulk_create(lines, batch_size=_BATCH_SIZE)
+    return OrderImportResult(created=created, already_present=tuple(sorted(stored)), lines_created=len(lines))
+
+
+def order_lines_append(
+    *, shop: Shop, order_id: int, lines: Sequence[OrderLineRecord], product_ids: Mapping[str, int]
+) -> None:
+    """Add lines to a stored order and raise its total accordingly.
+
+    For sources that list one order's lines in more than one place (a CSV export whose rows are
+    not grouped by invoice).
+    """
+    OrderLine.objects.bulk_create(_build_lines(shop=shop, order_id=order_id, lines=lines, product_ids=product_ids))
+    Order.objects.filter(pk=order_id).update(total=F("total") + _line_total(lines))

@@ -1,0 +1,69 @@
+"""Writes on the Shop itself."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+
+from django.db import transaction
+from django.utils import timezone
+
+from shops.domains import shop_domain_normalize
+from shops.errors import ValidationFailed
+from shops.models import Shop
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def _validate_currency(currency: str) -> str:
+    normalized = currency.strip().upper()
+    if not _CURRENCY.match(normalized):
+        raise ValidationFailed(f"Invalid currency {currency!r}: expected a three-letter ISO 4217 code such as EUR.")
+    return normalized
+
+
+def _validate_timezone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed(f"Unknown time zone {name!r}: expected an IANA name such as Europe/London.") from None
+    return name
+
+
+@transaction.atomic
+def shop_create(
+    *,
+    platform: str,
+    domain: str,
+    currency: str | None = None,
+    name: str | None = None,
+    timezone_name: str | None = None,
+) -> tuple[Shop, bool]:
+    """Create the shop, or return the existing one with the given fields updated (idempotent).
+
+    Returns (shop, created).
+    """
+    domain = shop_domain_normalize(platform=platform, domain=domain)
+    changes: dict[str, str] = {}
+    if currency is not None:
+        changes["currency"] = _validate_currency(currency)
+    if timezone_name is not None:
+        changes["timezone"] = _validate_timezone(timezone_name)
+    if name is not None:
+        changes["name"] = name.strip()
+
+    shop = Shop.objects.select_for_update().filter(platform=platform, domain=domain).first()
+    if shop is None:
+        shop = Shop(platform=platform, domain=domain, installed_at=timezone.now(), **changes)
+        if not shop.name:
+            shop.name = domain
+        shop.full_clean()
+        shop.save()
+        return shop, True
+
+    changed = [field for field, value in changes.items() if getattr(shop, field) != value]
+    for field in changed:
+        setattr(shop, field, changes[field])
+    if changed:
+        shop.save(update_fields=[*changed, "updated_at"])
+    return shop, False

@@ -1,0 +1,78 @@
+"""Rows for tests, built through the unscoped manager so tests can set up several shops at once.
+
+ROW_FACTORIES maps every shop-owned model to a builder; the isolation suite checks that the map is
+complete, so a new shop-owned model cannot skip the isolation tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+
+from django.db import models
+from django.utils import timezone
+
+from recommendations.models import DataProfile
+from shops.models import Order, OrderLine, Product, Shop
+
+_sequence = itertools.count(1)
+
+
+def make_shop(*, domain: str | None = None, platform: str = Shop.Platform.CSV, currency: str = "EUR") -> Shop:
+    return Shop.objects.create(
+        platform=platform,
+        domain=domain or f"shop-{next(_sequence)}.example",
+        currency=currency,
+        installed_at=timezone.now(),
+    )
+
+
+def _persist(instance: models.Model, save: bool) -> models.Model:
+    if save:
+        instance.save(force_insert=True)
+    return instance
+
+
+def make_product(shop: Shop, *, save: bool = True, **overrides) -> Product:
+    number = next(_sequence)
+    fields = dict(
+        shop=shop, external_id=f"P{number}", title=f"Product {number}", price=Decimal("9.50"),
+        currency=shop.currency, category="Kitchen", vendor="Acme",
+    )
+    fields.update(overrides)
+    return _persist(Product(**fields), save)
+
+
+def make_order(shop: Shop, *, save: bool = True, **overrides) -> Order:
+    number = next(_sequence)
+    fields = dict(
+        shop=shop, external_id=f"O{number}", created_at=timezone.now() - dt.timedelta(days=1),
+        currency=shop.currency, total=Decimal("19.00"), status=Order.Status.PAID,
+    )
+    fields.update(overrides)
+    return _persist(Order(**fields), save)
+
+
+def make_order_line(shop: Shop, *, save: bool = True, **overrides) -> OrderLine:
+    fields = dict(shop=shop, quantity=1, unit_price=Decimal("9.50"))
+    fields.update(overrides)
+    if "order" not in fields:
+        fields["order"] = make_order(shop)
+    if "product" not in fields:
+        fields["product"] = make_product(shop)
+    return _persist(OrderLine(**fields), save)
+
+
+def make_data_profile(shop: Shop, *, save: bool = True, **overrides) -> DataProfile:
+    fields = dict(shop=shop, paid_orders=3, computed_at=timezone.now())
+    fields.update(overrides)
+    return _persist(DataProfile(**fields), save)
+
+
+ROW_FACTORIES = {
+    Product: make_product,
+    Order: make_order,
+    OrderLine: make_order_line,
+    DataProfile: make_data_profile,
+}

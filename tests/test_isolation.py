@@ -1,0 +1,138 @@
+"""Tenant isolation: one shop can never read or change another shop's rows.
+
+Walks every shop-owned model Django knows, so a new model is covered the moment it exists (and
+fails `test_every_shop_owned_model_has_a_factory` until tests/factories.py can build it). Every
+URL must be classified below; shop-scoped endpoints get their cross-shop tests here as they land.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from shops.errors import ShopScopeError
+from shops.tenancy import ShopOwnedModel, shop_scope
+from tests.factories import ROW_FACTORIES
+
+SHOP_OWNED_MODELS = sorted(
+    (model for model in apps.get_models() if issubclass(model, ShopOwnedModel)), key=lambda m: m._meta.label
+)
+model_cases = pytest.mark.parametrize("model", SHOP_OWNED_MODELS, ids=lambda m: m._meta.label)
+
+
+def test_every_shop_owned_model_has_a_factory():
+    assert SHOP_OWNED_MODELS, "no shop-owned model found: the walk itself is broken"
+    assert set(SHOP_OWNED_MODELS) == set(ROW_FACTORIES)
+
+
+def test_shop_owned_models_keep_the_scoped_manager():
+    for model in SHOP_OWNED_MODELS:
+        assert type(model.objects).__name__ == "ShopScopedManager", model
+        assert model._default_manager.name == "all_shops", model
+
+
+@model_cases
+@pytest.mark.django_db
+def test_unscoped_query_raises(model, shop):
+    ROW_FACTORIES[model](shop)
+    for query in (
+        lambda: list(model.objects.all()),
+        lambda: model.objects.count(),
+        lambda: model.objects.filter(pk__gt=0).exists(),
+        lambda: model.objects.get(pk=1),
+        lambda: model.objects.update(shop_id=shop.pk),
+        lambda: model.objects.all().delete(),
+    ):
+        with pytest.raises(ShopScopeError):
+            query()
+    assert model.all_shops.count() == 1
+
+
+@model_cases
+@pytest.mark.django_db
+def test_scoped_read_sees_only_own_rows(model, shop, other_shop):
+    mine = ROW_FACTORIES[model](shop)
+    theirs = ROW_FACTORIES[model](other_shop)
+    with shop_scope(shop):
+        assert list(model.objects.values_list("pk", flat=True)) == [mine.pk]
+        assert not model.objects.filter(pk=theirs.pk).exists()
+        with pytest.raises(model.DoesNotExist):
+            model.objects.get(pk=theirs.pk)
+
+
+@model_cases
+@pytest.mark.django_db
+def test_scoped_writes_cannot_touch_another_shop(model, shop, other_shop):
+    theirs = ROW_FACTORIES[model](other_shop)
+    with shop_scope(shop):
+        assert model.objects.filter(pk=theirs.pk).update(shop_id=shop.pk) == 0
+        deleted, _ = model.objects.filter(pk=theirs.pk).delete()
+        assert deleted == 0
+    assert model.all_shops.get(pk=theirs.pk).shop_id == other_shop.pk
+
+
+@model_cases
+@pytest.mark.django_db
+def test_scoped_create_refuses_another_shops_row(model, shop, other_shop):
+    with shop_scope(shop):
+        with pytest.raises(ShopScopeError):
+            model.objects.bulk_create([ROW_FACTORIES[model](other_shop, save=False)])
+        unsaved = ROW_FACTORIES[model](other_shop, save=False)
+        values = {
+            field.attname: getattr(unsaved, field.attname)
+            for field in model._meta.concrete_fields
+            if not field.primary_key
+        }
+        with pytest.raises(ShopScopeError):
+            model.objects.create(**values)
+    assert model.all_shops.filter(shop=shop).count() == 0
+
+
+@pytest.mark.django_db
+def test_scope_cannot_switch_to_another_shop_inside_a_scope(shop, other_shop):
+    with shop_scope(shop):
+        with shop_scope(shop):
+            pass
+        with pytest.raises(ShopScopeError):
+            with shop_scope(other_shop):
+                pass
+
+
+# --- Endpoints ----------------------------------------------------------------------------------
+
+# Routes that show no shop data at all.
+PUBLIC_ROUTES = {"home", "livez", "readyz"}
+# Operator-only routes (Django admin, staff login): cross-shop on purpose, behind staff auth.
+OPERATOR_NAMESPACES = {"admin"}
+# Shop-scoped routes: each one needs a cross-shop test in this module.
+SHOP_SCOPED_ROUTES: set[str] = set()
+
+
+def _route_names(patterns, namespace: str = "") -> list[str]:
+    names = []
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            names += _route_names(pattern.url_patterns, pattern.namespace or namespace)
+        elif isinstance(pattern, URLPattern):
+            names.append(f"{namespace}:{pattern.name}" if namespace else str(pattern.name))
+    return names
+
+
+def test_every_endpoint_is_classified():
+    unclassified = [
+        name
+        for name in _route_names(get_resolver().url_patterns)
+        if name.split(":")[0] not in OPERATOR_NAMESPACES and name not in PUBLIC_ROUTES | SHOP_SCOPED_ROUTES
+    ]
+    assert unclassified == [], "classify these routes and, if shop-scoped, add their cross-shop tests"
+
+
+@pytest.mark.django_db
+def test_admin_requires_staff(client, shop):
+    from tests.factories import make_product
+
+    make_product(shop, title="Secret product")
+    response = client.get("/admin/shops/product/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
