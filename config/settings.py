@@ -137,6 +137,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Declared explicitly so a worker started with `-Q training` and every producer agree on them.
 CELERY_TASK_QUEUES = [Queue(name) for name in ("webhooks", "sync", "training", "default")]
+# Every task names its queue here, in one place.
+CELERY_TASK_ROUTES = {
+    "recommendations.data_profile_refresh": {"queue": "training"},
+}
 # Training tasks run for minutes: one message at a time per worker process keeps the others free.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Defaults for a task that does not state its own limits; every task should.

@@ -1,0 +1,32 @@
+# Two commands matter: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed-requirements
+
+.PHONY: install demo test migrate bench-import clean
+
+$(INSTALLED): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@cp requirements.txt $(INSTALLED)
+
+install: $(INSTALLED)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+# Embedded mode unless DATABASE_URL / REDIS_URL are set: no services needed.
+demo: migrate
+	DEBUG=1 $(BIN)/python manage.py demo
+	DEBUG=1 $(BIN)/python manage.py runserver --noreload 127.0.0.1:8000
+
+# PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set; the report header says which ran.
+test: install
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest
+
+bench-import: install
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/import_online_retail.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,45 @@
+"""The suite says which backends it ran on; with REQUIRE_SERVICES=1 they must be the real ones."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+
+@pytest.mark.services("postgres")
+@pytest.mark.django_db
+def test_database_is_postgresql():
+    assert connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version_num")
+        assert int(cursor.fetchone()[0]) >= 130000
+
+
+@pytest.mark.services("redis")
+def test_cache_is_redis_and_answers():
+    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    key = f"test:{uuid.uuid4().hex}"
+    cache.set(key, {"a": 1}, timeout=10)
+    assert cache.get(key) == {"a": 1}
+    cache.delete(key)
+
+
+@pytest.mark.services("redis")
+def test_celery_uses_the_redis_broker_and_the_four_queues():
+    from config.celery import app
+
+    assert app.conf.broker_url == settings.REDIS_URL
+    assert settings.CELERY_TASK_ALWAYS_EAGER is False
+    assert sorted(queue.name for queue in app.conf.task_queues) == ["default", "sync", "training", "webhooks"]
+
+
+def test_embedded_mode_runs_tasks_eagerly_without_redis():
+    if settings.REDIS_URL:
+        pytest.skip("services mode")
+    assert settings.CELERY_TASK_ALWAYS_EAGER is True
+    assert settings.CELERY_BROKER_URL == "memory://"
+    assert settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
