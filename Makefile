@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-requirements
 
-.PHONY: install demo test migrate bench-import clean
+.PHONY: install demo test lint migrate bench-import clean
 
 $(INSTALLED): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: migrate
 # PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set; the report header says which ran.
 test: install
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench-import: install
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/import_online_retail.py

@@ -47,6 +47,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database_answers(), "cache": _cache_answers()}
     ready = all(checks.values())
     return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": {name: "ok" if ok else "down" for name, ok in checks.items()}},
+        {
+            "status": "ok" if ready else "unavailable",
+            "checks": {name: "ok" if ok else "down" for name, ok in checks.items()},
+        },
         status=200 if ready else 503,
     )

@@ -170,7 +170,9 @@ REST_FRAMEWORK = {
 }
 
 BASKETRY_MODE = {
-    "database": "postgresql" if DATABASE_URL.startswith(("postgres", "postgresql")) else ("sqlite" if not DATABASE_URL else DATABASE_URL.split(":", 1)[0]),
+    "database": "postgresql"
+    if DATABASE_URL.startswith(("postgres", "postgresql"))
+    else ("sqlite" if not DATABASE_URL else DATABASE_URL.split(":", 1)[0]),
     "cache": "redis" if REDIS_URL else "in-process",
     "celery": "redis broker" if REDIS_URL else "eager",
 }

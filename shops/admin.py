@@ -30,7 +30,17 @@ class ShopAdmin(admin.ModelAdmin):
     list_filter = ("platform", "status")
     search_fields = ("domain", "name")
     # Credentials and the customer-hash key stay out of every admin page.
-    fields = ("platform", "domain", "name", "currency", "timezone", "status", "installed_at", "uninstalled_at", "settings")
+    fields = (
+        "platform",
+        "domain",
+        "name",
+        "currency",
+        "timezone",
+        "status",
+        "installed_at",
+        "uninstalled_at",
+        "settings",
+    )
     readonly_fields = ("platform", "domain", "installed_at", "uninstalled_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

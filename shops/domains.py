@@ -28,6 +28,7 @@ def shop_domain_normalize(*, platform: str, domain: str) -> str:
     labels = host.split(".")
     if not host or len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
         raise ValidationFailed(
-            f"Invalid domain {domain!r}: expected a host name such as shop.example.com (letters, digits, hyphens, dots)."
+            f"Invalid domain {domain!r}: expected a host name such as shop.example.com "
+            "(letters, digits, hyphens, dots)."
         )
     return candidate

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-
 ONLINE_RETAIL_PATH = Path(settings.BASE_DIR).parent / "shared" / "datasets" / "online-retail" / "online_retail.csv.gz"
 
 

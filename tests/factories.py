@@ -37,8 +37,13 @@ def _persist(instance: models.Model, save: bool) -> models.Model:
 def make_product(shop: Shop, *, save: bool = True, **overrides) -> Product:
     number = next(_sequence)
     fields = dict(
-        shop=shop, external_id=f"P{number}", title=f"Product {number}", price=Decimal("9.50"),
-        currency=shop.currency, category="Kitchen", vendor="Acme",
+        shop=shop,
+        external_id=f"P{number}",
+        title=f"Product {number}",
+        price=Decimal("9.50"),
+        currency=shop.currency,
+        category="Kitchen",
+        vendor="Acme",
     )
     fields.update(overrides)
     return _persist(Product(**fields), save)
@@ -47,8 +52,12 @@ def make_product(shop: Shop, *, save: bool = True, **overrides) -> Product:
 def make_order(shop: Shop, *, save: bool = True, **overrides) -> Order:
     number = next(_sequence)
     fields = dict(
-        shop=shop, external_id=f"O{number}", created_at=timezone.now() - dt.timedelta(days=1),
-        currency=shop.currency, total=Decimal("19.00"), status=Order.Status.PAID,
+        shop=shop,
+        external_id=f"O{number}",
+        created_at=timezone.now() - dt.timedelta(days=1),
+        currency=shop.currency,
+        total=Decimal("19.00"),
+        status=Order.Status.PAID,
     )
     fields.update(overrides)
     return _persist(Order(**fields), save)

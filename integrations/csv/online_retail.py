@@ -28,7 +28,23 @@ REQUIRED_COLUMNS = ("InvoiceNo", "StockCode", "Description", "Quantity", "Invoic
 
 # Postage, fees, discounts, manual adjustments and gift vouchers: lines that are not products.
 _NON_PRODUCT_CODES = frozenset(
-    {"POST", "DOT", "M", "C2", "D", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS", "ADJUST", "ADJUST2", "TEST001", "TEST002"}
+    {
+        "POST",
+        "DOT",
+        "M",
+        "C2",
+        "D",
+        "S",
+        "B",
+        "BANK CHARGES",
+        "AMAZONFEE",
+        "CRUK",
+        "PADS",
+        "ADJUST",
+        "ADJUST2",
+        "TEST001",
+        "TEST002",
+    }
 )
 _NON_PRODUCT_PREFIXES = ("GIFT_",)
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$")

@@ -15,8 +15,8 @@ from django.db import transaction
 from integrations.csv.online_retail import OnlineRetailReader, open_binary
 from shops.models import Order, OrderLine, Product, Shop
 from shops.records import OrderRecord
-from shops.services.maintenance import table_statistics_refresh
 from shops.services.catalog import product_bulk_upsert, product_ids_by_external_id
+from shops.services.maintenance import table_statistics_refresh
 from shops.services.orders import order_bulk_import, order_lines_append
 from shops.tenancy import current_shop_id
 
@@ -99,9 +99,7 @@ def orders_import_online_retail(
     report = ImportReport()
     with open_binary(path) as raw:
         total_bytes = os.fstat(raw.fileno()).st_size
-        reader = OnlineRetailReader(
-            raw, name=str(path), timezone_name=shop.timezone, since=since, until=until
-        )
+        reader = OnlineRetailReader(raw, name=str(path), timezone_name=shop.timezone, since=since, until=until)
         writer = _BatchWriter(shop=shop, reader=reader, report=report)
         with transaction.atomic():
             pending: dict[str, OrderRecord] = {}
@@ -122,9 +120,7 @@ def orders_import_online_retail(
             if progress:
                 progress(total_bytes, total_bytes)
             if report.orders_created:
-                transaction.on_commit(
-                    lambda: table_statistics_refresh(models_changed=[Product, Order, OrderLine])
-                )
+                transaction.on_commit(lambda: table_statistics_refresh(models_changed=[Product, Order, OrderLine]))
                 _queue_data_profile_refresh(shop_id=shop.pk)
     report.lines_read = reader.lines_read
     report.skipped_lines = reader.skipped

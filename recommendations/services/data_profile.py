@@ -21,7 +21,8 @@ def data_profile_refresh(*, shop: Shop) -> DataProfile:
     )
     paid_lines = OrderLine.objects.filter(order__status=Order.Status.PAID, product__isnull=False)
     multi_item_orders = (
-        paid_lines.values("order_id").annotate(distinct_products=Count("product_id", distinct=True))
+        paid_lines.values("order_id")
+        .annotate(distinct_products=Count("product_id", distinct=True))
         .filter(distinct_products__gte=2)
         .count()
     )

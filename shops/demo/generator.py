@@ -35,7 +35,7 @@ from shops.records import OrderLineRecord, OrderRecord, OrderStatus, ProductReco
 __all__ = ["DemoShop", "demo_shop_generate", "DEFAULT_END"]
 
 # Fixed so that output does not depend on the day it is generated.
-DEFAULT_END = dt.datetime(2026, 10, 31, 23, 0, tzinfo=dt.timezone.utc)
+DEFAULT_END = dt.datetime(2026, 10, 31, 23, 0, tzinfo=dt.UTC)
 
 PERIOD_DAYS = 365
 NEW_PRODUCT_DAYS = 30
@@ -77,14 +77,36 @@ PAIR_RANK_HEAD_SHARE = 0.3
 # Relative order volume by hour of day (shop time, UTC here): quiet nights, a lunchtime bump
 # and an evening peak when people browse from the sofa.
 HOURLY_VOLUME = (
-    0.5, 0.3, 0.2, 0.15, 0.15, 0.2, 0.4, 0.7, 0.9, 1.0, 1.0, 1.1,
-    1.3, 1.2, 1.0, 1.0, 1.0, 1.1, 1.4, 1.8, 2.1, 2.0, 1.5, 0.9,
+    0.5,
+    0.3,
+    0.2,
+    0.15,
+    0.15,
+    0.2,
+    0.4,
+    0.7,
+    0.9,
+    1.0,
+    1.0,
+    1.1,
+    1.3,
+    1.2,
+    1.0,
+    1.0,
+    1.0,
+    1.1,
+    1.4,
+    1.8,
+    2.1,
+    2.0,
+    1.5,
+    0.9,
 )
 # Monday..Sunday.
 WEEKDAY_VOLUME = (0.95, 0.95, 0.95, 1.0, 0.95, 0.95, 1.25)
 
 _CENT = Decimal("0.01")
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 
 
 @dataclass(frozen=True)
@@ -156,21 +178,62 @@ _CATEGORIES: tuple[_CategorySpec, ...] = (
             "Best enjoyed with a biscuit and a good book.",
         ),
         nouns=(
-            _NounSpec("Loose-Leaf Tea", _FOOD_ADJECTIVES,
-                      ("Earl Grey", "Assam", "Sencha", "Chamomile", "Peppermint", "Rooibos", "Darjeeling"),
-                      "5.50", "14.00", "Brew at 90 degrees for three to four minutes."),
-            _NounSpec("Ground Coffee", _FOOD_ADJECTIVES, _ORIGINS, "7.00", "16.00",
-                      "Ground medium-coarse for cafetiere and filter."),
-            _NounSpec("Coffee Beans", _FOOD_ADJECTIVES, _ORIGINS, "8.00", "18.00",
-                      "Whole beans roasted in small batches every week."),
-            _NounSpec("Hot Chocolate", _FOOD_ADJECTIVES, ("Dark", "Salted Caramel", "Mint", "Orange", "Milk"),
-                      "5.00", "11.00", "Made with real cocoa flakes that melt into hot milk."),
-            _NounSpec("Tea Bags", _FOOD_ADJECTIVES, ("English Breakfast", "Green", "Lemon & Ginger", "Berry"),
-                      "3.50", "8.00", "Plastic-free pyramid bags, twenty to a tin."),
-            _NounSpec("French Press", _OBJECT_ADJECTIVES, ("Glass", "Copper", "Matte Black", "Steel"),
-                      "24.00", "55.00", "Makes four cups with a fine double mesh filter."),
-            _NounSpec("Tea Infuser", _OBJECT_ADJECTIVES, ("Steel", "Silicone", "Brass"),
-                      "4.50", "12.00", "Fits any mug or teapot."),
+            _NounSpec(
+                "Loose-Leaf Tea",
+                _FOOD_ADJECTIVES,
+                ("Earl Grey", "Assam", "Sencha", "Chamomile", "Peppermint", "Rooibos", "Darjeeling"),
+                "5.50",
+                "14.00",
+                "Brew at 90 degrees for three to four minutes.",
+            ),
+            _NounSpec(
+                "Ground Coffee",
+                _FOOD_ADJECTIVES,
+                _ORIGINS,
+                "7.00",
+                "16.00",
+                "Ground medium-coarse for cafetiere and filter.",
+            ),
+            _NounSpec(
+                "Coffee Beans",
+                _FOOD_ADJECTIVES,
+                _ORIGINS,
+                "8.00",
+                "18.00",
+                "Whole beans roasted in small batches every week.",
+            ),
+            _NounSpec(
+                "Hot Chocolate",
+                _FOOD_ADJECTIVES,
+                ("Dark", "Salted Caramel", "Mint", "Orange", "Milk"),
+                "5.00",
+                "11.00",
+                "Made with real cocoa flakes that melt into hot milk.",
+            ),
+            _NounSpec(
+                "Tea Bags",
+                _FOOD_ADJECTIVES,
+                ("English Breakfast", "Green", "Lemon & Ginger", "Berry"),
+                "3.50",
+                "8.00",
+                "Plastic-free pyramid bags, twenty to a tin.",
+            ),
+            _NounSpec(
+                "French Press",
+                _OBJECT_ADJECTIVES,
+                ("Glass", "Copper", "Matte Black", "Steel"),
+                "24.00",
+                "55.00",
+                "Makes four cups with a fine double mesh filter.",
+            ),
+            _NounSpec(
+                "Tea Infuser",
+                _OBJECT_ADJECTIVES,
+                ("Steel", "Silicone", "Brass"),
+                "4.50",
+                "12.00",
+                "Fits any mug or teapot.",
+            ),
         ),
     ),
     _CategorySpec(
@@ -186,20 +249,62 @@ _CATEGORIES: tuple[_CategorySpec, ...] = (
             "Each piece varies slightly, which is part of its charm.",
         ),
         nouns=(
-            _NounSpec("Teapot", _OBJECT_ADJECTIVES, ("Stoneware", "Cast Iron", "Porcelain", "Glass", "Enamel"),
-                      "22.00", "65.00", "Brews four generous cups and keeps them warm."),
-            _NounSpec("Mug", _OBJECT_ADJECTIVES, ("Sage", "Terracotta", "Navy", "Cream", "Stoneware", "Enamel"),
-                      "9.00", "22.00", "Holds a generous 350 ml."),
-            _NounSpec("Tea Towel", _OBJECT_ADJECTIVES, ("Linen", "Cotton", "Gingham", "Striped"),
-                      "6.00", "16.00", "Absorbent, quick to dry and softer with every wash."),
-            _NounSpec("Chopping Board", _OBJECT_ADJECTIVES, ("Oak", "Olive Wood", "Walnut", "Bamboo"),
-                      "18.00", "48.00", "Oiled by hand and finished with a leather hanging loop."),
-            _NounSpec("Butter Dish", _OBJECT_ADJECTIVES, ("Ceramic", "Glass", "Marble"),
-                      "12.00", "28.00", "Keeps a standard block soft and spreadable."),
-            _NounSpec("Salad Bowl", _OBJECT_ADJECTIVES, ("Acacia", "Stoneware", "Olive Wood"),
-                      "18.00", "45.00", "Big enough for a family salad."),
-            _NounSpec("Apron", _OBJECT_ADJECTIVES, ("Linen", "Canvas", "Denim"),
-                      "16.00", "34.00", "Adjustable neck strap and a deep front pocket."),
+            _NounSpec(
+                "Teapot",
+                _OBJECT_ADJECTIVES,
+                ("Stoneware", "Cast Iron", "Porcelain", "Glass", "Enamel"),
+                "22.00",
+                "65.00",
+                "Brews four generous cups and keeps them warm.",
+            ),
+            _NounSpec(
+                "Mug",
+                _OBJECT_ADJECTIVES,
+                ("Sage", "Terracotta", "Navy", "Cream", "Stoneware", "Enamel"),
+                "9.00",
+                "22.00",
+                "Holds a generous 350 ml.",
+            ),
+            _NounSpec(
+                "Tea Towel",
+                _OBJECT_ADJECTIVES,
+                ("Linen", "Cotton", "Gingham", "Striped"),
+                "6.00",
+                "16.00",
+                "Absorbent, quick to dry and softer with every wash.",
+            ),
+            _NounSpec(
+                "Chopping Board",
+                _OBJECT_ADJECTIVES,
+                ("Oak", "Olive Wood", "Walnut", "Bamboo"),
+                "18.00",
+                "48.00",
+                "Oiled by hand and finished with a leather hanging loop.",
+            ),
+            _NounSpec(
+                "Butter Dish",
+                _OBJECT_ADJECTIVES,
+                ("Ceramic", "Glass", "Marble"),
+                "12.00",
+                "28.00",
+                "Keeps a standard block soft and spreadable.",
+            ),
+            _NounSpec(
+                "Salad Bowl",
+                _OBJECT_ADJECTIVES,
+                ("Acacia", "Stoneware", "Olive Wood"),
+                "18.00",
+                "45.00",
+                "Big enough for a family salad.",
+            ),
+            _NounSpec(
+                "Apron",
+                _OBJECT_ADJECTIVES,
+                ("Linen", "Canvas", "Denim"),
+                "16.00",
+                "34.00",
+                "Adjustable neck strap and a deep front pocket.",
+            ),
         ),
     ),
     _CategorySpec(
@@ -215,19 +320,44 @@ _CATEGORIES: tuple[_CategorySpec, ...] = (
             "A lovely gift for a new home.",
         ),
         nouns=(
-            _NounSpec("Scented Candle", _SCENT_ADJECTIVES, _SCENTS, "12.00", "38.00",
-                      "Soy wax with a cotton wick and around forty hours of burn time."),
-            _NounSpec("Matches", ("Long", "Fireside", "Cook's", "Library"),
-                      ("Black-Tipped", "Gold-Tipped", "Pink-Tipped", "Striped Box"),
-                      "2.50", "6.00", "Extra-long matches in a box pretty enough to leave out."),
-            _NounSpec("Reed Diffuser", _SCENT_ADJECTIVES, _SCENTS, "18.00", "42.00",
-                      "Scents a room for around three months."),
-            _NounSpec("Diffuser Refill", _SCENT_ADJECTIVES, _SCENTS, "9.00", "20.00",
-                      "Tops up any of our diffusers, with a fresh set of reeds."),
-            _NounSpec("Wax Melts", _SCENT_ADJECTIVES, _SCENTS, "4.50", "9.00",
-                      "Six soy melts for any tealight burner."),
-            _NounSpec("Candle Snuffer", _OBJECT_ADJECTIVES, ("Brass", "Matte Black", "Copper"),
-                      "9.00", "19.00", "Puts a flame out without smoke or spilt wax."),
+            _NounSpec(
+                "Scented Candle",
+                _SCENT_ADJECTIVES,
+                _SCENTS,
+                "12.00",
+                "38.00",
+                "Soy wax with a cotton wick and around forty hours of burn time.",
+            ),
+            _NounSpec(
+                "Matches",
+                ("Long", "Fireside", "Cook's", "Library"),
+                ("Black-Tipped", "Gold-Tipped", "Pink-Tipped", "Striped Box"),
+                "2.50",
+                "6.00",
+                "Extra-long matches in a box pretty enough to leave out.",
+            ),
+            _NounSpec(
+                "Reed Diffuser", _SCENT_ADJECTIVES, _SCENTS, "18.00", "42.00", "Scents a room for around three months."
+            ),
+            _NounSpec(
+                "Diffuser Refill",
+                _SCENT_ADJECTIVES,
+                _SCENTS,
+                "9.00",
+                "20.00",
+                "Tops up any of our diffusers, with a fresh set of reeds.",
+            ),
+            _NounSpec(
+                "Wax Melts", _SCENT_ADJECTIVES, _SCENTS, "4.50", "9.00", "Six soy melts for any tealight burner."
+            ),
+            _NounSpec(
+                "Candle Snuffer",
+                _OBJECT_ADJECTIVES,
+                ("Brass", "Matte Black", "Copper"),
+                "9.00",
+                "19.00",
+                "Puts a flame out without smoke or spilt wax.",
+            ),
         ),
     ),
     _CategorySpec(
@@ -243,21 +373,62 @@ _CATEGORIES: tuple[_CategorySpec, ...] = (
             "Tested in our own allotment before it reached the shop.",
         ),
         nouns=(
-            _NounSpec("Watering Can", _GARDEN_ADJECTIVES, ("Galvanised", "Copper", "Sage Enamel", "Zinc"),
-                      "16.00", "45.00", "A long spout and a brass rose for seedlings."),
-            _NounSpec("Seed Collection", _GARDEN_ADJECTIVES,
-                      ("Wildflower", "Herb", "Sweet Pea", "Tomato", "Sunflower"),
-                      "3.50", "9.00", "Five varieties with sowing notes for each."),
-            _NounSpec("Gardening Gloves", _GARDEN_ADJECTIVES, ("Leather", "Floral Cotton", "Waxed Canvas"),
-                      "9.00", "22.00", "Snug at the wrist and tough at the fingertips."),
-            _NounSpec("Plant Pot", _GARDEN_ADJECTIVES, ("Terracotta", "Concrete", "Glazed Blue", "Zinc"),
-                      "8.00", "30.00", "With a drainage hole and a matching saucer."),
-            _NounSpec("Trowel", _GARDEN_ADJECTIVES, ("Ash-Handled", "Copper", "Steel"),
-                      "12.00", "26.00", "Forged blade that will outlive the shed."),
-            _NounSpec("Bird Feeder", _GARDEN_ADJECTIVES, ("Cedar", "Zinc", "Copper"),
-                      "14.00", "36.00", "Easy to fill and squirrel-resistant."),
-            _NounSpec("Kneeler", _GARDEN_ADJECTIVES, ("Waxed Canvas", "Foam", "Oilcloth"),
-                      "12.00", "24.00", "Saves your knees on the gravel path."),
+            _NounSpec(
+                "Watering Can",
+                _GARDEN_ADJECTIVES,
+                ("Galvanised", "Copper", "Sage Enamel", "Zinc"),
+                "16.00",
+                "45.00",
+                "A long spout and a brass rose for seedlings.",
+            ),
+            _NounSpec(
+                "Seed Collection",
+                _GARDEN_ADJECTIVES,
+                ("Wildflower", "Herb", "Sweet Pea", "Tomato", "Sunflower"),
+                "3.50",
+                "9.00",
+                "Five varieties with sowing notes for each.",
+            ),
+            _NounSpec(
+                "Gardening Gloves",
+                _GARDEN_ADJECTIVES,
+                ("Leather", "Floral Cotton", "Waxed Canvas"),
+                "9.00",
+                "22.00",
+                "Snug at the wrist and tough at the fingertips.",
+            ),
+            _NounSpec(
+                "Plant Pot",
+                _GARDEN_ADJECTIVES,
+                ("Terracotta", "Concrete", "Glazed Blue", "Zinc"),
+                "8.00",
+                "30.00",
+                "With a drainage hole and a matching saucer.",
+            ),
+            _NounSpec(
+                "Trowel",
+                _GARDEN_ADJECTIVES,
+                ("Ash-Handled", "Copper", "Steel"),
+                "12.00",
+                "26.00",
+                "Forged blade that will outlive the shed.",
+            ),
+            _NounSpec(
+                "Bird Feeder",
+                _GARDEN_ADJECTIVES,
+                ("Cedar", "Zinc", "Copper"),
+                "14.00",
+                "36.00",
+                "Easy to fill and squirrel-resistant.",
+            ),
+            _NounSpec(
+                "Kneeler",
+                _GARDEN_ADJECTIVES,
+                ("Waxed Canvas", "Foam", "Oilcloth"),
+                "12.00",
+                "24.00",
+                "Saves your knees on the gravel path.",
+            ),
         ),
     ),
     _CategorySpec(
@@ -273,20 +444,62 @@ _CATEGORIES: tuple[_CategorySpec, ...] = (
             "Part of this year's woodland collection.",
         ),
         nouns=(
-            _NounSpec("Bauble Set", _FESTIVE_ADJECTIVES, ("Glass", "Gold", "Silver", "Forest Green", "Red"),
-                      "8.00", "26.00", "Six hand-finished baubles with ribbon loops."),
-            _NounSpec("Tree Topper", _FESTIVE_ADJECTIVES, ("Gold Star", "Silver Star", "Brass", "Felt Angel"),
-                      "9.00", "28.00", "Sits securely on any tree tip."),
-            _NounSpec("Advent Calendar", _FESTIVE_ADJECTIVES, ("Wooden", "Fabric", "Paper"),
-                      "15.00", "45.00", "Twenty-four pockets to fill with small surprises."),
-            _NounSpec("Christmas Stocking", _FESTIVE_ADJECTIVES, ("Knitted", "Velvet", "Tartan", "Felt"),
-                      "12.00", "28.00", "Roomy enough for a satsuma and a few treats."),
-            _NounSpec("Wreath", _FESTIVE_ADJECTIVES, ("Eucalyptus", "Pine", "Dried Flower", "Willow"),
-                      "25.00", "65.00", "Made to order and posted the same week."),
-            _NounSpec("Garland", _FESTIVE_ADJECTIVES, ("Felt Ball", "Pine Cone", "Paper Star", "Beaded"),
-                      "9.00", "24.00", "Two metres long, for a mantelpiece or staircase."),
-            _NounSpec("Hanging Ornament", _FESTIVE_ADJECTIVES, ("Wooden", "Felt", "Porcelain", "Glass"),
-                      "4.00", "12.00", "Hangs from a loop of red twine."),
+            _NounSpec(
+                "Bauble Set",
+                _FESTIVE_ADJECTIVES,
+                ("Glass", "Gold", "Silver", "Forest Green", "Red"),
+                "8.00",
+                "26.00",
+                "Six hand-finished baubles with ribbon loops.",
+            ),
+            _NounSpec(
+                "Tree Topper",
+                _FESTIVE_ADJECTIVES,
+                ("Gold Star", "Silver Star", "Brass", "Felt Angel"),
+                "9.00",
+                "28.00",
+                "Sits securely on any tree tip.",
+            ),
+            _NounSpec(
+                "Advent Calendar",
+                _FESTIVE_ADJECTIVES,
+                ("Wooden", "Fabric", "Paper"),
+                "15.00",
+                "45.00",
+                "Twenty-four pockets to fill with small surprises.",
+            ),
+            _NounSpec(
+                "Christmas Stocking",
+                _FESTIVE_ADJECTIVES,
+                ("Knitted", "Velvet", "Tartan", "Felt"),
+                "12.00",
+                "28.00",
+                "Roomy enough for a satsuma and a few treats.",
+            ),
+            _NounSpec(
+                "Wreath",
+                _FESTIVE_ADJECTIVES,
+                ("Eucalyptus", "Pine", "Dried Flower", "Willow"),
+                "25.00",
+                "65.00",
+                "Made to order and posted the same week.",
+            ),
+            _NounSpec(
+                "Garland",
+                _FESTIVE_ADJECTIVES,
+                ("Felt Ball", "Pine Cone", "Paper Star", "Beaded"),
+                "9.00",
+                "24.00",
+                "Two metres long, for a mantelpiece or staircase.",
+            ),
+            _NounSpec(
+                "Hanging Ornament",
+                _FESTIVE_ADJECTIVES,
+                ("Wooden", "Felt", "Porcelain", "Glass"),
+                "4.00",
+                "12.00",
+                "Hangs from a loop of red twine.",
+            ),
         ),
     ),
     _CategorySpec(
@@ -302,18 +515,54 @@ _CATEGORIES: tuple[_CategorySpec, ...] = (
             "A small gift that always gets used.",
         ),
         nouns=(
-            _NounSpec("Notebook", _PAPER_ADJECTIVES, ("Kraft", "Linen", "Navy", "Sage", "Recycled"),
-                      "6.00", "22.00", "A5 with 192 dotted pages that lie flat."),
-            _NounSpec("Pen Set", _PAPER_ADJECTIVES, ("Brass", "Bamboo", "Fineliner", "Gel"),
-                      "8.00", "24.00", "Smooth, quick-drying ink in a reusable case."),
-            _NounSpec("Greeting Card", _PAPER_ADJECTIVES, ("Letterpress", "Watercolour", "Foil", "Kraft"),
-                      "2.50", "5.50", "Blank inside, with a recycled envelope."),
-            _NounSpec("Gift Wrap", _PAPER_ADJECTIVES, ("Kraft", "Floral", "Starry", "Recycled"),
-                      "3.50", "9.00", "Three sheets of fully recyclable wrap with tags."),
-            _NounSpec("Desk Planner", _PAPER_ADJECTIVES, ("Linen", "Kraft", "Undated"),
-                      "12.00", "26.00", "A week to a spread with room for notes."),
-            _NounSpec("Washi Tape Set", _PAPER_ADJECTIVES, ("Pastel", "Floral", "Gold Foil", "Kraft"),
-                      "4.00", "10.00", "Five rolls that tear by hand and peel off cleanly."),
+            _NounSpec(
+                "Notebook",
+                _PAPER_ADJECTIVES,
+                ("Kraft", "Linen", "Navy", "Sage", "Recycled"),
+                "6.00",
+                "22.00",
+                "A5 with 192 dotted pages that lie flat.",
+            ),
+            _NounSpec(
+                "Pen Set",
+                _PAPER_ADJECTIVES,
+                ("Brass", "Bamboo", "Fineliner", "Gel"),
+                "8.00",
+                "24.00",
+                "Smooth, quick-drying ink in a reusable case.",
+            ),
+            _NounSpec(
+                "Greeting Card",
+                _PAPER_ADJECTIVES,
+                ("Letterpress", "Watercolour", "Foil", "Kraft"),
+                "2.50",
+                "5.50",
+                "Blank inside, with a recycled envelope.",
+            ),
+            _NounSpec(
+                "Gift Wrap",
+                _PAPER_ADJECTIVES,
+                ("Kraft", "Floral", "Starry", "Recycled"),
+                "3.50",
+                "9.00",
+                "Three sheets of fully recyclable wrap with tags.",
+            ),
+            _NounSpec(
+                "Desk Planner",
+                _PAPER_ADJECTIVES,
+                ("Linen", "Kraft", "Undated"),
+                "12.00",
+                "26.00",
+                "A week to a spread with room for notes.",
+            ),
+            _NounSpec(
+                "Washi Tape Set",
+                _PAPER_ADJECTIVES,
+                ("Pastel", "Floral", "Gold Foil", "Kraft"),
+                "4.00",
+                "10.00",
+                "Five rolls that tear by hand and peel off cleanly.",
+            ),
         ),
     ),
     _CategorySpec(
@@ -329,26 +578,71 @@ _CATEGORIES: tuple[_CategorySpec, ...] = (
             "Sized for everyday essentials.",
         ),
         nouns=(
-            _NounSpec("Tote Bag", _BAG_ADJECTIVES, ("Canvas", "Jute", "Organic Cotton", "Striped"),
-                      "12.00", "32.00", "Long handles that sit comfortably on a shoulder."),
-            _NounSpec("Gift Bag", _BAG_ADJECTIVES, ("Kraft", "Linen", "Foil", "Recycled"),
-                      "2.50", "7.00", "With a ribbon tie and a matching tag."),
-            _NounSpec("Cooler Bag", _BAG_ADJECTIVES, ("Insulated", "Striped", "Navy"),
-                      "18.00", "42.00", "Keeps drinks cold for an afternoon in the park."),
-            _NounSpec("Market Basket", _BAG_ADJECTIVES, ("Seagrass", "Wicker", "Jute"),
-                      "20.00", "55.00", "Woven by hand with leather handles."),
-            _NounSpec("Backpack", _BAG_ADJECTIVES, ("Waxed Canvas", "Recycled Nylon", "Corduroy"),
-                      "35.00", "89.00", "A padded laptop sleeve and a hidden back pocket."),
-            _NounSpec("Coin Purse", _BAG_ADJECTIVES, ("Leather", "Velvet", "Cork"),
-                      "8.00", "20.00", "A sturdy clasp and room for cards."),
-            _NounSpec("Wash Bag", _BAG_ADJECTIVES, ("Waxed Cotton", "Floral", "Linen"),
-                      "12.00", "28.00", "Wipe-clean lining for travel."),
+            _NounSpec(
+                "Tote Bag",
+                _BAG_ADJECTIVES,
+                ("Canvas", "Jute", "Organic Cotton", "Striped"),
+                "12.00",
+                "32.00",
+                "Long handles that sit comfortably on a shoulder.",
+            ),
+            _NounSpec(
+                "Gift Bag",
+                _BAG_ADJECTIVES,
+                ("Kraft", "Linen", "Foil", "Recycled"),
+                "2.50",
+                "7.00",
+                "With a ribbon tie and a matching tag.",
+            ),
+            _NounSpec(
+                "Cooler Bag",
+                _BAG_ADJECTIVES,
+                ("Insulated", "Striped", "Navy"),
+                "18.00",
+                "42.00",
+                "Keeps drinks cold for an afternoon in the park.",
+            ),
+            _NounSpec(
+                "Market Basket",
+                _BAG_ADJECTIVES,
+                ("Seagrass", "Wicker", "Jute"),
+                "20.00",
+                "55.00",
+                "Woven by hand with leather handles.",
+            ),
+            _NounSpec(
+                "Backpack",
+                _BAG_ADJECTIVES,
+                ("Waxed Canvas", "Recycled Nylon", "Corduroy"),
+                "35.00",
+                "89.00",
+                "A padded laptop sleeve and a hidden back pocket.",
+            ),
+            _NounSpec(
+                "Coin Purse",
+                _BAG_ADJECTIVES,
+                ("Leather", "Velvet", "Cork"),
+                "8.00",
+                "20.00",
+                "A sturdy clasp and room for cards.",
+            ),
+            _NounSpec(
+                "Wash Bag",
+                _BAG_ADJECTIVES,
+                ("Waxed Cotton", "Floral", "Linen"),
+                "12.00",
+                "28.00",
+                "Wipe-clean lining for travel.",
+            ),
         ),
     ),
     _CategorySpec(
         name="Kids",
         colour="#e0a458",
-        shape="<polygon points='60,22 69,46 94,46 74,61 81,85 60,70 39,85 46,61 26,46 51,46' fill='#fff' fill-opacity='.4'/>",
+        shape=(
+            "<polygon points='60,22 69,46 94,46 74,61 81,85 60,70 39,85 46,61 26,46 51,46'"
+            " fill='#fff' fill-opacity='.4'/>"
+        ),
         catalogue_weight=1.0,
         demand_weight=0.8,
         tags=("for-little-ones", "birthday", "gift-idea", "non-toxic", "family"),
@@ -358,18 +652,54 @@ _CATEGORIES: tuple[_CategorySpec, ...] = (
             "A birthday present that parents like too.",
         ),
         nouns=(
-            _NounSpec("Colouring Book", _KIDS_ADJECTIVES, ("Animal", "Dinosaur", "Ocean", "Space"),
-                      "4.00", "9.00", "Forty pages of thick paper that takes felt tips."),
-            _NounSpec("Crayon Set", _KIDS_ADJECTIVES, ("Beeswax", "Soy", "Rainbow", "Jumbo"),
-                      "5.00", "14.00", "Chunky crayons that are hard to snap."),
-            _NounSpec("Wooden Puzzle", _KIDS_ADJECTIVES, ("Farm", "Dinosaur", "World Map", "Ocean"),
-                      "9.00", "26.00", "Thick pieces painted with water-based colours."),
-            _NounSpec("Soft Toy", _KIDS_ADJECTIVES, ("Bunny", "Fox", "Bear", "Whale"),
-                      "12.00", "30.00", "Soft organic cotton, machine washable."),
-            _NounSpec("Lunch Box", _KIDS_ADJECTIVES, ("Steel", "Bamboo", "Dinosaur"),
-                      "9.00", "22.00", "Two compartments and a clip that small hands can open."),
-            _NounSpec("Play Tent", _KIDS_ADJECTIVES, ("Canvas", "Striped", "Star-Print"),
-                      "45.00", "89.00", "Pops up in minutes and packs into its own bag."),
+            _NounSpec(
+                "Colouring Book",
+                _KIDS_ADJECTIVES,
+                ("Animal", "Dinosaur", "Ocean", "Space"),
+                "4.00",
+                "9.00",
+                "Forty pages of thick paper that takes felt tips.",
+            ),
+            _NounSpec(
+                "Crayon Set",
+                _KIDS_ADJECTIVES,
+                ("Beeswax", "Soy", "Rainbow", "Jumbo"),
+                "5.00",
+                "14.00",
+                "Chunky crayons that are hard to snap.",
+            ),
+            _NounSpec(
+                "Wooden Puzzle",
+                _KIDS_ADJECTIVES,
+                ("Farm", "Dinosaur", "World Map", "Ocean"),
+                "9.00",
+                "26.00",
+                "Thick pieces painted with water-based colours.",
+            ),
+            _NounSpec(
+                "Soft Toy",
+                _KIDS_ADJECTIVES,
+                ("Bunny", "Fox", "Bear", "Whale"),
+                "12.00",
+                "30.00",
+                "Soft organic cotton, machine washable.",
+            ),
+            _NounSpec(
+                "Lunch Box",
+                _KIDS_ADJECTIVES,
+                ("Steel", "Bamboo", "Dinosaur"),
+                "9.00",
+                "22.00",
+                "Two compartments and a clip that small hands can open.",
+            ),
+            _NounSpec(
+                "Play Tent",
+                _KIDS_ADJECTIVES,
+                ("Canvas", "Striped", "Star-Print"),
+                "45.00",
+                "89.00",
+                "Pops up in minutes and packs into its own bag.",
+            ),
         ),
     ),
     _CategorySpec(
@@ -385,20 +715,52 @@ _CATEGORIES: tuple[_CategorySpec, ...] = (
             "A small luxury for a long soak.",
         ),
         nouns=(
-            _NounSpec("Soap Bar", _SCENT_ADJECTIVES, _SKIN_SCENTS, "4.50", "9.00",
-                      "Cold-process soap cured for six weeks."),
-            _NounSpec("Soap Dish", _OBJECT_ADJECTIVES, ("Ceramic", "Terrazzo", "Marble", "Beech"),
-                      "8.00", "18.00", "Raised ridges so the soap dries between uses."),
-            _NounSpec("Hand Cream", _SCENT_ADJECTIVES, _SKIN_SCENTS, "8.00", "22.00",
-                      "Rich but quick to absorb, in a recyclable tube."),
-            _NounSpec("Bath Salts", _SCENT_ADJECTIVES, _SKIN_SCENTS, "9.00", "20.00",
-                      "Magnesium flakes blended with essential oils."),
-            _NounSpec("Bath Bomb", _SCENT_ADJECTIVES, _SKIN_SCENTS, "3.50", "7.00",
-                      "Fizzes slowly and leaves the skin soft."),
-            _NounSpec("Body Brush", _OBJECT_ADJECTIVES, ("Bamboo", "Beech", "Sisal"),
-                      "9.00", "18.00", "Firm natural bristles for dry brushing."),
-            _NounSpec("Lip Balm", _SCENT_ADJECTIVES, ("Peppermint", "Rose", "Vanilla", "Honey"),
-                      "3.50", "7.00", "Beeswax and shea in a pocket-sized tin."),
+            _NounSpec(
+                "Soap Bar", _SCENT_ADJECTIVES, _SKIN_SCENTS, "4.50", "9.00", "Cold-process soap cured for six weeks."
+            ),
+            _NounSpec(
+                "Soap Dish",
+                _OBJECT_ADJECTIVES,
+                ("Ceramic", "Terrazzo", "Marble", "Beech"),
+                "8.00",
+                "18.00",
+                "Raised ridges so the soap dries between uses.",
+            ),
+            _NounSpec(
+                "Hand Cream",
+                _SCENT_ADJECTIVES,
+                _SKIN_SCENTS,
+                "8.00",
+                "22.00",
+                "Rich but quick to absorb, in a recyclable tube.",
+            ),
+            _NounSpec(
+                "Bath Salts",
+                _SCENT_ADJECTIVES,
+                _SKIN_SCENTS,
+                "9.00",
+                "20.00",
+                "Magnesium flakes blended with essential oils.",
+            ),
+            _NounSpec(
+                "Bath Bomb", _SCENT_ADJECTIVES, _SKIN_SCENTS, "3.50", "7.00", "Fizzes slowly and leaves the skin soft."
+            ),
+            _NounSpec(
+                "Body Brush",
+                _OBJECT_ADJECTIVES,
+                ("Bamboo", "Beech", "Sisal"),
+                "9.00",
+                "18.00",
+                "Firm natural bristles for dry brushing.",
+            ),
+            _NounSpec(
+                "Lip Balm",
+                _SCENT_ADJECTIVES,
+                ("Peppermint", "Rose", "Vanilla", "Honey"),
+                "3.50",
+                "7.00",
+                "Beeswax and shea in a pocket-sized tin.",
+            ),
         ),
     ),
     _CategorySpec(
@@ -414,20 +776,62 @@ _CATEGORIES: tuple[_CategorySpec, ...] = (
             "Packs flat for the car boot.",
         ),
         nouns=(
-            _NounSpec("Picnic Blanket", _SUMMER_ADJECTIVES, ("Tartan", "Striped", "Waterproof", "Wool"),
-                      "28.00", "69.00", "A waterproof backing and a leather carry strap."),
-            _NounSpec("Water Bottle", _SUMMER_ADJECTIVES, ("Steel", "Glass", "Sage", "Coral"),
-                      "14.00", "32.00", "Keeps drinks cold for twenty-four hours."),
-            _NounSpec("Plate Set", _SUMMER_ADJECTIVES, ("Enamel", "Melamine", "Bamboo"),
-                      "16.00", "38.00", "Four plates that survive being dropped on the patio."),
-            _NounSpec("Beach Towel", _SUMMER_ADJECTIVES, ("Striped", "Turkish Cotton", "Waffle"),
-                      "18.00", "45.00", "Dries fast and shakes off sand."),
-            _NounSpec("Sun Hat", _SUMMER_ADJECTIVES, ("Straw", "Linen", "Canvas"),
-                      "14.00", "36.00", "Packable, with a wide brim."),
-            _NounSpec("Tumbler Set", _SUMMER_ADJECTIVES, ("Glass", "Acrylic", "Recycled Glass"),
-                      "12.00", "30.00", "Four tumblers for lemonade in the garden."),
-            _NounSpec("Citronella Lantern", _SUMMER_ADJECTIVES, ("Zinc", "Glass", "Tin"),
-                      "10.00", "26.00", "Keeps midges away on warm evenings."),
+            _NounSpec(
+                "Picnic Blanket",
+                _SUMMER_ADJECTIVES,
+                ("Tartan", "Striped", "Waterproof", "Wool"),
+                "28.00",
+                "69.00",
+                "A waterproof backing and a leather carry strap.",
+            ),
+            _NounSpec(
+                "Water Bottle",
+                _SUMMER_ADJECTIVES,
+                ("Steel", "Glass", "Sage", "Coral"),
+                "14.00",
+                "32.00",
+                "Keeps drinks cold for twenty-four hours.",
+            ),
+            _NounSpec(
+                "Plate Set",
+                _SUMMER_ADJECTIVES,
+                ("Enamel", "Melamine", "Bamboo"),
+                "16.00",
+                "38.00",
+                "Four plates that survive being dropped on the patio.",
+            ),
+            _NounSpec(
+                "Beach Towel",
+                _SUMMER_ADJECTIVES,
+                ("Striped", "Turkish Cotton", "Waffle"),
+                "18.00",
+                "45.00",
+                "Dries fast and shakes off sand.",
+            ),
+            _NounSpec(
+                "Sun Hat",
+                _SUMMER_ADJECTIVES,
+                ("Straw", "Linen", "Canvas"),
+                "14.00",
+                "36.00",
+                "Packable, with a wide brim.",
+            ),
+            _NounSpec(
+                "Tumbler Set",
+                _SUMMER_ADJECTIVES,
+                ("Glass", "Acrylic", "Recycled Glass"),
+                "12.00",
+                "30.00",
+                "Four tumblers for lemonade in the garden.",
+            ),
+            _NounSpec(
+                "Citronella Lantern",
+                _SUMMER_ADJECTIVES,
+                ("Zinc", "Glass", "Tin"),
+                "10.00",
+                "26.00",
+                "Keeps midges away on warm evenings.",
+            ),
         ),
     ),
 )
@@ -722,7 +1126,7 @@ def _lifecycle_assign(rng: random.Random, catalogue: _Catalogue, *, start: dt.da
     draft_count = round(len(products) * DRAFT_SHARE)
     archived_count = round(len(products) * ARCHIVED_SHARE)
     drafts = set(status_pool[:draft_count])
-    archived = set(status_pool[draft_count:draft_count + archived_count])
+    archived = set(status_pool[draft_count : draft_count + archived_count])
     out_of_stock = set(rng.sample(free, min(len(free), round(len(products) * OUT_OF_STOCK_SHARE))))
 
     new_since = end - dt.timedelta(days=NEW_PRODUCT_DAYS)
@@ -801,9 +1205,7 @@ class _ProductSampler:
         for index in indexes:
             product = self._products[index]
             total += (
-                product.popularity
-                * product.category.demand_weight
-                * _season_multiplier(product.category.name, month)
+                product.popularity * product.category.demand_weight * _season_multiplier(product.category.name, month)
             )
             cumulative.append(total)
         return indexes, cumulative
@@ -854,7 +1256,7 @@ def _orders_build(
     sampler_cache: dict[tuple[int, int], _ProductSampler] = {}
 
     orders: list[OrderRecord] = []
-    for number, (moment, customer_id) in enumerate(zip(moments, customers)):
+    for moment, customer_id in zip(moments, customers, strict=True):
         state = bisect.bisect_right(changes, moment)
         key = (moment.month, state)
         sampler = sampler_cache.get(key)
@@ -979,9 +1381,7 @@ def _customer_tastes(rng: random.Random, customers: list[str | None]) -> dict[st
     return tastes
 
 
-def _basket_draw(
-    rng: random.Random, sampler: _ProductSampler, taste: tuple[str, ...] | None, month: int
-) -> list[int]:
+def _basket_draw(rng: random.Random, sampler: _ProductSampler, taste: tuple[str, ...] | None, month: int) -> list[int]:
     size = rng.choices(range(1, MAX_BASKET_PRODUCTS + 1), weights=CORE_BASKET_SIZE_WEIGHTS)[0]
     basket: list[int] = []
     for _ in range(size * 3):  # a few retries for duplicates

@@ -12,8 +12,20 @@ from shops.records import ProductRecord
 _BATCH_SIZE = 500
 
 _SYNCED_FIELDS = (
-    "title", "handle", "url", "image_url", "price", "currency", "category", "vendor", "tags",
-    "description", "status", "in_stock", "created_at", "updated_at",
+    "title",
+    "handle",
+    "url",
+    "image_url",
+    "price",
+    "currency",
+    "category",
+    "vendor",
+    "tags",
+    "description",
+    "status",
+    "in_stock",
+    "created_at",
+    "updated_at",
 )
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db.models import F
 
+from shops.bulk import rows_insert
 from shops.errors import ValidationFailed
 from shops.models import Order, OrderLine, Shop
 from shops.records import OrderLineRecord, OrderRecord
@@ -28,25 +29,19 @@ def _line_total(lines: Sequence[OrderLineRecord]) -> Decimal:
     return sum((line.unit_price * line.quantity for line in lines), Decimal(0))
 
 
-def _build_lines(
+_LINE_FIELDS = ("shop_id", "order_id", "product_id", "variant_id", "quantity", "unit_price")
+
+
+def _line_rows(
     *, shop: Shop, order_id: int, lines: Sequence[OrderLineRecord], product_ids: Mapping[str, int]
-) -> list[OrderLine]:
-    built = []
+) -> list[tuple]:
+    rows = []
     for line in lines:
         product_id = product_ids.get(line.product_external_id)
         if product_id is None:
             raise ValidationFailed(f"Order line refers to unknown product {line.product_external_id!r}.")
-        built.append(
-            OrderLine(
-                shop=shop,
-                order_id=order_id,
-                product_id=product_id,
-                variant_id=line.variant_id,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-            )
-        )
-    return built
+        rows.append((shop.pk, order_id, product_id, line.variant_id, line.quantity, line.unit_price))
+    return rows
 
 
 def order_bulk_import(
@@ -61,9 +56,7 @@ def order_bulk_import(
     by_external_id = {record.external_id: record for record in records}
     if len(by_external_id) != len(records):
         raise ValidationFailed("The same order appears twice in one batch.")
-    stored = set(
-        Order.objects.filter(external_id__in=list(by_external_id)).values_list("external_id", flat=True)
-    )
+    stored = set(Order.objects.filter(external_id__in=list(by_external_id)).values_list("external_id", flat=True))
     new_records = [record for record in records if record.external_id not in stored]
     orders = [
         Order(
@@ -80,13 +73,13 @@ def order_bulk_import(
     Order.objects.bulk_create(orders, batch_size=_BATCH_SIZE)
     created = {order.external_id: order.pk for order in orders}
 
-    lines: list[OrderLine] = []
+    line_rows: list[tuple] = []
     for record in new_records:
-        lines.extend(
-            _build_lines(shop=shop, order_id=created[record.external_id], lines=record.lines, product_ids=product_ids)
+        line_rows += _line_rows(
+            shop=shop, order_id=created[record.external_id], lines=record.lines, product_ids=product_ids
         )
-    OrderLine.objects.bulk_create(lines, batch_size=_BATCH_SIZE)
-    return OrderImportResult(created=created, already_present=tuple(sorted(stored)), lines_created=len(lines))
+    rows_insert(model=OrderLine, fields=_LINE_FIELDS, rows=line_rows)
+    return OrderImportResult(created=created, already_present=tuple(sorted(stored)), lines_created=len(line_rows))
 
 
 def order_lines_append(
@@ -97,5 +90,9 @@ def order_lines_append(
     For sources that list one order's lines in more than one place (a CSV export whose rows are
     not grouped by invoice).
     """
-    OrderLine.objects.bulk_create(_build_lines(shop=shop, order_id=order_id, lines=lines, product_ids=product_ids))
+    rows_insert(
+        model=OrderLine,
+        fields=_LINE_FIELDS,
+        rows=_line_rows(shop=shop, order_id=order_id, lines=lines, product_ids=product_ids),
+    )
     Order.objects.filter(pk=order_id).update(total=F("total") + _line_total(lines))

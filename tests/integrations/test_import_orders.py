@@ -131,8 +131,11 @@ def test_dates_are_read_in_the_shops_time_zone(shop, tmp_path):
 
 BAD_FILES = [
     ("wrong_columns_case", "id,sku,qty\n1,2,3\n", "missing column(s) InvoiceNo, StockCode"),
-    ("bad_date_case", HEADER + "1,85123A,HEART,1,2010-12-01 08:26:00,2.55,1,UK\n2,85124,X,1,yesterday,1.0,1,UK\n",
-     "line 3: bad InvoiceDate 'yesterday'"),
+    (
+        "bad_date_case",
+        HEADER + "1,85123A,HEART,1,2010-12-01 08:26:00,2.55,1,UK\n2,85124,X,1,yesterday,1.0,1,UK\n",
+        "line 3: bad InvoiceDate 'yesterday'",
+    ),
     ("bad_quantity_case", HEADER + "1,85123A,HEART,two,2010-12-01 08:26:00,2.55,1,UK\n", "line 2: bad Quantity 'two'"),
     ("bad_price_case", HEADER + "1,85123A,HEART,1,2010-12-01 08:26:00,cheap,1,UK\n", "line 2: bad UnitPrice 'cheap'"),
     ("short_row_case", HEADER + "1,85123A,HEART\n", "line 2: 3 field(s), expected 8"),
@@ -192,7 +195,11 @@ def test_command_line_errors_are_one_clear_line_with_exit_code_1(tmp_path):
 
     def manage(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True,
+            [sys.executable, "manage.py", *args],
+            cwd=settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
             timeout=120,
         )
 
@@ -223,8 +230,11 @@ def test_real_online_retail_slice_matches_an_independent_count(shop, tmp_path, o
     for row in csv.DictReader(io.StringIO("".join(lines))):
         code = row["StockCode"].upper()
         if (
-            row["InvoiceNo"].startswith("C") or code in service_codes or code.startswith("GIFT_")
-            or int(row["Quantity"]) <= 0 or Decimal(row["UnitPrice"]) <= 0
+            row["InvoiceNo"].startswith("C")
+            or code in service_codes
+            or code.startswith("GIFT_")
+            or int(row["Quantity"]) <= 0
+            or Decimal(row["UnitPrice"]) <= 0
         ):
             continue
         expected_orders.add(row["InvoiceNo"])

@@ -37,11 +37,28 @@ def test_worker_consumes_the_training_queue_and_writes_to_postgres(shop, real_ce
     # The worker listens to the training queue only: the task arrives only if it is routed there.
     worker = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "--queues", "training", "--pool", "solo",
-            "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h", "--without-gossip", "--without-mingle",
-            "--loglevel", "INFO",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--queues",
+            "training",
+            "--pool",
+            "solo",
+            "--hostname",
+            f"test-{uuid.uuid4().hex[:8]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
         ],
-        cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         result = data_profile_refresh.delay(shop.pk)

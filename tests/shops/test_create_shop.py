@@ -27,7 +27,12 @@ def test_create_shop_is_idempotent():
     assert first.startswith("Created shop shop.example.com")
     assert second.startswith("Already exists: shop shop.example.com")
     shop = Shop.objects.get()
-    assert (shop.platform, shop.domain, shop.currency, shop.status) == ("woocommerce", "shop.example.com", "GBP", "installed")
+    assert (shop.platform, shop.domain, shop.currency, shop.status) == (
+        "woocommerce",
+        "shop.example.com",
+        "GBP",
+        "installed",
+    )
 
 
 @pytest.mark.django_db

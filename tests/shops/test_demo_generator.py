@@ -146,7 +146,7 @@ def test_invariants_hold_for_default_shop(shop: DemoShop) -> None:
 
 
 def test_invariants_hold_for_small_shop_and_custom_end() -> None:
-    end = dt.datetime(2025, 3, 15, 12, 30, tzinfo=dt.timezone.utc)
+    end = dt.datetime(2025, 3, 15, 12, 30, tzinfo=dt.UTC)
     small = demo_shop_generate(seed=3, product_count=12, order_count=60, end=end, currency="GBP")
     assert len(small.products) == 12
     assert len(small.orders) == 60
@@ -322,7 +322,7 @@ def test_unplanted_cross_category_pairs_show_no_strong_association(shop: DemoSho
     total = len(baskets)
     strong = 0
     for index, first in enumerate(popular):
-        for second in popular[index + 1:]:
+        for second in popular[index + 1 :]:
             if frozenset((first, second)) in planted:
                 continue
             if products_by_id[first].category == products_by_id[second].category:

@@ -28,4 +28,6 @@ class Command(BasketryCommand):
             timezone_name=options["timezone"],
         )
         verb = "Created" if created else "Already exists:"
-        self.stdout.write(f"{verb} shop {shop.domain} (id {shop.pk}, {shop.platform}, {shop.currency}, {shop.timezone})")
+        self.stdout.write(
+            f"{verb} shop {shop.domain} (id {shop.pk}, {shop.platform}, {shop.currency}, {shop.timezone})"
+        )

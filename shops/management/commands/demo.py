@@ -33,14 +33,19 @@ class Command(BasketryCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--online-retail", type=Path, default=DEFAULT_ONLINE_RETAIL_PATH,
+            "--online-retail",
+            type=Path,
+            default=DEFAULT_ONLINE_RETAIL_PATH,
             help="Path of the UCI Online Retail CSV (default: the shared data set next to this checkout).",
         )
         parser.add_argument("--skip-online-retail", action="store_true", help="Load only the generated shop.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         shop, _ = shop_create(
-            platform=Shop.Platform.CSV, domain=DEMO_DOMAIN, currency="EUR", name="Basketry demo store",
+            platform=Shop.Platform.CSV,
+            domain=DEMO_DOMAIN,
+            currency="EUR",
+            name="Basketry demo store",
             timezone_name="UTC",
         )
         with shop_scope(shop):
@@ -70,7 +75,10 @@ class Command(BasketryCommand):
 
     def _load_online_retail(self, path: Path) -> None:
         shop, _ = shop_create(
-            platform=Shop.Platform.CSV, domain=ONLINE_RETAIL_DOMAIN, currency="GBP", name="UCI Online Retail",
+            platform=Shop.Platform.CSV,
+            domain=ONLINE_RETAIL_DOMAIN,
+            currency="GBP",
+            name="UCI Online Retail",
             timezone_name="Europe/London",
         )
         with shop_scope(shop):
