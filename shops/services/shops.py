@@ -67,3 +67,17 @@ def shop_create(
     if changed:
         shop.save(update_fields=[*changed, "updated_at"])
     return shop, False
+
+
+def shop_secrets_reencrypt() -> int:
+    """Write every shop's encrypted fields again, so they use the newest key (key rotation).
+
+    Loading decrypts with any key in ENCRYPTION_KEYS; saving encrypts with the first. Returns the
+    number of shops.
+    """
+    count = 0
+    for shop in Shop.objects.order_by("pk").iterator(chunk_size=200):
+        with transaction.atomic():
+            shop.save(update_fields=["credentials", "customer_ref_secret"])
+        count += 1
+    return count

@@ -128,12 +128,27 @@ def test_rotated_encryption_keys_still_decrypt_old_values(settings):
         shop, _ = shop_create(platform="csv", domain="rotate.example")
         shop.credentials = {"token": "t-1"}
         shop.save(update_fields=["credentials"])
+        secret = shop.customer_ref_secret
         settings.ENCRYPTION_KEYS = [new_key, old_key]
         crypto._fernet.cache_clear()
         assert Shop.objects.get(pk=shop.pk).credentials == {"token": "t-1"}
+
+        # Before re-encryption the old key is still needed...
         settings.ENCRYPTION_KEYS = [new_key]
         crypto._fernet.cache_clear()
         with pytest.raises(Exception, match="cannot be decrypted"):
             Shop.objects.get(pk=shop.pk)
+
+        # ...after it, the new key alone reads everything, and customer refs do not change.
+        settings.ENCRYPTION_KEYS = [new_key, old_key]
+        crypto._fernet.cache_clear()
+        out = io.StringIO()
+        call_command("reencrypt_secrets", stdout=out)
+        assert "Re-encrypted the secrets of 1 shops" in out.getvalue()
+        settings.ENCRYPTION_KEYS = [new_key]
+        crypto._fernet.cache_clear()
+        reloaded = Shop.objects.get(pk=shop.pk)
+        assert reloaded.credentials == {"token": "t-1"}
+        assert reloaded.customer_ref_secret == secret
     finally:
         crypto._fernet.cache_clear()
