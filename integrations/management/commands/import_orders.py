@@ -46,11 +46,15 @@ class Command(BasketryCommand):
         if since and until and since >= until:
             raise CommandError("--since must be earlier than --until.")
 
-        bar = tqdm(total=0, unit="B", unit_scale=True, desc="Importing", disable=not sys.stderr.isatty(), leave=False)
+        bars: list[tqdm] = []
 
         def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
+            # Created on the first report, when the size of the file is known.
+            if not bars:
+                bars.append(
+                    tqdm(total=total, unit="B", unit_scale=True, desc="Importing", disable=not sys.stderr.isatty())
+                )
+            bars[0].update(done - bars[0].n)
 
         try:
             with shop_scope(shop):
@@ -58,7 +62,8 @@ class Command(BasketryCommand):
                     shop=shop, path=options["path"], since=since, until=until, progress=progress
                 )
         finally:
-            bar.close()
+            for bar in bars:
+                bar.close()
 
         self.stdout.write(
             f"Imported {report.orders_created} orders with {report.lines_created} lines "
