@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from celery.schedules import crontab
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -140,6 +141,12 @@ CELERY_TASK_QUEUES = [Queue(name) for name in ("webhooks", "sync", "training", "
 # Every task names its queue here, in one place.
 CELERY_TASK_ROUTES = {
     "recommendations.data_profile_refresh": {"queue": "training"},
+    "recommendations.training_run_execute": {"queue": "training"},
+    "recommendations.training_nightly": {"queue": "default"},
+}
+CELERY_BEAT_SCHEDULE = {
+    # 03:15 UTC, after most shops' evening peak: https://crontab.guru/#15_3_*_*_*
+    "training-nightly": {"task": "recommendations.training_nightly", "schedule": crontab(minute=15, hour=3)},
 }
 # Training tasks run for minutes: one message at a time per worker process keeps the others free.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
 from shops.tenancy import ShopOwnedModel
 
@@ -33,3 +34,128 @@ class DataProfile(ShopOwnedModel):
     @property
     def multi_item_share(self) -> float:
         return self.multi_item_orders / self.paid_orders if self.paid_orders else 0.0
+
+
+class ListKind(models.TextChoices):
+    RELATED = "related", "Related products"
+    BOUGHT_TOGETHER = "bought_together", "Frequently bought together"
+    BUNDLE = "bundle", "Bundle (add all to cart)"
+    PERSONAL = "personal", "You may also like"
+    POPULAR = "popular", "Popular"
+    TRENDING = "trending", "Trending"
+    CATEGORY_POPULAR = "category_popular", "Popular in category"
+
+
+class TrainingRun(ShopOwnedModel):
+    """One attempt to train a shop's models; its report is what the merchant sees."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    class Trigger(models.TextChoices):
+        COMMAND = "command", "Command line"
+        MERCHANT = "merchant", "Merchant"
+        NIGHTLY = "nightly", "Nightly retrain"
+        SYNC = "sync", "After a sync or import"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Why the run failed or was skipped, in words a merchant can read.
+    error = models.TextField(blank=True)
+    # Quality report: data counts, readiness, metrics per candidate and baseline, champions, timings.
+    report = models.JSONField(default=dict, blank=True)
+    # Whether the version it built went live, and why (or why not).
+    promoted = models.BooleanField(default=False)
+    decision = models.TextField(blank=True)
+    # Paid orders the run trained on: a sudden drop in a later run points at lost data.
+    orders_seen = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["shop", "-created_at"], name="trainingrun_shop_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"Training run {self.pk} ({self.status})"
+
+
+class ModelVersion(ShopOwnedModel):
+    """A published set of precomputed lists. One version per shop is live; the previous one is kept."""
+
+    class Status(models.TextChoices):
+        LIVE = "live", "Live"
+        PREVIOUS = "previous", "Previous (kept for rollback)"
+        REJECTED = "rejected", "Rejected (worse than live)"
+        RETIRED = "retired", "Retired"
+
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices)
+    training_run = models.OneToOneField(TrainingRun, on_delete=models.PROTECT, related_name="model_version")
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    # {list kind: engine model name} chosen by the evaluation.
+    champions = models.JSONField(default=dict)
+    # {list kind: {"metric": name, "value": float}}: the champions' held-out scores, for the guard.
+    quality = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "number"], name="modelversion_shop_number_unique"),
+            models.UniqueConstraint(fields=["shop"], condition=Q(status="live"), name="modelversion_one_live_per_shop"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Version {self.number} ({self.status})"
+
+
+class RecommendationList(ShopOwnedModel):
+    """A precomputed, explained list: for one product, customer, category or the whole shop."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="lists")
+    kind = models.CharField(max_length=24, choices=ListKind.choices)
+    # Product pk (related, bought_together, bundle), customer ref (personal), category (category
+    # popular) or "" (popular, trending).
+    anchor = models.CharField(max_length=255, blank=True)
+    # [{"product_id": pk, "score": float, "reason": code, "explanation": str, "evidence": {...}}, ...]
+    items = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "kind", "anchor"], name="recommendationlist_unique_anchor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} list for {self.anchor or 'the shop'}"
+
+
+class MerchantRule(ShopOwnedModel):
+    """A merchant's steer on the lists, applied at publish time and again when serving."""
+
+    class Kind(models.TextChoices):
+        PIN = "pin", "Pin products first"
+        EXCLUDE = "exclude", "Never recommend"
+        NEVER_PAIR = "never_pair", "Never pair"
+        IF_THEN = "if_then", "When viewing ..., recommend from ..."
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=120, blank=True)
+    enabled = models.BooleanField(default=True)
+    # Lower runs first; pins of an earlier rule come before pins of a later one.
+    position = models.PositiveIntegerField(default=0)
+    # Which lists the rule touches; empty means every list.
+    list_kinds = models.JSONField(default=list, blank=True)
+    # The kind's parameters, validated by `merchant_rule_create` / `merchant_rule_update`.
+    params = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.get_kind_display()} rule {self.pk}"

@@ -8,6 +8,7 @@ still holds: every row must belong to the shop in scope.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,9 @@ def _copy_text(value: Any) -> str:
         return "t" if value else "f"
     if isinstance(value, (int, Decimal)):
         return str(value)
+    if isinstance(value, (dict, list)):
+        # JSON columns: the same text a JSONField would store.
+        value = json.dumps(value, separators=(",", ":"))
     return str(value).translate(_COPY_ESCAPES)
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.db import models
 from django.utils import timezone
 
-from recommendations.models import DataProfile
+from recommendations.models import DataProfile, MerchantRule, ModelVersion, RecommendationList, TrainingRun
 from shops.models import Order, OrderLine, Product, Shop
 
 _sequence = itertools.count(1)
@@ -79,9 +79,41 @@ def make_data_profile(shop: Shop, *, save: bool = True, **overrides) -> DataProf
     return _persist(DataProfile(**fields), save)
 
 
+def make_training_run(shop: Shop, *, save: bool = True, **overrides) -> TrainingRun:
+    fields = dict(shop=shop, trigger=TrainingRun.Trigger.COMMAND, status=TrainingRun.Status.SUCCEEDED)
+    fields.update(overrides)
+    return _persist(TrainingRun(**fields), save)
+
+
+def make_model_version(shop: Shop, *, save: bool = True, **overrides) -> ModelVersion:
+    fields = dict(shop=shop, number=next(_sequence), status=ModelVersion.Status.PREVIOUS)
+    fields.update(overrides)
+    if "training_run" not in fields:
+        fields["training_run"] = make_training_run(shop)
+    return _persist(ModelVersion(**fields), save)
+
+
+def make_recommendation_list(shop: Shop, *, save: bool = True, **overrides) -> RecommendationList:
+    fields = dict(shop=shop, kind="popular", anchor="", items=[])
+    fields.update(overrides)
+    if "version" not in fields:
+        fields["version"] = make_model_version(shop)
+    return _persist(RecommendationList(**fields), save)
+
+
+def make_merchant_rule(shop: Shop, *, save: bool = True, **overrides) -> MerchantRule:
+    fields = dict(shop=shop, kind=MerchantRule.Kind.EXCLUDE, params={"product_ids": [1]})
+    fields.update(overrides)
+    return _persist(MerchantRule(**fields), save)
+
+
 ROW_FACTORIES = {
     Product: make_product,
     Order: make_order,
     OrderLine: make_order_line,
     DataProfile: make_data_profile,
+    TrainingRun: make_training_run,
+    ModelVersion: make_model_version,
+    RecommendationList: make_recommendation_list,
+    MerchantRule: make_merchant_rule,
 }

@@ -1,0 +1,183 @@
+"""Related products: content similarity blended with behavioural item similarity.
+
+Three components, each a similarity between the anchor and every item:
+- "content": TF-IDF cosine on the catalogue (`ContentModel`); needs no sales, so new products
+  get related items and every item with text gets a list;
+- "co_customer": cosine between items' buyer sets (the user x item matrix);
+- "svd_factors": cosine between the item factors of `SurpriseSvdModel`.
+Per anchor, each component is divided by its best value over the allowed items (best = 1), so
+weights mean the same for every shop; the blend is the weighted sum. The component with the
+largest weighted share of a returned item is reported as its source (for the explanation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommendations.engine.content import ContentModel
+from recommendations.engine.data import Catalog, Orders, top_k_dense
+from recommendations.engine.personal import SurpriseSvdModel, binary_history, column_normalised
+
+ANCHOR_BATCH = 1024
+SOURCES = ("content", "co_customer", "svd_factors")
+
+
+def _max_normalised(block: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Allowed cells divided by the row's best allowed value; non-positive values and others -> 0."""
+    block = np.where(allowed & (block > 0), block, 0.0)
+    row_max = block.max(axis=1, keepdims=True, initial=0.0)
+    return np.divide(block, row_max, out=np.zeros_like(block), where=row_max > 0)
+
+
+class CoCustomerModel:
+    """Items bought by the same customers: cosine on the columns of the user x item matrix."""
+
+    name = "co_customer"
+
+    def __init__(self) -> None:
+        self._item_users: sp.csr_matrix = sp.csr_matrix((0, 0), dtype=np.float32)
+        self._user_items: sp.csr_matrix = sp.csr_matrix((0, 0), dtype=np.float32)
+        self._sellable = np.zeros(0, dtype=bool)
+
+    def fit(self, catalog: Catalog, orders: Orders, *, now: float) -> CoCustomerModel:
+        normalised = column_normalised(binary_history(orders, catalog.n_items))
+        self._user_items = normalised.tocsr()
+        self._item_users = normalised.T.tocsr()
+        self._sellable = np.asarray(catalog.sellable, dtype=bool)
+        return self
+
+    def similarity_rows(self, anchors: np.ndarray) -> np.ndarray:
+        return np.asarray((self._item_users[anchors] @ self._user_items).toarray(), dtype=np.float64)
+
+    def similar(self, anchors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return _top_k_similar(self.similarity_rows, anchors, k, self._sellable)
+
+
+class SvdFactorModel:
+    """Items close in the latent space of the Surprise SVD model (cosine of item factors)."""
+
+    name = "svd_factors"
+
+    def __init__(self, svd: SurpriseSvdModel | None = None) -> None:
+        self.svd = svd if svd is not None else SurpriseSvdModel()
+        self._unit_factors = np.zeros((0, 0))
+        self._sellable = np.zeros(0, dtype=bool)
+
+    def fit(self, catalog: Catalog, orders: Orders, *, now: float) -> SvdFactorModel:
+        # The personal SurpriseSvdModel of the same training run can be passed in: no second fit.
+        if not self.svd.is_fitted_on(catalog, orders, now=now):
+            self.svd.fit(catalog, orders, now=now)
+        factors = np.asarray(self.svd.item_factors, dtype=np.float64)
+        norms = np.linalg.norm(factors, axis=1, keepdims=True)
+        self._unit_factors = np.divide(factors, norms, out=np.zeros_like(factors), where=norms > 0)
+        self._sellable = np.asarray(catalog.sellable, dtype=bool)
+        return self
+
+    def similarity_rows(self, anchors: np.ndarray) -> np.ndarray:
+        return self._unit_factors[anchors] @ self._unit_factors.T
+
+    def similar(self, anchors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return _top_k_similar(self.similarity_rows, anchors, k, self._sellable)
+
+
+def _valid_anchors(anchors: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    anchors = np.asarray(anchors, dtype=np.int64).ravel()
+    return anchors, np.flatnonzero((anchors >= 0) & (anchors < n_items))
+
+
+def _allowed(anchors: np.ndarray, sellable: np.ndarray) -> np.ndarray:
+    allowed = np.broadcast_to(sellable, (len(anchors), len(sellable))).copy()
+    allowed[np.arange(len(anchors)), anchors] = False
+    return allowed
+
+
+def _top_k_similar(similarity_rows, anchors: np.ndarray, k: int, sellable: np.ndarray):
+    anchors, valid = _valid_anchors(anchors, len(sellable))
+    indices = np.full((len(anchors), k), -1, dtype=np.int32)
+    scores = np.full((len(anchors), k), -np.inf)
+    if k <= 0:
+        return indices, scores
+    for start in range(0, len(valid), ANCHOR_BATCH):
+        rows = valid[start : start + ANCHOR_BATCH]
+        block = similarity_rows(anchors[rows])
+        block[~_allowed(anchors[rows], sellable) | (block <= 0)] = -np.inf
+        indices[rows], scores[rows] = top_k_dense(block, k)
+    return indices, scores
+
+
+class RelatedBlendModel:
+    """Weighted blend of content, co-customer and SVD-factor similarity (see the module doc).
+
+    A weight of 0 switches a component off (and skips its training).
+    """
+
+    name = "related_blend"
+
+    def __init__(
+        self,
+        *,
+        content_weight: float = 0.4,
+        co_customer_weight: float = 1.0,
+        svd_weight: float = 0.2,
+        content: ContentModel | None = None,
+        svd: SurpriseSvdModel | None = None,
+    ) -> None:
+        self.content_weight = content_weight
+        self.co_customer_weight = co_customer_weight
+        self.svd_weight = svd_weight
+        self.content = content if content is not None else ContentModel()
+        self.co_customer = CoCustomerModel()
+        self.svd_factors = SvdFactorModel(svd)
+        self._sellable = np.zeros(0, dtype=bool)
+
+    def _components(self) -> list[tuple[float, object]]:
+        return [
+            (self.content_weight, self.content),
+            (self.co_customer_weight, self.co_customer),
+            (self.svd_weight, self.svd_factors),
+        ]
+
+    def fit(self, catalog: Catalog, orders: Orders, *, now: float) -> RelatedBlendModel:
+        self._sellable = np.asarray(catalog.sellable, dtype=bool)
+        for weight, component in self._components():
+            if weight:
+                component.fit(catalog, orders, now=now)
+        return self
+
+    def similar(self, anchors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        indices, scores, _ = self.similar_with_sources(anchors, k)
+        return indices, scores
+
+    def similar_with_sources(self, anchors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Like `similar`, plus per returned item the dominant component's name from SOURCES
+        ("" in padding slots)."""
+        anchors, valid = _valid_anchors(anchors, len(self._sellable))
+        indices = np.full((len(anchors), k), -1, dtype=np.int32)
+        scores = np.full((len(anchors), k), -np.inf)
+        sources = np.full((len(anchors), k), "", dtype=object)
+        if k <= 0:
+            return indices, scores, sources
+        for start in range(0, len(valid), ANCHOR_BATCH):
+            rows = valid[start : start + ANCHOR_BATCH]
+            batch = anchors[rows]
+            allowed = _allowed(batch, self._sellable)
+            parts = np.stack(
+                [
+                    weight * _max_normalised(component.similarity_rows(batch), allowed)
+                    if weight
+                    else np.zeros(allowed.shape)
+                    for weight, component in self._components()
+                ]
+            )
+            blended = parts.sum(axis=0)
+            blended[blended <= 0] = -np.inf
+            block_indices, block_scores = top_k_dense(blended, k)
+            returned = block_indices >= 0
+            safe = np.where(returned, block_indices, 0)
+            dominant = np.argmax(
+                np.take_along_axis(parts, np.broadcast_to(safe, (len(parts), *safe.shape)), axis=2), axis=0
+            )
+            indices[rows], scores[rows] = block_indices, block_scores
+            sources[rows] = np.where(returned, np.asarray(SOURCES, dtype=object)[dominant], "")
+        return indices, scores, sources

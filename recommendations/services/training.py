@@ -1,0 +1,540 @@
+"""Training: load -> check readiness -> fit candidates -> evaluate -> choose -> refit -> precompute
+-> apply merchant rules -> publish a new model version atomically (or keep the live one, and say why).
+
+The only code that reads the ORM for training; the engine gets arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+
+import numpy as np
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from recommendations.engine import candidates as registry
+from recommendations.engine import explain
+from recommendations.engine.bought_together import cooccurrence_build, pair_rule_stats
+from recommendations.engine.content import ContentModel
+from recommendations.engine.data import Orders, basket_matrix, time_split, user_item_matrix
+from recommendations.engine.evaluate import (
+    EvaluationResult,
+    champion_choose,
+    evaluate_item_model,
+    evaluate_user_model,
+)
+from recommendations.engine.popularity import RecentPopularityModel, TrendingModel
+from recommendations.models import ListKind, ModelVersion, RecommendationList, TrainingRun
+from recommendations.rules import rules_apply
+from recommendations.selectors import merchant_rules_active
+from recommendations.services.training_data import TrainingData, training_data_load
+from shops.bulk import rows_insert
+from shops.models import Shop
+
+logger = logging.getLogger("basketry.training")
+
+# Longest list any widget can ask for (the storefront's limit is 1-24).
+LIST_LENGTH = 24
+# Share of the latest orders held out for evaluation when no cut-off date is given.
+HOLDOUT_FRACTION = 0.2
+# Below this many held-out cases, metric differences are noise: the default champion is used.
+MIN_EVALUATION_CASES = 30
+# Readiness lines: below them a list kind is served from fallbacks, with the reason recorded.
+MIN_MULTI_ITEM_ORDERS = 10
+MIN_CUSTOMERS_WITH_HISTORY = 10
+POPULAR_WINDOW_DAYS = 30
+# A new version may score up to 5% below the live one on the same held-out data and still go
+# live (noise between runs); a bigger drop keeps the live version.
+PROMOTION_TOLERANCE = 0.05
+# If the shop suddenly has far fewer orders than the live version saw, a sync probably lost
+# data: training on it would publish worse lists, so the live version stays.
+MAX_ORDER_SHRINK = 0.2
+# Long enough for the largest shop's training; a crashed worker's lock expires after it.
+LOCK_SECONDS = 30 * 60
+
+ProgressCallback = Callable[[str], None]
+
+_ITEM_KINDS = {ListKind.RELATED: registry.RELATED, ListKind.BOUGHT_TOGETHER: registry.BOUGHT_TOGETHER}
+_METRIC = "ndcg"
+
+
+def _lock_key(shop_id: int) -> str:
+    return f"shop:{shop_id}:training-lock"
+
+
+def training_run_create(*, shop: Shop, trigger: str) -> TrainingRun:
+    return TrainingRun.objects.create(shop=shop, trigger=trigger, status=TrainingRun.Status.QUEUED)
+
+
+def training_run_start(*, shop: Shop, trigger: str) -> TrainingRun:
+    """Record a queued run and hand it to a worker once the transaction commits."""
+    from recommendations.tasks import training_run_execute as training_run_execute_task
+
+    run = training_run_create(shop=shop, trigger=trigger)
+    transaction.on_commit(lambda: training_run_execute_task.delay(shop.pk, run.pk))
+    return run
+
+
+def _finish(run: TrainingRun, *, status: str, **fields) -> TrainingRun:
+    run.status = status
+    run.finished_at = timezone.now()
+    for name, value in fields.items():
+        setattr(run, name, value)
+    run.save(update_fields=["status", "finished_at", *fields])
+    return run
+
+
+def training_run_execute(
+    *,
+    shop: Shop,
+    run: TrainingRun,
+    holdout_from: dt.datetime | None = None,
+    progress: ProgressCallback | None = None,
+) -> TrainingRun:
+    """Run a queued training to its end. Safe to call twice: a run that is not queued is left alone.
+
+    Any error marks the run failed with the reason and leaves the live version serving.
+    """
+    claimed = TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
+        status=TrainingRun.Status.RUNNING, started_at=timezone.now()
+    )
+    run.refresh_from_db()
+    if not claimed:
+        return run
+    if not cache.add(_lock_key(shop.pk), run.pk, timeout=LOCK_SECONDS):
+        return _finish(run, status=TrainingRun.Status.SKIPPED, error="Another training of this shop is running.")
+    try:
+        trainer = _Trainer(shop=shop, run=run, holdout_from=holdout_from, progress=progress or (lambda step: None))
+        return trainer.run()
+    except Exception as error:
+        logger.exception("training.failed shop_id=%s run_id=%s", shop.pk, run.pk)
+        return _finish(run, status=TrainingRun.Status.FAILED, error=f"{type(error).__name__}: {error}")
+    finally:
+        if cache.get(_lock_key(shop.pk)) == run.pk:
+            cache.delete(_lock_key(shop.pk))
+
+
+def _result_dict(result: EvaluationResult, *, fit_seconds: float, baseline: bool) -> dict:
+    values = {key: (round(value, 5) if isinstance(value, float) else value) for key, value in result.as_dict().items()}
+    return {**values, "fit_seconds": round(fit_seconds, 3), "baseline": baseline}
+
+
+class _Trainer:
+    def __init__(self, *, shop: Shop, run: TrainingRun, holdout_from: dt.datetime | None, progress) -> None:
+        self.shop = shop
+        self.run_row = run
+        self.holdout_from = holdout_from
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+        self.report: dict = {}
+
+    def _timed(self, step: str):
+        trainer = self
+
+        class _Timer:
+            def __enter__(self):
+                trainer.progress(step)
+                self.started = time.perf_counter()
+
+            def __exit__(self, *exc):
+                trainer.timings[step] = round(time.perf_counter() - self.started, 3)
+
+        return _Timer()
+
+    # -- pipeline --------------------------------------------------------------------------
+
+    def run(self) -> TrainingRun:
+        started = time.perf_counter()
+        with self._timed("load"):
+            data = training_data_load()
+        self.data = data
+        now = timezone.now().timestamp()
+        readiness = self._readiness(data)
+        with self._timed("evaluate"):
+            evaluation = self._evaluate(data, readiness)
+        with self._timed("refit"):
+            models = self._refit(data, evaluation, readiness, now=now)
+        with self._timed("precompute"):
+            lists = self._precompute(data, models, readiness)
+        self.report.update(
+            data=self._data_counts(data),
+            readiness=readiness,
+            evaluation=evaluation,
+            lists={kind: len(entries) for kind, entries in lists.items()},
+        )
+        with self._timed("publish"):
+            run = self._publish(lists, evaluation, orders_seen=data.orders.n_orders)
+        self.timings["total"] = round(time.perf_counter() - started, 3)
+        run.report = {**self.report, "timings": self.timings}
+        run.save(update_fields=["report"])
+        return run
+
+    def _data_counts(self, data: TrainingData) -> dict:
+        baskets = basket_matrix(data.orders, data.catalog.n_items)
+        sizes = np.diff(baskets.indptr)
+        return {
+            "products": data.catalog.n_items,
+            "sellable_products": int(data.catalog.sellable.sum()),
+            "paid_orders": data.orders.n_orders,
+            "order_lines": int(len(data.orders.line_item)),
+            "multi_item_orders": int((sizes >= 2).sum()),
+            "customers": data.orders.n_users,
+            "products_with_sales": int((np.diff(baskets.tocsc().indptr) > 0).sum()),
+        }
+
+    def _readiness(self, data: TrainingData) -> dict:
+        counts = self._data_counts(data)
+        multi, customers = counts["multi_item_orders"], counts["customers"]
+        return {
+            ListKind.BOUGHT_TOGETHER: {
+                "ready": multi >= MIN_MULTI_ITEM_ORDERS,
+                "reason": (
+                    f"{multi} orders with 2+ items"
+                    if multi >= MIN_MULTI_ITEM_ORDERS
+                    else f"only {multi} orders with 2+ items (needs {MIN_MULTI_ITEM_ORDERS}): showing popular products"
+                ),
+            },
+            ListKind.RELATED: {
+                "ready": counts["products"] >= 2,
+                "reason": "product text and purchases" if counts["products"] >= 2 else "fewer than 2 products",
+            },
+            ListKind.PERSONAL: {
+                "ready": customers >= MIN_CUSTOMERS_WITH_HISTORY,
+                "reason": (
+                    f"{customers} customers with orders"
+                    if customers >= MIN_CUSTOMERS_WITH_HISTORY
+                    else f"only {customers} known customers (needs {MIN_CUSTOMERS_WITH_HISTORY}): showing popular products"
+                ),
+            },
+        }
+
+    def _split(self, orders: Orders) -> tuple[Orders, Orders, float]:
+        cutoff = self.holdout_from.timestamp() if self.holdout_from else None
+        return time_split(orders, test_fraction=HOLDOUT_FRACTION, cutoff=cutoff)
+
+    def _evaluate(self, data: TrainingData, readiness: dict) -> dict:
+        train, test, cutoff = self._split(data.orders)
+        # History is judged as it was: every product could be bought then, whatever it is now.
+        catalog = dataclasses.replace(data.catalog, sellable=np.ones(data.catalog.n_items, dtype=bool))
+        self.report["split"] = {
+            "holdout_from": dt.datetime.fromtimestamp(cutoff, tz=dt.UTC).isoformat() if cutoff else None,
+            "train_orders": train.n_orders,
+            "test_orders": test.n_orders,
+        }
+        evaluation = {}
+        for kind, candidates, evaluate, k in (
+            (ListKind.BOUGHT_TOGETHER, registry.BOUGHT_TOGETHER, evaluate_item_model, 5),
+            (ListKind.RELATED, registry.RELATED, evaluate_item_model, 5),
+            (ListKind.PERSONAL, registry.PERSONAL, evaluate_user_model, 10),
+        ):
+            results, table = {}, {}
+            for candidate in candidates:
+                self.progress(f"evaluate {kind}: {candidate.name}")
+                fit_started = time.perf_counter()
+                model = candidate.build().fit(catalog, train, now=cutoff)
+                fit_seconds = time.perf_counter() - fit_started
+                result = evaluate(model, catalog, train, test, k=k)
+                results[candidate.name] = result
+                table[candidate.name] = _result_dict(result, fit_seconds=fit_seconds, baseline=candidate.baseline)
+            cases = max((result.cases for result in results.values()), default=0)
+            baselines = {candidate.name for candidate in candidates if candidate.baseline}
+            if cases >= MIN_EVALUATION_CASES:
+                champion, reason = champion_choose(results, metric=_METRIC, baselines=baselines)
+            else:
+                champion = registry.DEFAULT_CHAMPIONS[kind]
+                reason = f"only {cases} held-out cases (needs {MIN_EVALUATION_CASES}): using the default {champion}"
+            if not readiness[kind]["ready"]:
+                champion, reason = registry.FALLBACK_CHAMPIONS[kind], readiness[kind]["reason"]
+            evaluation[kind] = {
+                "metric": _METRIC,
+                "k": k,
+                "candidates": table,
+                "champion": champion,
+                "reason": reason,
+                "evaluated": cases >= MIN_EVALUATION_CASES,
+            }
+        return evaluation
+
+    def _refit(self, data: TrainingData, evaluation: dict, readiness: dict, *, now: float) -> dict:
+        catalog, orders = data.catalog, data.orders
+        by_name = {c.name: c for c in (*registry.BOUGHT_TOGETHER, *registry.RELATED, *registry.PERSONAL)}
+        models = {
+            kind: by_name[evaluation[kind]["champion"]].build().fit(catalog, orders, now=now) for kind in evaluation
+        }
+        models["popular"] = RecentPopularityModel(window_days=POPULAR_WINDOW_DAYS).fit(catalog, orders, now=now)
+        models["trending"] = TrendingModel().fit(catalog, orders, now=now)
+        # Evidence for explanations, whatever model was chosen.
+        self.co = cooccurrence_build(orders, catalog.n_items)
+        customers = user_item_matrix(orders, catalog.n_items)
+        customers.data[:] = 1.0
+        self.co_customers = (customers.T @ customers).tocsr()
+        self.co_customers.sort_indices()
+        self.content = ContentModel().fit(catalog, orders, now=now)
+        recent = RecentPopularityModel(window_days=POPULAR_WINDOW_DAYS).fit(catalog, orders, now=now)
+        self.recent_counts = np.zeros(catalog.n_items)
+        self.recent_counts[recent.ranking_] = recent.ranking_scores_
+        self.now = now
+        return models
+
+    # -- lists -----------------------------------------------------------------------------
+
+    def _explain_item(self, anchor: int, item: int, source: str) -> explain.Explanation:
+        catalog = self.data.catalog
+        if source in ("bought_together", "") and anchor >= 0:
+            co_count = explain.pair_count(self.co.counts, anchor, item)
+            if co_count:
+                stats = pair_rule_stats(self.co, anchor, item)
+                return explain.bought_together(co_count, confidence=stats["confidence"], lift=stats["lift"])
+        if source == "co_customer" and anchor >= 0:
+            shared = explain.pair_count(self.co_customers, anchor, item)
+            if shared:
+                return explain.same_customers(shared)
+        if source == "svd_factors":
+            return explain.similar_taste()
+        if source == "category_popular":
+            return explain.category_popular(catalog.categories[item], int(self.recent_counts[item]))
+        if source in ("popular", "trending") or anchor < 0:
+            return explain.popular(int(self.recent_counts[item]), POPULAR_WINDOW_DAYS)
+        shared_terms = self.content.shared_terms(anchor, item)
+        if not shared_terms.is_empty:
+            return explain.similar_content(shared_terms)
+        return explain.popular(int(self.recent_counts[item]), POPULAR_WINDOW_DAYS)
+
+    def _entry(self, item: int, score: float, explanation: explain.Explanation) -> dict:
+        return {
+            "product_id": int(self.data.product_pks[item]),
+            "score": round(float(score), 6) if np.isfinite(score) else None,
+            "reason": explanation.reason,
+            "explanation": explanation.sentence,
+            "evidence": explanation.evidence,
+        }
+
+    def _item_lists(self, kind: str, model, anchors: np.ndarray) -> dict[str, list[dict]]:
+        catalog = self.data.catalog
+        if hasattr(model, "similar_with_sources"):
+            indices, scores, sources = model.similar_with_sources(anchors, LIST_LENGTH)
+        else:
+            indices, scores = model.similar(anchors, LIST_LENGTH)
+            sources = np.full(indices.shape, "popular" if model.name in registry.POPULARITY_NAMES else "", dtype=object)
+        popular = self.models["popular"]
+        lists = {}
+        for row, anchor in enumerate(anchors):
+            entries, taken = [], {int(anchor)}
+            for item, score, source in zip(indices[row], scores[row], sources[row], strict=True):
+                if item < 0:
+                    break
+                source = source or ("bought_together" if kind == ListKind.BOUGHT_TOGETHER else "content")
+                entries.append(self._entry(int(item), score, self._explain_item(int(anchor), int(item), source)))
+                taken.add(int(item))
+            # Fallback chain: the anchor's category, then the whole shop.
+            if len(entries) < LIST_LENGTH and catalog.categories[anchor]:
+                fill, fill_scores = popular.category_popular(
+                    catalog.categories[anchor], LIST_LENGTH, exclude=np.fromiter(taken, dtype=np.int64)
+                )
+                for item, score in zip(fill, fill_scores, strict=True):
+                    if item >= 0 and len(entries) < LIST_LENGTH:
+                        entries.append(
+                            self._entry(int(item), 0.0, self._explain_item(int(anchor), int(item), "category_popular"))
+                        )
+                        taken.add(int(item))
+            if len(entries) < LIST_LENGTH:
+                fill, _ = popular.similar(np.array([anchor]), LIST_LENGTH + len(taken))
+                for item in fill[0]:
+                    if item >= 0 and int(item) not in taken and len(entries) < LIST_LENGTH:
+                        entries.append(self._entry(int(item), 0.0, self._explain_item(-1, int(item), "popular")))
+                        taken.add(int(item))
+            lists[str(int(self.data.product_pks[anchor]))] = entries
+        return lists
+
+    def _personal_lists(self, model) -> dict[str, list[dict]]:
+        users = np.arange(self.data.orders.n_users)
+        if users.size == 0:
+            return {}
+        indices, scores = model.recommend(users, LIST_LENGTH)
+        titles = self.data.catalog.titles
+        lists = {}
+        for user in users:
+            entries = []
+            for item, score in zip(indices[user], scores[user], strict=True):
+                if item < 0:
+                    break
+                because = model.because_of(int(user), int(item)) if hasattr(model, "because_of") else None
+                explanation = (
+                    explain.because_you_bought(titles[because])
+                    if because is not None
+                    else explain.popular(int(self.recent_counts[item]), POPULAR_WINDOW_DAYS)
+                )
+                entries.append(self._entry(int(item), score, explanation))
+            lists[self.data.customer_refs[user]] = entries
+        return lists
+
+    def _shop_lists(self) -> dict[str, dict[str, list[dict]]]:
+        catalog = self.data.catalog
+        popular, trending = self.models["popular"], self.models["trending"]
+        result = {ListKind.POPULAR: {}, ListKind.TRENDING: {}, ListKind.CATEGORY_POPULAR: {}}
+        for kind, model in ((ListKind.POPULAR, popular), (ListKind.TRENDING, trending)):
+            indices, scores = model.recommend(np.array([-1]), LIST_LENGTH)
+            result[kind][""] = [
+                self._entry(int(item), score, explain.popular(int(self.recent_counts[item]), POPULAR_WINDOW_DAYS))
+                for item, score in zip(indices[0], scores[0], strict=True)
+                if item >= 0
+            ]
+        for category in sorted({c for c in catalog.categories if c}):
+            indices, scores = popular.category_popular(category, LIST_LENGTH)
+            result[ListKind.CATEGORY_POPULAR][category] = [
+                self._entry(int(item), score, explain.category_popular(category, int(self.recent_counts[item])))
+                for item, score in zip(indices, scores, strict=True)
+                if item >= 0
+            ]
+        return result
+
+    def _precompute(self, data: TrainingData, models: dict, readiness: dict) -> dict[str, dict[str, list[dict]]]:
+        self.models = models
+        catalog = data.catalog
+        anchors = np.arange(catalog.n_items, dtype=np.int64)
+        lists: dict[str, dict[str, list[dict]]] = {}
+        for kind in (ListKind.BOUGHT_TOGETHER, ListKind.RELATED):
+            self.progress(f"precompute {kind}")
+            lists[kind] = self._item_lists(kind, models[kind], anchors)
+        self.progress("precompute personal")
+        lists[ListKind.PERSONAL] = self._personal_lists(models[ListKind.PERSONAL])
+        lists.update(self._shop_lists())
+        return self._with_rules(lists)
+
+    def _with_rules(self, lists: dict[str, dict[str, list[dict]]]) -> dict[str, dict[str, list[dict]]]:
+        rules = merchant_rules_active()
+        if not rules:
+            return lists
+        facts = self.data.facts(self.recent_counts)
+        now = timezone.now()
+        ruled = {}
+        for kind, by_anchor in lists.items():
+            item_kind = kind in (ListKind.RELATED, ListKind.BOUGHT_TOGETHER)
+            ruled[kind] = {
+                anchor: rules_apply(
+                    items=items,
+                    list_kind=kind,
+                    anchor=facts.get(int(anchor)) if item_kind else None,
+                    rules=rules,
+                    facts=facts,
+                    now=now,
+                    limit=LIST_LENGTH,
+                )
+                for anchor, items in by_anchor.items()
+            }
+        return ruled
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def _decide(self, evaluation: dict, live: ModelVersion | None, orders_seen: int) -> tuple[bool, str]:
+        if live is None:
+            return True, "first version"
+        live_orders = live.training_run.orders_seen
+        if live_orders and orders_seen < live_orders * (1 - MAX_ORDER_SHRINK):
+            return False, (
+                f"kept version {live.number}: the shop has {orders_seen} paid orders, far fewer than the "
+                f"{live_orders} the live version learned from (lost data?)"
+            )
+        for kind, entry in evaluation.items():
+            if not entry["evaluated"]:
+                continue
+            live_champion = live.champions.get(kind)
+            new_value = entry["candidates"][entry["champion"]][_METRIC]
+            live_value = entry["candidates"].get(live_champion, {}).get(_METRIC)
+            if live_value is not None and new_value < live_value * (1 - PROMOTION_TOLERANCE):
+                return False, (
+                    f"kept version {live.number}: its {kind} model {live_champion} scores {live_value:.4f} "
+                    f"on the same held-out orders, the new {entry['champion']} only {new_value:.4f}"
+                )
+        return True, f"replaces version {live.number}"
+
+    def _publish(self, lists: dict[str, dict[str, list[dict]]], evaluation: dict, *, orders_seen: int) -> TrainingRun:
+        run = self.run_row
+        with transaction.atomic():
+            live = ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.LIVE).first()
+            last_number = ModelVersion.objects.order_by("-number").values_list("number", flat=True).first() or 0
+            promote, decision = self._decide(evaluation, live, orders_seen)
+            version = ModelVersion.objects.create(
+                shop=self.shop,
+                number=last_number + 1,
+                status=ModelVersion.Status.REJECTED,
+                training_run=run,
+                champions={kind: entry["champion"] for kind, entry in evaluation.items()},
+                quality={
+                    kind: {
+                        "metric": entry["metric"],
+                        "k": entry["k"],
+                        "value": entry["candidates"][entry["champion"]][_METRIC],
+                    }
+                    for kind, entry in evaluation.items()
+                },
+            )
+            if promote:
+                ModelVersion.objects.filter(status=ModelVersion.Status.PREVIOUS).update(
+                    status=ModelVersion.Status.RETIRED
+                )
+                if live is not None:
+                    live.status = ModelVersion.Status.PREVIOUS
+                    live.save(update_fields=["status"])
+                version.status = ModelVersion.Status.LIVE
+                version.published_at = timezone.now()
+                version.save(update_fields=["status", "published_at"])
+                rows = [
+                    (self.shop.pk, version.pk, kind, anchor, items)
+                    for kind, by_anchor in lists.items()
+                    for anchor, items in by_anchor.items()
+                ]
+                rows_insert(
+                    model=RecommendationList, fields=("shop_id", "version_id", "kind", "anchor", "items"), rows=rows
+                )
+                # Only the live and the previous version keep their lists (rollback needs one).
+                RecommendationList.objects.filter(version__status=ModelVersion.Status.RETIRED).delete()
+            return _finish(
+                run,
+                status=TrainingRun.Status.SUCCEEDED,
+                promoted=promote,
+                decision=decision,
+                orders_seen=orders_seen,
+            )
+
+
+def training_nightly_fan_out() -> int:
+    """Queue a training for every installed shop whose orders or products changed since its last
+    successful training (or that never trained). Returns how many were queued."""
+    from shops.models import Order, Product
+    from shops.tenancy import shop_scope
+
+    queued = 0
+    for shop in Shop.objects.filter(status=Shop.Status.INSTALLED).order_by("pk"):
+        with shop_scope(shop):
+            last = TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED).order_by("-started_at").first()
+            if last is not None:
+                changed = (
+                    Order.objects.filter(synced_at__gt=last.started_at).exists()
+                    or Product.objects.filter(synced_at__gt=last.started_at).exists()
+                )
+                if not changed:
+                    continue
+            elif not Order.objects.exists():
+                continue
+            if TrainingRun.objects.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]).exists():
+                continue
+            training_run_start(shop=shop, trigger=TrainingRun.Trigger.NIGHTLY)
+            queued += 1
+    return queued
+
+
+# Orders added by one sync that make retraining worth it at once rather than at night.
+LARGE_SYNC_ORDERS = 200
+
+
+def training_after_sync(*, shop: Shop, new_orders: int, known_orders: int) -> TrainingRun | None:
+    """Retrain now after a large sync (many new orders, or a big share of the shop's history)."""
+    if new_orders >= LARGE_SYNC_ORDERS or (known_orders and new_orders >= 0.2 * known_orders):
+        return training_run_start(shop=shop, trigger=TrainingRun.Trigger.SYNC)
+    return None

@@ -1,0 +1,141 @@
+"""Related-products blend: content for new products, behaviour for sold ones. No database."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommendations.engine.data import Catalog, orders_from_lines
+from recommendations.engine.personal import SurpriseSvdModel
+from recommendations.engine.related import SOURCES, CoCustomerModel, RelatedBlendModel, SvdFactorModel
+
+NOW = 1_700_000_000.0
+
+
+def make_catalog(titles: list[str], *, categories=None, sellable=None) -> Catalog:
+    n = len(titles)
+    return Catalog(
+        titles=titles,
+        descriptions=[""] * n,
+        categories=categories if categories is not None else [""] * n,
+        vendors=[""] * n,
+        tags=[()] * n,
+        prices=np.ones(n),
+        created_at=np.zeros(n),
+        sellable=np.ones(n, dtype=bool) if sellable is None else np.asarray(sellable, dtype=bool),
+    )
+
+
+def make_orders(baskets: list[tuple[int, list[int]]], n_users: int):
+    line_order = [number for number, (_, items) in enumerate(baskets) for _ in items]
+    return orders_from_lines(
+        order_time=NOW - np.arange(1, len(baskets) + 1) * 3600.0,
+        order_user=np.array([user for user, _ in baskets]),
+        line_order=np.array(line_order, dtype=np.int64),
+        line_item=np.array([item for _, items in baskets for item in items], dtype=np.int64),
+        n_users=n_users,
+    )
+
+
+# Items 0-1 (coffee) are bought together, 2-3 (tea) together; 4 is a new coffee product with no
+# sales; 5 has neither text nor sales.
+TITLES = ["Coffee beans dark roast", "Coffee grinder", "Green tea leaves", "Tea pot", "Coffee beans light roast", ""]
+CATEGORIES = ["Coffee", "Coffee", "Tea", "Tea", "Coffee", ""]
+BASKETS = [(u, [0, 1]) for u in range(4)] + [(u, [2, 3]) for u in range(4, 8)] + [(8, [0, 3])]
+
+
+def fitted_blend(**weights) -> RelatedBlendModel:
+    model = RelatedBlendModel(svd=SurpriseSvdModel(factors=4, negatives=2), **weights)
+    return model.fit(make_catalog(TITLES, categories=CATEGORIES), make_orders(BASKETS, 9), now=NOW)
+
+
+def test_new_product_without_sales_gets_related_items_from_content():
+    indices, _, sources = fitted_blend().similar_with_sources(np.array([4]), 3)
+    assert indices[0, 0] == 0  # the other coffee beans
+    assert sources[0, 0] == "content"
+    assert set(indices[0][indices[0] >= 0].tolist()) <= {0, 1}
+
+
+def test_sold_items_get_co_bought_items_first_with_their_source():
+    indices, scores, sources = fitted_blend().similar_with_sources(np.array([0, 2]), 4)
+    assert indices[0, 0] == 1 and indices[1, 0] == 3
+    assert sources[0, 0] in {"co_customer", "svd_factors"}
+    assert set(sources[indices >= 0].tolist()) <= set(SOURCES)
+    assert (sources[indices < 0] == "").all()
+    finite = np.isfinite(scores)
+    assert (np.diff(np.where(finite, scores, -1e9), axis=1) <= 0).all()
+
+
+def test_every_item_with_text_gets_a_list_and_an_item_without_text_or_sales_gets_none():
+    indices, _ = fitted_blend().similar(np.arange(6), 3)
+    assert (indices[:5, 0] >= 0).all()
+    assert (indices[5] == -1).all()
+
+
+def test_never_the_anchor_never_unsellable_no_duplicates():
+    model = RelatedBlendModel(svd=SurpriseSvdModel(factors=4, negatives=2))
+    sellable = [True, False, True, True, True, True]
+    model.fit(make_catalog(TITLES, categories=CATEGORIES, sellable=sellable), make_orders(BASKETS, 9), now=NOW)
+    indices, _ = model.similar(np.arange(6), 5)
+    for anchor, row in enumerate(indices):
+        returned = row[row >= 0]
+        assert anchor not in returned and 1 not in returned
+        assert len(set(returned.tolist())) == len(returned)
+
+
+def test_weights_switch_components_off():
+    content_only = fitted_blend(co_customer_weight=0.0, svd_weight=0.0)
+    _, _, sources = content_only.similar_with_sources(np.arange(5), 3)
+    assert set(sources[sources != ""].tolist()) == {"content"}
+    behaviour_only = fitted_blend(content_weight=0.0, svd_weight=0.0)
+    indices, _ = behaviour_only.similar(np.array([4, 0]), 3)
+    assert (indices[0] == -1).all()  # no sales, no behaviour
+    assert indices[1, 0] == 1
+
+
+def test_components_alone_follow_the_interface():
+    catalog, orders = make_catalog(TITLES, categories=CATEGORIES), make_orders(BASKETS, 9)
+    co_customer = CoCustomerModel().fit(catalog, orders, now=NOW)
+    indices, scores = co_customer.similar(np.array([0, 4]), 3)
+    assert indices[0, 0] == 1 and scores[0, 0] == pytest.approx(4 / np.sqrt(5 * 4))
+    assert (indices[1] == -1).all()
+    svd = SvdFactorModel(SurpriseSvdModel(factors=4, negatives=2)).fit(catalog, orders, now=NOW)
+    indices, _ = svd.similar(np.array([0, 5]), 3)
+    assert 0 not in indices[0] and (indices[1] == -1).all()
+
+
+def test_fixed_seed_gives_identical_results():
+    first = fitted_blend().similar_with_sources(np.arange(6), 4)
+    second = fitted_blend().similar_with_sources(np.arange(6), 4)
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "titles, baskets, n_users",
+    [
+        ([], [], 0),  # empty catalogue
+        (["Mug"], [], 0),  # one item, zero orders
+        (["Mug"], [(0, [0])], 1),  # one item, one order
+        (["Mug", "Cup"], [(0, [0]), (1, [1])], 2),  # single-item baskets only
+        (["", ""], [(0, [0, 1])], 1),  # empty catalogue text
+        (["Mug", "Mug"], [(-1, [0, 1])], 0),  # only a guest order
+    ],
+)
+def test_edge_cases_do_not_fail(titles, baskets, n_users):
+    model = RelatedBlendModel(svd=SurpriseSvdModel(factors=2, negatives=1))
+    model.fit(make_catalog(titles), make_orders(baskets, n_users), now=NOW)
+    indices, scores, sources = model.similar_with_sources(np.arange(len(titles)), 3)
+    assert indices.shape == scores.shape == sources.shape == (len(titles), 3)
+    for anchor, row in enumerate(indices):
+        assert anchor not in row
+
+
+def test_an_svd_model_fitted_on_the_same_data_is_reused_not_refitted():
+    catalog, orders = make_catalog(TITLES, categories=CATEGORIES), make_orders(BASKETS, 9)
+    svd = SurpriseSvdModel(factors=4, negatives=2).fit(catalog, orders, now=NOW)
+    factors_before = svd.item_factors
+    RelatedBlendModel(svd=svd).fit(catalog, orders, now=NOW)
+    assert svd.item_factors is factors_before
+    RelatedBlendModel(svd=svd).fit(catalog, make_orders(BASKETS[:4], 9), now=NOW)
+    assert svd.item_factors is not factors_before

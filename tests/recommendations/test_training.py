@@ -1,0 +1,249 @@
+"""Training end to end on real tables: readiness, evaluation, publishing, rules, failure and guards."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+
+from recommendations.engine import candidates as registry
+from recommendations.models import ModelVersion, RecommendationList, TrainingRun
+from recommendations.services.rules import merchant_rule_create
+from recommendations.services.training import (
+    _lock_key,
+    training_nightly_fan_out,
+    training_run_create,
+    training_run_execute,
+)
+from shops.demo.generator import demo_shop_generate
+from shops.models import Order, Product
+from shops.records import OrderLineRecord, OrderRecord, ProductRecord
+from shops.services.catalog import product_bulk_upsert
+from shops.services.demo import demo_shop_load
+from shops.services.orders import order_bulk_import
+from shops.tenancy import shop_scope
+
+pytestmark = pytest.mark.django_db
+
+
+def train(shop, **kwargs) -> TrainingRun:
+    with shop_scope(shop):
+        run = training_run_create(shop=shop, trigger=TrainingRun.Trigger.COMMAND)
+        return training_run_execute(shop=shop, run=run, **kwargs)
+
+
+@pytest.fixture
+def demo_shop(shop):
+    demo = demo_shop_generate(seed=11, product_count=80, order_count=1500)
+    with shop_scope(shop):
+        demo_shop_load(shop=shop, demo=demo)
+    return shop, demo
+
+
+def lists_of(shop, kind) -> dict[str, list[dict]]:
+    with shop_scope(shop):
+        version = ModelVersion.objects.get(status=ModelVersion.Status.LIVE)
+        return dict(RecommendationList.objects.filter(version=version, kind=kind).values_list("anchor", "items"))
+
+
+def test_demo_shop_trains_publishes_and_explains(demo_shop):
+    shop, demo = demo_shop
+    run = train(shop)
+
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.promoted and run.decision == "first version"
+    with shop_scope(shop):
+        products = dict(Product.objects.values_list("external_id", "pk"))
+        sellable = set(Product.objects.filter(status="published", in_stock=True).values_list("pk", flat=True))
+    bought_together = lists_of(shop, "bought_together")
+    related = lists_of(shop, "related")
+    personal = lists_of(shop, "personal")
+    assert set(bought_together) == set(related) == {str(pk) for pk in products.values()}
+    assert len(personal) == len({o.customer_id for o in demo.orders if o.customer_id and o.status == "paid"})
+    for lists in (bought_together, related, personal):
+        for anchor, items in lists.items():
+            ids = [item["product_id"] for item in items]
+            assert len(ids) == len(set(ids)) and str(anchor) not in map(str, ids)
+            assert set(ids) <= sellable
+            assert all(item["explanation"] and item["reason"] for item in items)
+
+    # A planted complementary pair is found and explained with its evidence.
+    first, second = next(
+        (a, b) for a, b in demo.complementary_pairs if products[b] in sellable and products[a] in sellable
+    )
+    items = bought_together[str(products[first])]
+    match = next(item for item in items if item["product_id"] == products[second])
+    assert match["reason"] == "bought_together"
+    assert match["explanation"] == f"Bought together in {match['evidence']['co_count']} orders"
+    assert match["evidence"]["co_count"] >= 2
+
+    report = run.report
+    for kind in ("bought_together", "related", "personal"):
+        table = report["evaluation"][kind]["candidates"]
+        assert {"popular", "recent_popular"} <= set(table)
+        assert table["popular"]["baseline"] is True
+        assert report["evaluation"][kind]["champion"] in table
+        assert 0 <= table[report["evaluation"][kind]["champion"]]["hit_rate"] <= 1
+    assert report["data"]["paid_orders"] == sum(1 for o in demo.orders if o.status == "paid")
+    assert set(report["timings"]) >= {"load", "evaluate", "refit", "precompute", "publish", "total"}
+
+
+def test_personal_lists_leave_out_what_the_customer_bought(demo_shop):
+    shop, demo = demo_shop
+    train(shop)
+    personal = lists_of(shop, "personal")
+    with shop_scope(shop):
+        products = dict(Product.objects.values_list("external_id", "pk"))
+        for order in demo.orders[:200]:
+            if order.customer_id is None or order.status != "paid":
+                continue
+            bought = {products[line.product_external_id] for line in order.lines}
+            listed = {item["product_id"] for item in personal[shop.customer_ref(order.customer_id)]}
+            assert not bought & listed
+
+
+def load(shop, products: list[ProductRecord], orders: list[OrderRecord]) -> None:
+    with shop_scope(shop):
+        ids = product_bulk_upsert(shop=shop, records=products)
+        order_bulk_import(shop=shop, records=orders, product_ids=ids)
+
+
+def product(n: int, **fields) -> ProductRecord:
+    return ProductRecord(external_id=f"P{n}", title=fields.pop("title", f"Product {n}"), price=Decimal("5"), **fields)
+
+
+def order(n: int, *items: int, customer: str | None = None, days_ago: int = 10) -> OrderRecord:
+    return OrderRecord(
+        external_id=f"O{n}",
+        created_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC) - dt.timedelta(days=days_ago),
+        customer_id=customer,
+        lines=tuple(OrderLineRecord(product_external_id=f"P{i}", quantity=1, unit_price=Decimal("5")) for i in items),
+    )
+
+
+EDGE_CASES = {
+    "no_orders_case": ([product(1), product(2), product(3)], []),
+    "one_order_case": ([product(1), product(2)], [order(1, 1, 2, customer="c1")]),
+    "one_product_case": ([product(1)], [order(1, 1, customer="c1"), order(2, 1)]),
+    "single_item_baskets_case": (
+        [product(n) for n in range(1, 6)],
+        [order(n, n % 5 + 1, customer=f"c{n % 3}", days_ago=n) for n in range(1, 40)],
+    ),
+    "no_text_case": (
+        [ProductRecord(external_id=f"P{n}", title="", price=Decimal("1")) for n in range(1, 5)],
+        [order(1, 1, 2), order(2, 2, 3)],
+    ),
+    "duplicate_lines_case": ([product(1), product(2)], [order(1, 1, 1, 2, 2, customer="c1"), order(2, 2, 2, 1)]),
+}
+
+
+@pytest.mark.parametrize("case", EDGE_CASES)
+def test_tiny_or_odd_shops_train_and_publish_fallbacks_with_reasons(shop, case):
+    products, orders = EDGE_CASES[case]
+    load(shop, products, orders)
+
+    run = train(shop)
+
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.promoted
+    for kind in ("bought_together", "related", "personal"):
+        assert run.report["evaluation"][kind]["reason"]
+    if case in ("no_orders_case", "single_item_baskets_case", "one_product_case"):
+        assert "orders with 2+ items" in run.report["evaluation"]["bought_together"]["reason"]
+    with shop_scope(shop):
+        assert RecommendationList.objects.filter(kind="popular", anchor="").exists()
+        assert RecommendationList.objects.filter(kind="related").count() == len(products)
+
+
+def test_a_failing_training_keeps_the_live_version_and_records_the_error(demo_shop, monkeypatch):
+    shop, _ = demo_shop
+    first = train(shop)
+    assert first.status == TrainingRun.Status.SUCCEEDED
+
+    def explode():
+        raise RuntimeError("the model diverged")
+
+    broken = registry.Candidate("ease", explode)
+    monkeypatch.setattr(registry, "PERSONAL", (*registry.PERSONAL[:2], broken))
+    second = train(shop)
+
+    assert second.status == TrainingRun.Status.FAILED
+    assert "RuntimeError: the model diverged" in second.error
+    with shop_scope(shop):
+        live = ModelVersion.objects.get(status=ModelVersion.Status.LIVE)
+        assert live.training_run_id == first.pk
+        assert ModelVersion.objects.count() == 1
+    assert cache.get(_lock_key(shop.pk)) is None
+
+
+def test_one_training_per_shop_at_a_time_and_a_run_executes_once(demo_shop):
+    shop, _ = demo_shop
+    with shop_scope(shop):
+        run = training_run_create(shop=shop, trigger=TrainingRun.Trigger.COMMAND)
+        cache.add(_lock_key(shop.pk), "someone-else", timeout=60)
+        try:
+            skipped = training_run_execute(shop=shop, run=run)
+        finally:
+            cache.delete(_lock_key(shop.pk))
+        assert skipped.status == TrainingRun.Status.SKIPPED
+        assert "Another training" in skipped.error
+        # Executing the same (finished) run again changes nothing.
+        again = training_run_execute(shop=shop, run=run)
+        assert again.status == TrainingRun.Status.SKIPPED
+        assert not ModelVersion.objects.exists()
+
+
+def test_lost_data_keeps_the_live_version(demo_shop):
+    shop, _ = demo_shop
+    first = train(shop)
+    with shop_scope(shop):
+        keep = list(Order.objects.order_by("created_at").values_list("pk", flat=True)[:300])
+        Order.objects.exclude(pk__in=keep).delete()
+    second = train(shop)
+
+    assert second.status == TrainingRun.Status.SUCCEEDED
+    assert not second.promoted
+    assert "far fewer than" in second.decision
+    with shop_scope(shop):
+        assert ModelVersion.objects.get(status=ModelVersion.Status.LIVE).training_run_id == first.pk
+        assert not RecommendationList.objects.filter(version__training_run=second).exists()
+
+
+def test_only_live_and_previous_versions_keep_their_lists(demo_shop):
+    shop, _ = demo_shop
+    runs = [train(shop) for _ in range(3)]
+    assert all(run.promoted for run in runs)
+    with shop_scope(shop):
+        statuses = dict(ModelVersion.objects.values_list("training_run_id", "status"))
+        assert statuses == {runs[0].pk: "retired", runs[1].pk: "previous", runs[2].pk: "live"}
+        assert not RecommendationList.objects.filter(version__training_run=runs[0]).exists()
+        assert RecommendationList.objects.filter(version__training_run=runs[1]).exists()
+
+
+def test_merchant_rules_are_applied_at_publish_time(demo_shop):
+    shop, _ = demo_shop
+    with shop_scope(shop):
+        banned, pinned = Product.objects.filter(status="published", in_stock=True).order_by("pk")[:2]
+        merchant_rule_create(shop=shop, kind="exclude", params={"product_ids": [banned.pk]})
+        merchant_rule_create(shop=shop, kind="pin", params={"product_ids": [pinned.pk]}, list_kinds=["related"])
+    train(shop)
+
+    for kind in ("bought_together", "related", "personal", "popular"):
+        for items in lists_of(shop, kind).values():
+            assert banned.pk not in {item["product_id"] for item in items}
+    for anchor, items in lists_of(shop, "related").items():
+        if anchor != str(pinned.pk):
+            assert items[0]["product_id"] == pinned.pk and items[0]["explanation"] == "Pinned by the shop"
+
+
+def test_nightly_fan_out_queues_only_shops_whose_data_changed(demo_shop, other_shop):
+    shop, _ = demo_shop
+    train(shop)
+    assert training_nightly_fan_out() == 0  # trained, nothing changed; other_shop has no orders
+
+    load(other_shop, [product(1), product(2)], [order(1, 1, 2, customer="c")])
+    assert training_nightly_fan_out() == 1
+    with shop_scope(other_shop):
+        assert TrainingRun.objects.get().trigger == TrainingRun.Trigger.NIGHTLY
