@@ -25,9 +25,7 @@ def load_online_retail(path: Path = DEFAULT_PATH) -> tuple[Catalog, Orders, list
         reader = OnlineRetailReader(raw, name=str(path), timezone_name="Europe/London")
         for number, order in enumerate(reader):
             order_time.append(order.created_at.timestamp())
-            order_user.append(
-                user_index.setdefault(order.customer_id, len(user_index)) if order.customer_id else -1
-            )
+            order_user.append(user_index.setdefault(order.customer_id, len(user_index)) if order.customer_id else -1)
             for line in order.lines:
                 line_order.append(number)
                 line_item.append(item_index.setdefault(line.product_external_id, len(item_index)))

@@ -3,8 +3,10 @@
 Everything starts from one sparse items x items matrix of co-counts (orders containing both
 items), built as X.T @ X on the binary basket matrix. The scorers are the classic association
 measures over that matrix (confidence, cosine, Jaccard, lift), a smoothed confidence, an
-interpolation between confidence and cosine, and the shipped blend (`bt_blend`): recency-weighted
-co-counts with a mild popularity discount plus a small title-similarity term.
+interpolation between confidence and cosine, an anchor-adaptive version of it, and the shipped
+blend (`BlendModel`, "bt_blend"): the anchor-adaptive score, nudged toward companions selling
+now, plus a small title-similarity term. `FallbackChainModel` fills short lists with popular
+items and reports each entry's source; `bundles_build` makes "add all to cart" bundles.
 
 A pair needs at least `min_co_count` real co-purchases (not weighted) to be scored at all: an
 absolute floor suits shops whose order volumes differ by orders of magnitude better than a
@@ -172,6 +174,16 @@ class PairScoreModel:
     def __init__(self, *, min_co_count: int = 2, half_life_days: float | None = None) -> None:
         self.min_co_count = min_co_count
         self.half_life_days = half_life_days
+        self._given_cooccurrence: CoOccurrence | None = None
+
+    def sharing(self, co: CoOccurrence | None) -> PairScoreModel:
+        """Use co-occurrence counts already built from the very orders `fit` will get.
+
+        Several scorers of one training run then share one `X.T @ X` instead of each building
+        its own. Ignored with recency weighting, which needs weighted counts.
+        """
+        self._given_cooccurrence = co
+        return self
 
     # -- scoring ---------------------------------------------------------------------------
 
@@ -201,7 +213,11 @@ class PairScoreModel:
             if self.half_life_days is not None
             else None
         )
-        self.co_ = cooccurrence_build(orders, n_items, order_weights=weights)
+        given = self._given_cooccurrence
+        if weights is None and given is not None and given.n_orders == orders.n_orders and given.n_items == n_items:
+            self.co_ = given
+        else:
+            self.co_ = cooccurrence_build(orders, n_items, order_weights=weights)
         self.sellable_ = np.asarray(catalog.sellable, dtype=bool)
         self.popularity_ = self.co_.item_orders
         counts, item_orders, n_orders = self._evidence()
@@ -334,7 +350,9 @@ class AnchorAdaptiveModel(PairScoreModel):
 
     name = "bt_adaptive"
 
-    def __init__(self, *, anchor_shrink: float = 3.0, min_co_count: int = 2, half_life_days: float | None = None) -> None:
+    def __init__(
+        self, *, anchor_shrink: float = 3.0, min_co_count: int = 2, half_life_days: float | None = None
+    ) -> None:
         super().__init__(min_co_count=min_co_count, half_life_days=half_life_days)
         self.anchor_shrink = anchor_shrink
 
@@ -425,3 +443,183 @@ class BlendModel(AnchorAdaptiveModel):
         if self.text_weight <= 0:
             return None
         return title_similarity(catalog.titles, min_similarity=self.text_min_similarity) * self.text_weight
+
+
+# --------------------------------------------------------------------------------------------
+# Filling short lists
+# --------------------------------------------------------------------------------------------
+
+
+class FallbackChainModel:
+    """A co-occurrence model whose short lists are filled: same-category popular, then popular.
+
+    "Popular" is recent popularity (`window_days`), itself filled with all-time popularity and
+    then the newest items, so every list is full when enough sellable items exist. Filled
+    entries keep their own model's score (order counts), which is not comparable with the
+    co-occurrence scores before them: use the source codes, not the scores, to tell them apart.
+    """
+
+    def __init__(self, primary: PairScoreModel, *, window_days: float = 30.0) -> None:
+        self.primary = primary
+        self.window_days = window_days
+        self.name = f"{primary.name}_filled"
+
+    def fit(self, catalog: Catalog, orders: Orders, *, now: float) -> FallbackChainModel:
+        from recommendations.engine.popularity import CategoryPopularityModel, RecentPopularityModel
+
+        self.primary.fit(catalog, orders, now=now)
+        self.category_model_ = CategoryPopularityModel(window_days=self.window_days).fit(catalog, orders, now=now)
+        self.popular_model_ = RecentPopularityModel(window_days=self.window_days).fit(catalog, orders, now=now)
+        self.categories_ = np.asarray(catalog.categories, dtype=object)
+        return self
+
+    @property
+    def co_(self) -> CoOccurrence:
+        return self.primary.co_
+
+    def similar_with_sources(self, anchors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        anchors = np.asarray(anchors, dtype=np.int64).ravel()
+        k = max(int(k), 0)
+        indices, values, sources = self.primary.similar_with_sources(anchors, k)
+        for row, anchor in enumerate(anchors):
+            taken = int((indices[row] >= 0).sum())
+            if taken == k:
+                continue
+            excluded = np.concatenate([[anchor], indices[row, :taken]])
+            category = self.categories_[anchor] if 0 <= anchor < len(self.categories_) else ""
+            steps = []
+            if category:
+                steps.append(
+                    (self.category_model_.category_popular(category, k, exclude=excluded), SOURCE_CATEGORY_POPULAR)
+                )
+            steps.append(
+                (
+                    self.popular_model_._first_k(
+                        self.popular_model_.ranking_, self.popular_model_.ranking_scores_, k + 1, excluded
+                    ),
+                    SOURCE_POPULAR,
+                )
+            )
+            for (fill, fill_scores), source in steps:
+                fresh = (fill >= 0) & ~np.isin(fill, indices[row, :taken]) & (fill != anchor)
+                fill, fill_scores = fill[fresh][: k - taken], fill_scores[fresh][: k - taken]
+                indices[row, taken : taken + len(fill)] = fill
+                values[row, taken : taken + len(fill)] = fill_scores
+                sources[row, taken : taken + len(fill)] = source
+                taken += len(fill)
+                if taken == k:
+                    break
+        return indices, values, sources
+
+    def similar(self, anchors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        indices, values, _ = self.similar_with_sources(anchors, k)
+        return indices, values
+
+
+# --------------------------------------------------------------------------------------------
+# Bundles
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """An anchor plus one or two complements, for an "add all to cart" block."""
+
+    items: tuple[int, ...]  # anchor first
+    score: float
+    # Orders that contained every item of the bundle.
+    together_count: int
+    # Co-count of every pair in the bundle: ((i, j), count), anchor pairs first.
+    pair_co_counts: tuple[tuple[tuple[int, int], int], ...]
+
+
+def bundles_build(
+    model_or_co: PairScoreModel | FallbackChainModel | CoOccurrence,
+    anchors: np.ndarray,
+    *,
+    size: int = 2,
+    n_bundles: int = 3,
+    n_candidates: int = 10,
+    min_co_count: int = 2,
+    sellable: np.ndarray | None = None,
+) -> list[list[Bundle]]:
+    """Bundles per anchor, best first.
+
+    Candidates are the anchor's top `n_candidates` co-purchased companions (the model's list,
+    or by confidence from a bare CoOccurrence). Size 2 bundles are (anchor, companion) scored
+    by the model's score (confidence for a bare CoOccurrence). Size 3 bundles need all three
+    items together in at least `min_co_count` orders, which also guarantees the two complements
+    go together; they are scored by that count over the anchor's orders (the confidence of
+    anchor => both), ties to the stronger pair scores. Filled entries (popular fallbacks) are
+    never used: a bundle needs co-purchase evidence.
+    """
+    if size not in (2, 3):
+        raise ValueError("bundle size must be 2 or 3")
+    anchors = np.asarray(anchors, dtype=np.int64).ravel()
+    if isinstance(model_or_co, CoOccurrence):
+        co = model_or_co
+        rows, _ = _rows_and_cols(co.counts)
+        supported = co.counts.data >= min_co_count
+        confidence = co.counts.copy()
+        confidence.data = np.where(supported, co.counts.data / np.maximum(co.item_orders[rows], 1.0), 0.0)
+        if sellable is not None:
+            confidence = (confidence @ sp.diags(np.asarray(sellable, dtype=np.float64))).tocsr()
+        confidence.eliminate_zeros()
+        lists, scores = top_k_sparse_rows(confidence, anchors, n_candidates, tiebreak=co.item_orders)
+        evidence_ok = np.ones(lists.shape, dtype=bool)
+    else:
+        model = model_or_co
+        co = model.co_
+        lists, scores, sources = model.similar_with_sources(anchors, n_candidates)
+        evidence_ok = sources == SOURCE_BOUGHT_TOGETHER
+    counts = co.counts
+    baskets = co.baskets
+    # Row access for the anchor's orders; columns (CSC) for finding them.
+    basket_rows = baskets.tocsr() if size == 3 and baskets is not None else None
+    result: list[list[Bundle]] = []
+    for row, anchor in enumerate(anchors):
+        usable = (lists[row] >= 0) & evidence_ok[row]
+        companions, companion_scores = lists[row][usable], scores[row][usable]
+        if companions.size:
+            anchor_counts = np.asarray(counts[anchor, companions].todense()).ravel()
+            enough = anchor_counts >= min_co_count
+            companions, companion_scores, anchor_counts = (
+                companions[enough],
+                companion_scores[enough],
+                anchor_counts[enough],
+            )
+        bundles: list[Bundle] = []
+        if size == 2:
+            for companion, score, count in zip(companions[:n_bundles], companion_scores, anchor_counts, strict=False):
+                bundles.append(
+                    Bundle(
+                        (int(anchor), int(companion)),
+                        float(score),
+                        int(count),
+                        (((int(anchor), int(companion)), int(count)),),
+                    )
+                )
+        elif companions.size >= 2 and baskets is not None:
+            # Orders containing the anchor, restricted to the candidates: their pair counts are
+            # the triple counts (anchor, j, l) for every candidate pair at once.
+            anchor_orders = baskets.indices[baskets.indptr[anchor] : baskets.indptr[anchor + 1]]
+            sub = basket_rows[anchor_orders][:, companions]
+            triple = np.asarray((sub.T @ sub).todense())
+            first, second = np.triu_indices(len(companions), k=1)
+            together = triple[first, second]
+            ok = together >= min_co_count
+            first, second, together = first[ok], second[ok], together[ok]
+            pair_strength = companion_scores[first] + companion_scores[second]
+            order = np.lexsort((second, first, -pair_strength, -together))[:n_bundles]
+            n_anchor = max(float(co.item_orders[anchor]), 1.0)
+            for position in order:
+                one, other = int(companions[first[position]]), int(companions[second[position]])
+                pairs = (
+                    ((int(anchor), one), int(counts[anchor, one])),
+                    ((int(anchor), other), int(counts[anchor, other])),
+                    ((one, other), int(counts[one, other])),
+                )
+                score = float(together[position] / n_anchor)
+                bundles.append(Bundle((int(anchor), one, other), score, int(together[position]), pairs))
+        result.append(bundles)
+    return result

@@ -6,7 +6,7 @@ if it beats them on held-out orders.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,43 +18,74 @@ from recommendations.engine.content import ContentModel
 @dataclass(frozen=True)
 class Candidate:
     name: str
-    build: Callable[[], Any]
+    # Builds an unfitted model. `fitted` holds the models this training already fitted on the
+    # same data, by name, so that a blend can reuse one instead of fitting it again.
+    build: Callable[[Mapping[str, Any]], Any]
     baseline: bool = False
 
 
-_POPULAR = Candidate("popular", popularity.PopularityModel, baseline=True)
-_RECENT_POPULAR = Candidate("recent_popular", lambda: popularity.RecentPopularityModel(window_days=30), baseline=True)
+def _plain(model_class: Callable[[], Any]) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda fitted: model_class()
+
+
+def _sharing_counts(model_class: Callable[[], Any]) -> Callable[[Mapping[str, Any]], Any]:
+    """A co-occurrence scorer that reuses the run's `X.T @ X` (the trainer puts it in `fitted`)."""
+    return lambda fitted: model_class().sharing(fitted.get(COOCCURRENCE))
+
+
+# Key under which the trainer shares the co-occurrence counts of the orders being fitted.
+COOCCURRENCE = "cooccurrence"
+# Fitted models later candidates reuse; the trainer keeps only these alive.
+REUSED = {"ease", "surprise_svd", COOCCURRENCE}
+
+
+_POPULAR = Candidate("popular", _plain(popularity.PopularityModel), baseline=True)
+_RECENT_POPULAR = Candidate(
+    "recent_popular", lambda fitted: popularity.RecentPopularityModel(window_days=30), baseline=True
+)
+
+# Evaluated first: the related blend with SVD factors reuses the SVD fitted here.
+PERSONAL = (
+    _POPULAR,
+    _RECENT_POPULAR,
+    Candidate("ease", _plain(personal.EaseModel)),
+    Candidate("item_knn", _plain(personal.ItemKnnModel)),
+    Candidate("als", _plain(personal.AlsModel)),
+    Candidate("surprise_svd", _plain(personal.SurpriseSvdModel)),
+    # Reuses the plain EASE weights fitted just before on the same orders.
+    Candidate("ease_recency_blend", lambda fitted: personal.EaseRecencyBlendModel().reusing(fitted.get("ease"))),
+)
 
 BOUGHT_TOGETHER = (
     _POPULAR,
     _RECENT_POPULAR,
-    Candidate("bt_confidence", bt.ConfidenceModel),
-    Candidate("bt_cosine", bt.CosineModel),
-    Candidate("bt_confidence_shrunk", bt.ShrunkConfidenceModel),
-    Candidate("bt_interpolated", bt.InterpolatedModel),
+    Candidate("bt_confidence", _sharing_counts(bt.ConfidenceModel)),
+    Candidate("bt_cosine", _sharing_counts(bt.CosineModel)),
+    Candidate("bt_confidence_shrunk", _sharing_counts(bt.ShrunkConfidenceModel)),
+    Candidate("bt_interpolated", _sharing_counts(bt.InterpolatedModel)),
+    Candidate("bt_blend", _sharing_counts(bt.BlendModel)),
 )
 
 RELATED = (
     _POPULAR,
     _RECENT_POPULAR,
-    Candidate("content", ContentModel),
-    Candidate("co_customer", related.CoCustomerModel),
-    Candidate("related_blend", related.RelatedBlendModel),
+    Candidate("content", _plain(ContentModel)),
+    Candidate("co_customer", _plain(related.CoCustomerModel)),
+    # Content and co-customer similarity: cheap, and covers new products through content.
+    Candidate("related_blend", lambda fitted: related.RelatedBlendModel(svd_weight=0.0)),
+    # The same plus Surprise SVD item factors, reusing the SVD fitted for personal lists.
+    Candidate(
+        "related_blend_svd",
+        lambda fitted: related.RelatedBlendModel(svd_weight=0.2, svd=fitted.get("surprise_svd")),
+    ),
 )
 
-PERSONAL = (
-    _POPULAR,
-    _RECENT_POPULAR,
-    Candidate("ease", personal.EaseModel),
-    Candidate("item_knn", personal.ItemKnnModel),
-    Candidate("als", personal.AlsModel),
-    Candidate("surprise_svd", personal.SurpriseSvdModel),
-    Candidate("ease_recency_blend", personal.EaseRecencyBlendModel),
-)
+# In the order the trainer evaluates them.
+KINDS = (("personal", PERSONAL), ("bought_together", BOUGHT_TOGETHER), ("related", RELATED))
 
 # Used when the held-out slice is too small to compare models.
 DEFAULT_CHAMPIONS = {
-    "bought_together": "bt_interpolated",
+    "bought_together": "bt_blend",
     "related": "related_blend",
     "personal": "ease_recency_blend",
 }
@@ -65,3 +96,6 @@ FALLBACK_CHAMPIONS = {
     "personal": "recent_popular",
 }
 POPULARITY_NAMES = {"popular", "recent_popular"}
+# What each kind is judged on: hit rate for item lists (does the block show anything else the
+# basket held?), NDCG for personal lists (are the right items near the top?).
+METRICS = {"bought_together": "hit_rate", "related": "hit_rate", "personal": "ndcg"}

@@ -63,7 +63,12 @@ def cart_combine(
     anchors = np.concatenate(anchor_parts)
     ranks = np.concatenate(rank_parts)
     outside_cart = ~np.isin(items, cart)
-    items, contributions, anchors, ranks = items[outside_cart], contributions[outside_cart], anchors[outside_cart], ranks[outside_cart]
+    items, contributions, anchors, ranks = (
+        items[outside_cart],
+        contributions[outside_cart],
+        anchors[outside_cart],
+        ranks[outside_cart],
+    )
     if items.size == 0:
         return out_indices, out_scores, contributors
     unique_items, group = np.unique(items, return_inverse=True)

@@ -7,8 +7,9 @@ customer bought for the first time in the test window are the truth, everything 
 before is excluded from ranking. No sampled negatives: every item competes.
 
 Beyond accuracy: catalogue coverage (distinct items known to training that the lists show across
-all anchors or users / items known to training; new items a content model shows are not counted) and popularity bias (mean training popularity of what is shown / mean
-training popularity of the catalogue; above 1 means the lists lean to the head).
+all anchors or users / items known to training; new items a content model shows are not
+counted) and popularity bias (mean training popularity of what is shown / mean training
+popularity of the catalogue; above 1 means the lists lean to the head).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from recommendations.engine.data import Catalog, Orders, basket_matrix, user_item_matrix
 
@@ -52,20 +54,28 @@ def _popularity_bias(shown: np.ndarray, popularity: np.ndarray, known: np.ndarra
     return float(popularity[shown].mean() / base)
 
 
-def _score_lists(lists: np.ndarray, truths: list[np.ndarray], k: int) -> tuple[float, float, float, float]:
-    """Mean hit rate, NDCG, precision and recall of ranked lists against truth sets."""
+def _score_hits(relevant: np.ndarray, truth_sizes: np.ndarray, k: int) -> tuple[float, float, float, float]:
+    """Mean hit rate, NDCG, precision and recall from a (cases x k) relevance matrix."""
+    if relevant.shape[0] == 0:
+        return 0.0, 0.0, 0.0, 0.0
     discounts = _discounts(k)
-    hits = ndcgs = precisions = recalls = 0.0
-    for ranked, truth in zip(lists, truths, strict=True):
-        relevant = np.isin(ranked[:k], truth) & (ranked[:k] >= 0)
-        found = int(relevant.sum())
-        ideal = discounts[: min(k, len(truth))].sum()
-        hits += found > 0
-        ndcgs += float(discounts[relevant].sum() / ideal) if ideal else 0.0
-        precisions += found / k
-        recalls += found / min(k, len(truth))
-    n = max(len(truths), 1)
-    return hits / n, ndcgs / n, precisions / n, recalls / n
+    ideal_cumulative = np.concatenate([[0.0], np.cumsum(discounts)])
+    found = relevant.sum(axis=1)
+    denominators = np.minimum(k, truth_sizes)
+    ideal = ideal_cumulative[denominators]
+    ndcg = np.divide(relevant @ discounts, ideal, out=np.zeros(len(ideal)), where=ideal > 0)
+    recall = np.divide(found, denominators, out=np.zeros(len(found)), where=denominators > 0)
+    return float((found > 0).mean()), float(ndcg.mean()), float((found / k).mean()), float(recall.mean())
+
+
+def _lookup(matrix: sp.csr_matrix, rows: np.ndarray, lists: np.ndarray) -> np.ndarray:
+    """matrix[rows[i], lists[i, j]] > 0 for every case i and rank j; padding (-1) is never relevant."""
+    relevant = np.zeros(lists.shape, dtype=bool)
+    filled = lists >= 0
+    if filled.any():
+        row_index = np.broadcast_to(rows[:, None], lists.shape)[filled]
+        relevant[filled] = np.asarray(matrix[row_index, lists[filled]]).ravel() > 0
+    return relevant
 
 
 def evaluate_item_model(model, catalog: Catalog, train: Orders, test: Orders, *, k: int = 5) -> EvaluationResult:
@@ -75,25 +85,23 @@ def evaluate_item_model(model, catalog: Catalog, train: Orders, test: Orders, *,
     known = popularity > 0
     anchors = np.flatnonzero(known)
     lists, _ = model.similar(anchors, k) if anchors.size else (np.empty((0, k), dtype=np.int32), None)
-    list_of = dict(zip(anchors.tolist(), range(len(anchors)), strict=True))
 
-    test_baskets = basket_matrix(test, n_items).tolil().rows
-    case_lists, truths = [], []
-    for basket in test_baskets:
-        if len(basket) < 2:
-            continue
-        items = np.asarray(basket)
-        for anchor in items:
-            row = list_of.get(int(anchor))
-            if row is None:
-                continue
-            case_lists.append(lists[row])
-            truths.append(items[items != anchor])
-    hit_rate, ndcg, precision, recall = _score_lists(case_lists, truths, k) if truths else (0.0, 0.0, 0.0, 0.0)
+    baskets = basket_matrix(test, n_items)
+    sizes = np.diff(baskets.indptr)
+    case_orders = np.repeat(np.arange(test.n_orders), sizes)
+    case_anchors = baskets.indices.astype(np.int64)
+    usable = (sizes[case_orders] >= 2) & known[case_anchors]
+    case_orders, case_anchors = case_orders[usable], case_anchors[usable]
+    row_of = np.full(n_items, -1, dtype=np.int64)
+    row_of[anchors] = np.arange(anchors.size)
+    case_lists = lists[row_of[case_anchors]] if case_anchors.size else np.empty((0, k), dtype=np.int32)
+    # A list never holds its anchor, so every hit is another item of the same order.
+    relevant = _lookup(baskets, case_orders, case_lists)
+    hit_rate, ndcg, precision, recall = _score_hits(relevant, sizes[case_orders] - 1, k)
     shown = np.unique(lists[lists >= 0]) if lists.size else np.empty(0, dtype=np.int32)
     return EvaluationResult(
         k=k,
-        cases=len(truths),
+        cases=int(case_anchors.size),
         hit_rate=hit_rate,
         ndcg=ndcg,
         precision=precision,
@@ -103,17 +111,17 @@ def evaluate_item_model(model, catalog: Catalog, train: Orders, test: Orders, *,
     )
 
 
-def personal_cases(train: Orders, test: Orders, n_items: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Customers known to training who bought something new in the test window, with those items."""
+def personal_cases(train: Orders, test: Orders, n_items: int) -> tuple[np.ndarray, sp.csr_matrix]:
+    """Customers known to training who bought something new in the test window, and a users x
+    items matrix of those new items."""
     history = user_item_matrix(train, n_items).tocsr()
     future = user_item_matrix(test, n_items).tocsr()
-    future = future - future.multiply(history > 0)
+    future = (future - future.multiply(history > 0)).tocsr()
     future.eliminate_zeros()
     has_history = np.diff(history.indptr) > 0
     has_future = np.diff(future.indptr) > 0
     users = np.flatnonzero(has_history & has_future).astype(np.int32)
-    truths = [future.indices[future.indptr[u] : future.indptr[u + 1]] for u in users]
-    return users, truths
+    return users, future
 
 
 def evaluate_user_model(model, catalog: Catalog, train: Orders, test: Orders, *, k: int = 10) -> EvaluationResult:
@@ -121,11 +129,12 @@ def evaluate_user_model(model, catalog: Catalog, train: Orders, test: Orders, *,
     n_items = catalog.n_items
     popularity = _item_popularity(train, n_items)
     known = popularity > 0
-    users, truths = personal_cases(train, test, n_items)
+    users, future = personal_cases(train, test, n_items)
     if users.size == 0:
         return EvaluationResult(k, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     lists, _ = model.recommend(users, k)
-    hit_rate, ndcg, precision, recall = _score_lists(lists, truths, k)
+    relevant = _lookup(future, users, lists)
+    hit_rate, ndcg, precision, recall = _score_hits(relevant, np.diff(future.indptr)[users], k)
     shown = np.unique(lists[lists >= 0])
     return EvaluationResult(
         k=k,

@@ -159,8 +159,24 @@ class EaseModel(_HistoryModel):
         self.max_items = max_items
         self._item_ids = np.zeros(0, dtype=np.int64)
         self._weights = np.zeros((0, 0), dtype=np.float32)
+        self._reusable: EaseModel | None = None
+
+    def reusing(self, fitted: EaseModel | None) -> EaseModel:
+        """Take the closed-form weights of an EASE already fitted on the very same inputs with the
+        same settings (one training run evaluates plain EASE and the blend on the same orders)."""
+        self._reusable = fitted
+        return self
 
     def _fit(self, catalog: Catalog, orders: Orders, *, now: float) -> None:
+        other = self._reusable
+        if (
+            other is not None
+            and type(other) is EaseModel
+            and (other.l2, other.max_items) == (self.l2, self.max_items)
+            and other.is_fitted_on(catalog, orders, now=now)
+        ):
+            self._item_ids, self._weights, self._candidates = other._item_ids, other._weights, other._candidates.copy()
+            return
         # Binary purchases: repeat counts or recency weights in the Gram matrix scored worse on validation.
         matrix = self._history.tocsc()
         buyers = np.diff(matrix.indptr)

@@ -65,7 +65,9 @@ class PopularityModel:
 
     # -- lists -----------------------------------------------------------------------------
 
-    def _first_k(self, ranking: np.ndarray, scores: np.ndarray, k: int, excluded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _first_k(
+        self, ranking: np.ndarray, scores: np.ndarray, k: int, excluded: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         # Only the head can be needed: k items plus at most one per excluded item.
         head = ranking[: k + len(excluded)]
         keep = ~np.isin(head, excluded) if len(excluded) else np.ones(len(head), dtype=bool)
@@ -82,7 +84,9 @@ class PopularityModel:
         indices = np.full((len(anchors), max(k, 0)), -1, dtype=np.int32)
         values = np.full((len(anchors), max(k, 0)), -np.inf)
         for row, anchor in enumerate(anchors):
-            indices[row], values[row] = self._first_k(self.ranking_, self.ranking_scores_, max(k, 0), np.array([anchor]))
+            indices[row], values[row] = self._first_k(
+                self.ranking_, self.ranking_scores_, max(k, 0), np.array([anchor])
+            )
         return indices, values
 
     def bought_by(self, user: int) -> np.ndarray:

@@ -109,7 +109,10 @@ def _top_k_similar(similarity_rows, anchors: np.ndarray, k: int, sellable: np.nd
 class RelatedBlendModel:
     """Weighted blend of content, co-customer and SVD-factor similarity (see the module doc).
 
-    A weight of 0 switches a component off (and skips its training).
+    A weight of 0 switches a component off (and skips its training). Defaults chosen on a
+    validation window of UCI Online Retail (fit before 2011-10-01, baskets of October 2011):
+    HR@5 0.661 at 95 % coverage, against 0.654 / 89 % for co-customer cosine alone; more content
+    weight buys coverage for hit rate (0.8: HR@5 0.643, coverage 99 %).
     """
 
     name = "related_blend"

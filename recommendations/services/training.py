@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from recommendations.engine import candidates as registry
 from recommendations.engine import explain
-from recommendations.engine.bought_together import cooccurrence_build, pair_rule_stats
+from recommendations.engine.bought_together import cooccurrence_build
 from recommendations.engine.content import ContentModel
 from recommendations.engine.data import Orders, basket_matrix, time_split, user_item_matrix
 from recommendations.engine.evaluate import (
@@ -34,7 +34,8 @@ from recommendations.rules import rules_apply
 from recommendations.selectors import merchant_rules_active
 from recommendations.services.training_data import TrainingData, training_data_load
 from shops.bulk import rows_insert
-from shops.models import Shop
+from shops.models import Order, Product, Shop
+from shops.tenancy import shop_scope
 
 logger = logging.getLogger("basketry.training")
 
@@ -54,13 +55,12 @@ PROMOTION_TOLERANCE = 0.05
 # If the shop suddenly has far fewer orders than the live version saw, a sync probably lost
 # data: training on it would publish worse lists, so the live version stays.
 MAX_ORDER_SHRINK = 0.2
+# Largest catalogue whose item x item co-customer counts are kept dense during precompute.
+DENSE_ITEM_LIMIT = 6000
 # Long enough for the largest shop's training; a crashed worker's lock expires after it.
 LOCK_SECONDS = 30 * 60
 
 ProgressCallback = Callable[[str], None]
-
-_ITEM_KINDS = {ListKind.RELATED: registry.RELATED, ListKind.BOUGHT_TOGETHER: registry.BOUGHT_TOGETHER}
-_METRIC = "ndcg"
 
 
 def _lock_key(shop_id: int) -> str:
@@ -152,13 +152,27 @@ class _Trainer:
         started = time.perf_counter()
         with self._timed("load"):
             data = training_data_load()
+            rules = merchant_rules_active()
+        lists, evaluation = self.compute(data, rules=rules, now=timezone.now())
+        with self._timed("publish"):
+            run = self._publish(lists, evaluation, orders_seen=data.orders.n_orders)
+        self.timings["total"] = round(time.perf_counter() - started, 3)
+        run.report = {**self.report, "timings": self.timings}
+        run.save(update_fields=["report"])
+        return run
+
+    def compute(
+        self, data: TrainingData, *, rules: list, now: dt.datetime
+    ) -> tuple[dict[str, dict[str, list[dict]]], dict]:
+        """Everything between loading and publishing; touches no database (benchmarks call it)."""
         self.data = data
-        now = timezone.now().timestamp()
+        self.rules = rules
+        self.now_datetime = now
         readiness = self._readiness(data)
         with self._timed("evaluate"):
             evaluation = self._evaluate(data, readiness)
         with self._timed("refit"):
-            models = self._refit(data, evaluation, readiness, now=now)
+            models = self._refit(data, evaluation, readiness, now=now.timestamp())
         with self._timed("precompute"):
             lists = self._precompute(data, models, readiness)
         self.report.update(
@@ -167,12 +181,7 @@ class _Trainer:
             evaluation=evaluation,
             lists={kind: len(entries) for kind, entries in lists.items()},
         )
-        with self._timed("publish"):
-            run = self._publish(lists, evaluation, orders_seen=data.orders.n_orders)
-        self.timings["total"] = round(time.perf_counter() - started, 3)
-        run.report = {**self.report, "timings": self.timings}
-        run.save(update_fields=["report"])
-        return run
+        return lists, evaluation
 
     def _data_counts(self, data: TrainingData) -> dict:
         baskets = basket_matrix(data.orders, data.catalog.n_items)
@@ -208,7 +217,8 @@ class _Trainer:
                 "reason": (
                     f"{customers} customers with orders"
                     if customers >= MIN_CUSTOMERS_WITH_HISTORY
-                    else f"only {customers} known customers (needs {MIN_CUSTOMERS_WITH_HISTORY}): showing popular products"
+                    else f"only {customers} known customers (needs {MIN_CUSTOMERS_WITH_HISTORY}): "
+                    "showing popular products"
                 ),
             },
         }
@@ -227,31 +237,33 @@ class _Trainer:
             "test_orders": test.n_orders,
         }
         evaluation = {}
-        for kind, candidates, evaluate, k in (
-            (ListKind.BOUGHT_TOGETHER, registry.BOUGHT_TOGETHER, evaluate_item_model, 5),
-            (ListKind.RELATED, registry.RELATED, evaluate_item_model, 5),
-            (ListKind.PERSONAL, registry.PERSONAL, evaluate_user_model, 10),
-        ):
+        fitted: dict[str, object] = {registry.COOCCURRENCE: cooccurrence_build(train, catalog.n_items)}
+        for kind, candidates in registry.KINDS:
+            evaluate, k = (evaluate_user_model, 10) if kind == ListKind.PERSONAL else (evaluate_item_model, 5)
             results, table = {}, {}
             for candidate in candidates:
                 self.progress(f"evaluate {kind}: {candidate.name}")
                 fit_started = time.perf_counter()
-                model = candidate.build().fit(catalog, train, now=cutoff)
+                model = candidate.build(fitted).fit(catalog, train, now=cutoff)
                 fit_seconds = time.perf_counter() - fit_started
+                if candidate.name in registry.REUSED:
+                    fitted[candidate.name] = model
                 result = evaluate(model, catalog, train, test, k=k)
+                del model
                 results[candidate.name] = result
                 table[candidate.name] = _result_dict(result, fit_seconds=fit_seconds, baseline=candidate.baseline)
             cases = max((result.cases for result in results.values()), default=0)
             baselines = {candidate.name for candidate in candidates if candidate.baseline}
+            metric = registry.METRICS[kind]
             if cases >= MIN_EVALUATION_CASES:
-                champion, reason = champion_choose(results, metric=_METRIC, baselines=baselines)
+                champion, reason = champion_choose(results, metric=metric, baselines=baselines)
             else:
                 champion = registry.DEFAULT_CHAMPIONS[kind]
                 reason = f"only {cases} held-out cases (needs {MIN_EVALUATION_CASES}): using the default {champion}"
             if not readiness[kind]["ready"]:
                 champion, reason = registry.FALLBACK_CHAMPIONS[kind], readiness[kind]["reason"]
             evaluation[kind] = {
-                "metric": _METRIC,
+                "metric": metric,
                 "k": k,
                 "candidates": table,
                 "champion": champion,
@@ -262,23 +274,32 @@ class _Trainer:
 
     def _refit(self, data: TrainingData, evaluation: dict, readiness: dict, *, now: float) -> dict:
         catalog, orders = data.catalog, data.orders
-        by_name = {c.name: c for c in (*registry.BOUGHT_TOGETHER, *registry.RELATED, *registry.PERSONAL)}
-        models = {
-            kind: by_name[evaluation[kind]["champion"]].build().fit(catalog, orders, now=now) for kind in evaluation
-        }
+        by_name = {candidate.name: candidate for _, group in registry.KINDS for candidate in group}
+        # Evidence for explanations, whatever model was chosen; shared with the scorers.
+        self.co = cooccurrence_build(orders, catalog.n_items)
+        fitted: dict[str, object] = {registry.COOCCURRENCE: self.co}
+        models = {}
+        for kind, _ in registry.KINDS:
+            name = evaluation[kind]["champion"]
+            if name not in fitted:
+                fitted[name] = by_name[name].build(fitted).fit(catalog, orders, now=now)
+            models[kind] = fitted[name]
         models["popular"] = RecentPopularityModel(window_days=POPULAR_WINDOW_DAYS).fit(catalog, orders, now=now)
         models["trending"] = TrendingModel().fit(catalog, orders, now=now)
-        # Evidence for explanations, whatever model was chosen.
-        self.co = cooccurrence_build(orders, catalog.n_items)
         customers = user_item_matrix(orders, catalog.n_items)
         customers.data[:] = 1.0
+        self.history = customers.tocsr()
         self.co_customers = (customers.T @ customers).tocsr()
         self.co_customers.sort_indices()
+        # Dense when small (4k products: 64 MB each): per-pair and per-customer lookups are then cheap.
+        small = catalog.n_items <= DENSE_ITEM_LIMIT
+        self.co_customers_dense = self.co_customers.toarray().astype(np.float32) if small else None
+        self.co_counts_dense = self.co.counts.toarray().astype(np.float32) if small else None
+        self.shared_terms_cache: dict[tuple[int, int], object] = {}
         self.content = ContentModel().fit(catalog, orders, now=now)
         recent = RecentPopularityModel(window_days=POPULAR_WINDOW_DAYS).fit(catalog, orders, now=now)
         self.recent_counts = np.zeros(catalog.n_items)
         self.recent_counts[recent.ranking_] = recent.ranking_scores_
-        self.now = now
         return models
 
     # -- lists -----------------------------------------------------------------------------
@@ -286,12 +307,22 @@ class _Trainer:
     def _explain_item(self, anchor: int, item: int, source: str) -> explain.Explanation:
         catalog = self.data.catalog
         if source in ("bought_together", "") and anchor >= 0:
-            co_count = explain.pair_count(self.co.counts, anchor, item)
+            co_count = (
+                int(self.co_counts_dense[anchor, item])
+                if self.co_counts_dense is not None
+                else explain.pair_count(self.co.counts, anchor, item)
+            )
             if co_count:
-                stats = pair_rule_stats(self.co, anchor, item)
-                return explain.bought_together(co_count, confidence=stats["confidence"], lift=stats["lift"])
+                n_anchor, n_item = self.co.item_orders[anchor], self.co.item_orders[item]
+                return explain.bought_together(
+                    co_count, confidence=co_count / n_anchor, lift=co_count * self.co.n_orders / (n_anchor * n_item)
+                )
         if source == "co_customer" and anchor >= 0:
-            shared = explain.pair_count(self.co_customers, anchor, item)
+            shared = (
+                int(self.co_customers_dense[anchor, item])
+                if self.co_customers_dense is not None
+                else explain.pair_count(self.co_customers, anchor, item)
+            )
             if shared:
                 return explain.same_customers(shared)
         if source == "svd_factors":
@@ -300,7 +331,11 @@ class _Trainer:
             return explain.category_popular(catalog.categories[item], int(self.recent_counts[item]))
         if source in ("popular", "trending") or anchor < 0:
             return explain.popular(int(self.recent_counts[item]), POPULAR_WINDOW_DAYS)
-        shared_terms = self.content.shared_terms(anchor, item)
+        # Related lists are often mutual (a lists b, b lists a): the pair's terms are computed once.
+        key = (anchor, item) if anchor < item else (item, anchor)
+        shared_terms = self.shared_terms_cache.get(key)
+        if shared_terms is None:
+            shared_terms = self.shared_terms_cache[key] = self.content.shared_terms(anchor, item)
         if not shared_terms.is_empty:
             return explain.similar_content(shared_terms)
         return explain.popular(int(self.recent_counts[item]), POPULAR_WINDOW_DAYS)
@@ -333,10 +368,10 @@ class _Trainer:
                 taken.add(int(item))
             # Fallback chain: the anchor's category, then the whole shop.
             if len(entries) < LIST_LENGTH and catalog.categories[anchor]:
-                fill, fill_scores = popular.category_popular(
+                fill, _ = popular.category_popular(
                     catalog.categories[anchor], LIST_LENGTH, exclude=np.fromiter(taken, dtype=np.int64)
                 )
-                for item, score in zip(fill, fill_scores, strict=True):
+                for item in fill:
                     if item >= 0 and len(entries) < LIST_LENGTH:
                         entries.append(
                             self._entry(int(item), 0.0, self._explain_item(int(anchor), int(item), "category_popular"))
@@ -351,6 +386,19 @@ class _Trainer:
             lists[str(int(self.data.product_pks[anchor]))] = entries
         return lists
 
+    def _because_you_bought(self, user: int, items: np.ndarray) -> np.ndarray:
+        """Per recommended item, the customer's past purchase most often bought by the same
+        customers (-1 when none shares a customer): the evidence behind "Because you bought X"."""
+        history = self.history.indices[self.history.indptr[user] : self.history.indptr[user + 1]]
+        if history.size == 0 or items.size == 0:
+            return np.full(items.shape, -1)
+        if self.co_customers_dense is not None:
+            shared = self.co_customers_dense[np.ix_(history, items)]
+        else:
+            shared = self.co_customers[history][:, items].toarray()
+        best = shared.argmax(axis=0)
+        return np.where(shared[best, np.arange(items.size)] > 0, history[best], -1)
+
     def _personal_lists(self, model) -> dict[str, list[dict]]:
         users = np.arange(self.data.orders.n_users)
         if users.size == 0:
@@ -359,14 +407,13 @@ class _Trainer:
         titles = self.data.catalog.titles
         lists = {}
         for user in users:
+            filled = indices[user][indices[user] >= 0]
+            because = self._because_you_bought(int(user), filled)
             entries = []
-            for item, score in zip(indices[user], scores[user], strict=True):
-                if item < 0:
-                    break
-                because = model.because_of(int(user), int(item)) if hasattr(model, "because_of") else None
+            for item, score, source in zip(filled, scores[user], because, strict=False):
                 explanation = (
-                    explain.because_you_bought(titles[because])
-                    if because is not None
+                    explain.because_you_bought(titles[source])
+                    if source >= 0
                     else explain.popular(int(self.recent_counts[item]), POPULAR_WINDOW_DAYS)
                 )
                 entries.append(self._entry(int(item), score, explanation))
@@ -407,11 +454,11 @@ class _Trainer:
         return self._with_rules(lists)
 
     def _with_rules(self, lists: dict[str, dict[str, list[dict]]]) -> dict[str, dict[str, list[dict]]]:
-        rules = merchant_rules_active()
+        rules = self.rules
         if not rules:
             return lists
         facts = self.data.facts(self.recent_counts)
-        now = timezone.now()
+        now = self.now_datetime
         ruled = {}
         for kind, by_anchor in lists.items():
             item_kind = kind in (ListKind.RELATED, ListKind.BOUGHT_TOGETHER)
@@ -444,8 +491,9 @@ class _Trainer:
             if not entry["evaluated"]:
                 continue
             live_champion = live.champions.get(kind)
-            new_value = entry["candidates"][entry["champion"]][_METRIC]
-            live_value = entry["candidates"].get(live_champion, {}).get(_METRIC)
+            metric = entry["metric"]
+            new_value = entry["candidates"][entry["champion"]][metric]
+            live_value = entry["candidates"].get(live_champion, {}).get(metric)
             if live_value is not None and new_value < live_value * (1 - PROMOTION_TOLERANCE):
                 return False, (
                     f"kept version {live.number}: its {kind} model {live_champion} scores {live_value:.4f} "
@@ -469,7 +517,7 @@ class _Trainer:
                     kind: {
                         "metric": entry["metric"],
                         "k": entry["k"],
-                        "value": entry["candidates"][entry["champion"]][_METRIC],
+                        "value": entry["candidates"][entry["champion"]][entry["metric"]],
                     }
                     for kind, entry in evaluation.items()
                 },
@@ -503,24 +551,24 @@ class _Trainer:
             )
 
 
+def training_data_changed_since(*, run: TrainingRun) -> bool:
+    """Whether the shop in scope has orders or products written after that run started."""
+    return (
+        Order.objects.filter(synced_at__gt=run.started_at).exists()
+        or Product.objects.filter(synced_at__gt=run.started_at).exists()
+    )
+
+
 def training_nightly_fan_out() -> int:
     """Queue a training for every installed shop whose orders or products changed since its last
-    successful training (or that never trained). Returns how many were queued."""
-    from shops.models import Order, Product
-    from shops.tenancy import shop_scope
-
+    successful training (or that never trained but has orders). Returns how many were queued."""
     queued = 0
     for shop in Shop.objects.filter(status=Shop.Status.INSTALLED).order_by("pk"):
         with shop_scope(shop):
             last = TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED).order_by("-started_at").first()
-            if last is not None:
-                changed = (
-                    Order.objects.filter(synced_at__gt=last.started_at).exists()
-                    or Product.objects.filter(synced_at__gt=last.started_at).exists()
-                )
-                if not changed:
-                    continue
-            elif not Order.objects.exists():
+            if last is not None and not training_data_changed_since(run=last):
+                continue
+            if last is None and not Order.objects.exists():
                 continue
             if TrainingRun.objects.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]).exists():
                 continue

@@ -162,11 +162,12 @@ def test_a_failing_training_keeps_the_live_version_and_records_the_error(demo_sh
     first = train(shop)
     assert first.status == TrainingRun.Status.SUCCEEDED
 
-    def explode():
+    def explode(fitted):
         raise RuntimeError("the model diverged")
 
     broken = registry.Candidate("ease", explode)
-    monkeypatch.setattr(registry, "PERSONAL", (*registry.PERSONAL[:2], broken))
+    kinds = [(kind, (*group[:2], broken) if kind == "personal" else group) for kind, group in registry.KINDS]
+    monkeypatch.setattr(registry, "KINDS", tuple(kinds))
     second = train(shop)
 
     assert second.status == TrainingRun.Status.FAILED

@@ -66,14 +66,13 @@ class Command(BasketryCommand):
                 f"\n{kind} ({entry['metric']}@{entry['k']}, champion {entry['champion']}: {entry['reason']})"
             )
             self.stdout.write(
-                f"  {'model':24} {'HR':>7} {'NDCG':>7} {'P':>7} {'R':>7} {'cov':>6} {'pop':>6} {'fit s':>6}"
+                f"  {'model':26} {'HR':>7} {'NDCG':>7} {'P':>7} {'R':>7} {'cov':>6} {'pop':>6} {'fit s':>6}"
             )
-            for name, row in sorted(entry["candidates"].items(), key=lambda pair: -pair[1]["ndcg"]):
+            for name, row in sorted(entry["candidates"].items(), key=lambda pair: -pair[1][entry["metric"]]):
                 label = f"{name}{' (baseline)' if row['baseline'] else ''}"
-                self.stdout.write(
-                    f"  {label:24} {row['hit_rate']:7.4f} {row['ndcg']:7.4f} {row['precision']:7.4f} "
-                    f"{row['recall']:7.4f} {row['coverage']:6.3f} {row['popularity_bias']:6.2f} {row['fit_seconds']:6.2f}"
-                )
+                metrics = " ".join(f"{row[key]:7.4f}" for key in ("hit_rate", "ndcg", "precision", "recall"))
+                extra = f"{row['coverage']:6.3f} {row['popularity_bias']:6.2f} {row['fit_seconds']:6.2f}"
+                self.stdout.write(f"  {label:26} {metrics} {extra}")
         timings = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in report["timings"].items())
         self.stdout.write(f"\nTimings: {timings}")
         verdict = "Published" if run.promoted else "Not published"

@@ -9,11 +9,17 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandParser
 
 from integrations.csv.services import orders_import_online_retail
-from recommendations.selectors import data_readiness_summary
+from recommendations.models import ListKind, RecommendationList, TrainingRun
+from recommendations.selectors import data_readiness_summary, model_version_live
 from recommendations.services.data_profile import data_profile_refresh
+from recommendations.services.training import (
+    training_data_changed_since,
+    training_run_create,
+    training_run_execute,
+)
 from shops.demo.generator import demo_shop_generate
 from shops.management.base import BasketryCommand
-from shops.models import Order, Shop
+from shops.models import Order, Product, Shop
 from shops.services.demo import demo_shop_load
 from shops.services.shops import shop_create
 from shops.tenancy import shop_scope
@@ -56,6 +62,7 @@ class Command(BasketryCommand):
             f"({result.orders_already_present} already loaded)."
         )
         self.stdout.write(f"  {data_readiness_summary(profile=profile)}")
+        self._train_and_show(shop)
 
         path: Path = options["online_retail"]
         if options["skip_online_retail"]:
@@ -93,6 +100,35 @@ class Command(BasketryCommand):
                 )
             profile = data_profile_refresh(shop=shop)
         self.stdout.write(f"  {data_readiness_summary(profile=profile)}")
+        self._train_and_show(shop)
+
+    def _train_and_show(self, shop: Shop) -> None:
+        """Train if the data changed since the last training, then print a sample list."""
+        with shop_scope(shop):
+            live = model_version_live()
+            if live is None or training_data_changed_since(run=live.training_run):
+                self.stdout.write(f"  Training {shop.domain}...")
+                run = training_run_execute(
+                    shop=shop, run=training_run_create(shop=shop, trigger=TrainingRun.Trigger.COMMAND)
+                )
+                if run.status != TrainingRun.Status.SUCCEEDED:
+                    self.stdout.write(f"  Training {run.status}: {run.error}")
+                    return
+                live = model_version_live()
+            champions = ", ".join(f"{kind} {name}" for kind, name in sorted(live.champions.items()))
+            self.stdout.write(f"  Live version {live.number}: {champions}.")
+            sample = (
+                RecommendationList.objects.filter(version=live, kind=ListKind.BOUGHT_TOGETHER)
+                .exclude(items=[])
+                .order_by("anchor")
+                .first()
+            )
+            if sample is None:
+                return
+            titles = dict(Product.objects.values_list("pk", "title"))
+            self.stdout.write(f"  Frequently bought together with '{titles[int(sample.anchor)]}':")
+            for item in sample.items[:3]:
+                self.stdout.write(f"    - {titles[item['product_id']]}: {item['explanation']}")
 
     @staticmethod
     def _reset_dev_superuser() -> str:

@@ -1,0 +1,115 @@
+"""The evaluation protocol on hand-checked examples."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from recommendations.engine.data import Catalog, orders_from_lines
+from recommendations.engine.evaluate import EvaluationResult, champion_choose, evaluate_item_model, evaluate_user_model
+
+
+def catalog(n: int) -> Catalog:
+    return Catalog(
+        titles=[f"item {i}" for i in range(n)],
+        descriptions=[""] * n,
+        categories=[""] * n,
+        vendors=[""] * n,
+        tags=[()] * n,
+        prices=np.ones(n),
+        created_at=np.zeros(n),
+        sellable=np.ones(n, dtype=bool),
+    )
+
+
+def orders(baskets: list[list[int]], users: list[int], start: float = 0.0, n_users: int = 3):
+    line_order = [o for o, basket in enumerate(baskets) for _ in basket]
+    line_item = [item for basket in baskets for item in basket]
+    return orders_from_lines(
+        order_time=np.arange(len(baskets), dtype=float) + start,
+        order_user=np.array(users),
+        line_order=np.array(line_order),
+        line_item=np.array(line_item),
+        n_users=n_users,
+    )
+
+
+class FixedLists:
+    def __init__(self, lists: dict[int, list[int]]) -> None:
+        self.lists = lists
+
+    def similar(self, anchors, k):
+        rows = np.array([self.lists[int(a)][:k] for a in anchors], dtype=np.int32)
+        return rows, np.ones(rows.shape)
+
+    def recommend(self, users, k):
+        return self.similar(users, k)
+
+
+def test_item_protocol_counts_every_anchor_of_every_multi_item_test_basket():
+    train = orders([[0, 1], [0, 1], [2, 3]], [0, 0, 1])
+    test = orders([[0, 1, 2], [3], [1, 3]], [0, 1, 1], start=10)
+    model = FixedLists({0: [1, 2], 1: [0, 3], 2: [3, 0], 3: [2, 1]})
+
+    result = evaluate_item_model(model, catalog(4), train, test, k=2)
+
+    second = 1 / math.log2(3)
+    assert result.cases == 5  # the single-item basket [3] has nothing to predict
+    assert result.hit_rate == pytest.approx(1.0)
+    assert result.precision == pytest.approx(0.6)
+    assert result.recall == pytest.approx(0.8)
+    expected_ndcg = (1 + 1 / (1 + second) + second / (1 + second) + second + second) / 5
+    assert result.ndcg == pytest.approx(expected_ndcg)
+    assert result.coverage == pytest.approx(1.0)
+
+
+def test_item_protocol_skips_anchors_unknown_to_training_and_counts_misses():
+    train = orders([[0, 1]], [0])
+    test = orders([[0, 2], [1, 2]], [0, 0], start=10)
+    model = FixedLists({0: [1], 1: [0]})
+
+    result = evaluate_item_model(model, catalog(3), train, test, k=1)
+
+    assert result.cases == 2  # item 2 never sold before the split: not an anchor
+    assert result.hit_rate == 0.0 and result.ndcg == 0.0
+
+
+def test_personal_protocol_only_counts_new_items_of_known_customers():
+    train = orders([[0, 1], [2]], [0, 1])
+    test = orders([[1, 2], [3], [0]], [0, 1, 2], start=10)  # customer 2 is new: not a case
+    model = FixedLists({0: [2, 3], 1: [0, 1]})
+
+    result = evaluate_user_model(model, catalog(4), train, test, k=2)
+
+    assert result.cases == 2
+    assert result.hit_rate == pytest.approx(0.5)
+    assert result.ndcg == pytest.approx(0.5)
+    assert result.precision == pytest.approx(0.25)
+    assert result.recall == pytest.approx(0.5)
+
+
+def result(ndcg: float, coverage: float = 0.5, cases: int = 100) -> EvaluationResult:
+    return EvaluationResult(
+        k=5, cases=cases, hit_rate=ndcg, ndcg=ndcg, precision=0, recall=0, coverage=coverage, popularity_bias=1
+    )
+
+
+def test_champion_must_beat_the_baselines():
+    chosen, reason = champion_choose(
+        {"popular": result(0.30), "ease": result(0.35), "knn": result(0.20)}, metric="ndcg", baselines={"popular"}
+    )
+    assert chosen == "ease" and "+0.050 over the popular baseline" in reason
+
+    chosen, reason = champion_choose(
+        {"popular": result(0.30), "ease": result(0.25)}, metric="ndcg", baselines={"popular"}
+    )
+    assert chosen == "popular" and "no model beat the popular baseline" in reason
+
+
+def test_ties_go_to_coverage():
+    chosen, _ = champion_choose(
+        {"a": result(0.3, coverage=0.2), "b": result(0.3, coverage=0.9)}, metric="ndcg", baselines=set()
+    )
+    assert chosen == "b"
