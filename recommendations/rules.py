@@ -105,28 +105,32 @@ def rules_apply(
     facts: Mapping[int, ProductFacts],
     now: dt.datetime,
     limit: int,
+    cart: Iterable[int] = (),
 ) -> list[dict]:
     """The list after the merchant's rules, at most `limit` items, sellable products only.
 
     `items` are dicts with at least "product_id"; `facts` must cover every product id the items
-    and the rules name (unknown ids are dropped, as for a deleted product).
+    and the rules name (unknown ids are dropped, as for a deleted product). For a cart list,
+    `cart` holds the cart's products: none of them is recommended, and each counts as an anchor
+    for never-pair and anchor-specific pins.
     """
     active = [rule for rule in rules if rule.applies_to(list_kind)]
-    anchor_pk = anchor.pk if anchor else None
-    blocked: set[int] = set()
+    anchors = {anchor.pk} if anchor else set()
+    anchors |= {int(pk) for pk in cart}
+    blocked: set[int] = set(anchors)
     for rule in active:
         if rule.kind == "exclude":
             blocked |= _ids(rule.params.get("product_ids"))
-        elif rule.kind == "never_pair" and anchor_pk is not None:
+        elif rule.kind == "never_pair":
             left, right = _ids(rule.params.get("product_ids")), _ids(rule.params.get("with_product_ids"))
-            if anchor_pk in left:
+            if anchors & left:
                 blocked |= right
-            if anchor_pk in right:
+            if anchors & right:
                 blocked |= left
 
     def allowed(pk: int) -> bool:
         fact = facts.get(pk)
-        return fact is not None and fact.sellable and pk != anchor_pk and pk not in blocked
+        return fact is not None and fact.sellable and pk not in blocked
 
     result: list[dict] = []
     seen: set[int] = set()
@@ -140,8 +144,8 @@ def rules_apply(
     for rule in active:
         if rule.kind != "pin":
             continue
-        anchors = _ids(rule.params.get("anchor_product_ids"))
-        if anchors and anchor_pk not in anchors:
+        pinned_for = _ids(rule.params.get("anchor_product_ids"))
+        if pinned_for and not pinned_for & anchors:
             continue
         for pk in rule.params.get("product_ids", []):
             add({"product_id": int(pk), "score": None, "reason": PINNED, "explanation": "Pinned by the shop"})

@@ -580,6 +580,7 @@ def bundles_build(
     for row, anchor in enumerate(anchors):
         usable = (lists[row] >= 0) & evidence_ok[row]
         companions, companion_scores = lists[row][usable], scores[row][usable]
+        anchor_counts = np.empty(0, dtype=np.float64)
         if companions.size:
             anchor_counts = np.asarray(counts[anchor, companions].todense()).ravel()
             enough = anchor_counts >= min_co_count

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 from django.utils import timezone
 
+from recommendations.engine.cart import cart_combine
 from recommendations.models import ListKind, ModelVersion
 from recommendations.rules import ProductFacts, Rule, rules_apply
 from recommendations.selectors import customer_product_ids, recommendation_list_get
@@ -51,4 +53,58 @@ def recommendations_for_customer(
         facts=facts,
         now=timezone.now(),
         limit=limit,
+    )
+
+
+def recommendations_for_cart(
+    *,
+    version: ModelVersion,
+    product_pks: list[int],
+    limit: int,
+    facts: Mapping[int, ProductFacts],
+    rules: list[Rule],
+) -> list[dict]:
+    """What goes with the whole cart: the cart items' bought-together lists fused by rank.
+
+    Rank fusion, not score sums, because a list may mix co-purchase scores with fallback ones.
+    Items already in the cart are never shown; the explanation names the cart item(s) behind it.
+    """
+    cart = list(dict.fromkeys(int(pk) for pk in product_pks))
+    lists = [
+        recommendation_list_get(version=version, kind=ListKind.BOUGHT_TOGETHER, anchor=str(pk)) or [] for pk in cart
+    ]
+    ranked = [
+        (
+            np.array([item["product_id"] for item in items], dtype=np.int64),
+            np.array([1.0 / (rank + 1) for rank in range(len(items))]),
+        )
+        for items in lists
+    ]
+    fused, scores, contributors = cart_combine(ranked, cart, max(1, sum(map(len, lists))), method="rank")
+    evidence = {(pk, item["product_id"]): item for pk, items in zip(cart, lists, strict=True) for item in items}
+    combined = []
+    for pk, score, sources in zip(fused.tolist(), scores.tolist(), contributors, strict=True):
+        if pk < 0:
+            break
+        titles = [facts[source].title for source in sources if source in facts]
+        first = evidence[(sources[0], pk)]
+        sentence = f"Goes with {titles[0]} in your cart" if len(titles) == 1 else "Goes with items in your cart"
+        combined.append(
+            {
+                "product_id": pk,
+                "score": round(score, 6),
+                "reason": first["reason"],
+                "explanation": f"{sentence} ({first['explanation'][0].lower()}{first['explanation'][1:]})",
+                "evidence": {"cart_products": list(sources), **first.get("evidence", {})},
+            }
+        )
+    return rules_apply(
+        items=combined,
+        list_kind="cart",
+        anchor=None,
+        rules=rules,
+        facts=facts,
+        now=timezone.now(),
+        limit=limit,
+        cart=cart,
     )

@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from recommendations.engine import candidates as registry
 from recommendations.engine import explain
-from recommendations.engine.bought_together import cooccurrence_build
+from recommendations.engine.bought_together import PairScoreModel, bundles_build, cooccurrence_build
 from recommendations.engine.content import ContentModel
 from recommendations.engine.data import Orders, basket_matrix, time_split, user_item_matrix
+from recommendations.engine.diversity import cap_per_group, mmr_rerank
 from recommendations.engine.evaluate import (
     EvaluationResult,
     champion_choose,
@@ -32,6 +33,7 @@ from recommendations.engine.popularity import RecentPopularityModel, TrendingMod
 from recommendations.models import ListKind, ModelVersion, RecommendationList, TrainingRun
 from recommendations.rules import rules_apply
 from recommendations.selectors import merchant_rules_active
+from recommendations.services.settings import DIVERSITY_KEY, diversity_settings_clean
 from recommendations.services.training_data import TrainingData, training_data_load
 from shops.bulk import rows_insert
 from shops.models import Order, Product, Shop
@@ -153,7 +155,8 @@ class _Trainer:
         with self._timed("load"):
             data = training_data_load()
             rules = merchant_rules_active()
-        lists, evaluation = self.compute(data, rules=rules, now=timezone.now())
+        diversity = diversity_settings_clean(self.shop.settings.get(DIVERSITY_KEY))
+        lists, evaluation = self.compute(data, rules=rules, now=timezone.now(), diversity=diversity)
         with self._timed("publish"):
             run = self._publish(lists, evaluation, orders_seen=data.orders.n_orders)
         self.timings["total"] = round(time.perf_counter() - started, 3)
@@ -162,11 +165,12 @@ class _Trainer:
         return run
 
     def compute(
-        self, data: TrainingData, *, rules: list, now: dt.datetime
+        self, data: TrainingData, *, rules: list, now: dt.datetime, diversity: dict | None = None
     ) -> tuple[dict[str, dict[str, list[dict]]], dict]:
         """Everything between loading and publishing; touches no database (benchmarks call it)."""
         self.data = data
         self.rules = rules
+        self.diversity = diversity or {"strategy": "none"}
         self.now_datetime = now
         readiness = self._readiness(data)
         with self._timed("evaluate"):
@@ -349,6 +353,34 @@ class _Trainer:
             "evidence": explanation.evidence,
         }
 
+    def _diversified(self, indices: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One ranked row re-ranked by the shop's diversity setting (unchanged with "none")."""
+        setting, catalog = self.diversity, self.data.catalog
+        if setting["strategy"] == "cap":
+            groups = catalog.categories if setting["group"] == "category" else catalog.vendors
+            return cap_per_group(indices, scores, groups, setting["max_per_group"], len(indices))
+        if setting["strategy"] == "mmr":
+            categories = np.asarray(catalog.categories, dtype=object)
+            vendors = np.asarray(catalog.vendors, dtype=object)
+
+            def similarity(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+                same_category = (categories[rows] == categories[cols]) & (categories[rows] != "")
+                same_vendor = (vendors[rows] == vendors[cols]) & (vendors[rows] != "")
+                return np.maximum(same_category * 1.0, same_vendor * 0.5)
+
+            return mmr_rerank(indices, scores, similarity, setting["lambda"], len(indices))
+        return indices, scores
+
+    def _diversified_entries(self, chosen: list[tuple[int, float, str]]) -> list[tuple[int, float, str]]:
+        """The whole list (model items and fallbacks) re-ranked by the diversity setting."""
+        if self.diversity["strategy"] == "none" or not chosen:
+            return chosen
+        items = np.array([item for item, _, _ in chosen], dtype=np.int64)
+        # Rank-based relevance: fallbacks carry no comparable score, their position is what counts.
+        order, _ = self._diversified(items, -np.arange(len(chosen), dtype=np.float64))
+        position = {item: index for index, item in enumerate(items.tolist())}
+        return [chosen[position[int(item)]] for item in order if item >= 0]
+
     def _item_lists(self, kind: str, model, anchors: np.ndarray) -> dict[str, list[dict]]:
         catalog = self.data.catalog
         if hasattr(model, "similar_with_sources"):
@@ -356,33 +388,55 @@ class _Trainer:
         else:
             indices, scores = model.similar(anchors, LIST_LENGTH)
             sources = np.full(indices.shape, "popular" if model.name in registry.POPULARITY_NAMES else "", dtype=object)
+        default_source = "bought_together" if kind == ListKind.BOUGHT_TOGETHER else "content"
         popular = self.models["popular"]
         lists = {}
         for row, anchor in enumerate(anchors):
-            entries, taken = [], {int(anchor)}
-            for item, score, source in zip(indices[row], scores[row], sources[row], strict=True):
-                if item < 0:
-                    break
-                source = source or ("bought_together" if kind == ListKind.BOUGHT_TOGETHER else "content")
-                entries.append(self._entry(int(item), score, self._explain_item(int(anchor), int(item), source)))
-                taken.add(int(item))
-            # Fallback chain: the anchor's category, then the whole shop.
-            if len(entries) < LIST_LENGTH and catalog.categories[anchor]:
+            # (item, score, source) of the model's list, then the fallback chain: the anchor's
+            # category, then the whole shop.
+            chosen = [
+                (int(item), float(score), source or default_source)
+                for item, score, source in zip(indices[row], scores[row], sources[row], strict=True)
+                if item >= 0
+            ]
+            taken = {int(anchor), *(item for item, _, _ in chosen)}
+            if len(chosen) < LIST_LENGTH and catalog.categories[anchor]:
                 fill, _ = popular.category_popular(
                     catalog.categories[anchor], LIST_LENGTH, exclude=np.fromiter(taken, dtype=np.int64)
                 )
-                for item in fill:
-                    if item >= 0 and len(entries) < LIST_LENGTH:
-                        entries.append(
-                            self._entry(int(item), 0.0, self._explain_item(int(anchor), int(item), "category_popular"))
-                        )
-                        taken.add(int(item))
-            if len(entries) < LIST_LENGTH:
+                for item in fill[fill >= 0][: LIST_LENGTH - len(chosen)]:
+                    chosen.append((int(item), 0.0, "category_popular"))
+                    taken.add(int(item))
+            if len(chosen) < LIST_LENGTH:
                 fill, _ = popular.similar(np.array([anchor]), LIST_LENGTH + len(taken))
                 for item in fill[0]:
-                    if item >= 0 and int(item) not in taken and len(entries) < LIST_LENGTH:
-                        entries.append(self._entry(int(item), 0.0, self._explain_item(-1, int(item), "popular")))
+                    if item >= 0 and int(item) not in taken and len(chosen) < LIST_LENGTH:
+                        chosen.append((int(item), 0.0, "popular"))
                         taken.add(int(item))
+            lists[str(int(self.data.product_pks[anchor]))] = [
+                self._entry(item, score, self._explain_item(int(anchor) if source != "popular" else -1, item, source))
+                for item, score, source in self._diversified_entries(chosen)
+            ]
+        return lists
+
+    def _bundle_lists(self, model, anchors: np.ndarray) -> dict[str, list[dict]]:
+        """Per product, the complements of its best "add all to cart" bundle: three items bought
+        together when such orders exist, else two; none without co-purchase evidence."""
+        source = model if isinstance(model, PairScoreModel) else self.co
+        sellable = self.data.catalog.sellable
+        triples = bundles_build(source, anchors, size=3, n_bundles=1, sellable=sellable)
+        pairs = bundles_build(source, anchors, size=2, n_bundles=1, sellable=sellable)
+        titles = self.data.catalog.titles
+        lists = {}
+        for anchor, (three, two) in zip(anchors, zip(triples, pairs, strict=True), strict=True):
+            best = (three or two or [None])[0]
+            entries = []
+            if best is not None:
+                noun = "order" if best.together_count == 1 else "orders"
+                sentence = f"Bought together with {titles[anchor]} in {best.together_count} {noun}"
+                evidence = {"together_count": best.together_count, "bundle_size": len(best.items)}
+                explanation = explain.Explanation(explain.Reason.BOUGHT_TOGETHER, sentence, evidence)
+                entries = [self._entry(int(item), best.score, explanation) for item in best.items[1:]]
             lists[str(int(self.data.product_pks[anchor]))] = entries
         return lists
 
@@ -407,10 +461,11 @@ class _Trainer:
         titles = self.data.catalog.titles
         lists = {}
         for user in users:
-            filled = indices[user][indices[user] >= 0]
+            row_indices, row_scores = self._diversified(indices[user], scores[user])
+            filled = row_indices[row_indices >= 0]
             because = self._because_you_bought(int(user), filled)
             entries = []
-            for item, score, source in zip(filled, scores[user], because, strict=False):
+            for item, score, source in zip(filled, row_scores, because, strict=False):
                 explanation = (
                     explain.because_you_bought(titles[source])
                     if source >= 0
@@ -448,6 +503,8 @@ class _Trainer:
         for kind in (ListKind.BOUGHT_TOGETHER, ListKind.RELATED):
             self.progress(f"precompute {kind}")
             lists[kind] = self._item_lists(kind, models[kind], anchors)
+        self.progress("precompute bundles")
+        lists[ListKind.BUNDLE] = self._bundle_lists(models[ListKind.BOUGHT_TOGETHER], anchors)
         self.progress("precompute personal")
         lists[ListKind.PERSONAL] = self._personal_lists(models[ListKind.PERSONAL])
         lists.update(self._shop_lists())
@@ -460,7 +517,23 @@ class _Trainer:
         facts = self.data.facts(self.recent_counts)
         now = self.now_datetime
         ruled = {}
+        filters_only = [rule for rule in rules if rule.kind in ("exclude", "never_pair")]
         for kind, by_anchor in lists.items():
+            if kind == ListKind.BUNDLE:
+                # A bundle is all or nothing: a blocked item drops it, and nothing is pinned into it.
+                ruled[kind] = {}
+                for anchor, items in by_anchor.items():
+                    kept = rules_apply(
+                        items=items,
+                        list_kind=kind,
+                        anchor=facts.get(int(anchor)),
+                        rules=filters_only,
+                        facts=facts,
+                        now=now,
+                        limit=LIST_LENGTH,
+                    )
+                    ruled[kind][anchor] = kept if len(kept) == len(items) else []
+                continue
             item_kind = kind in (ListKind.RELATED, ListKind.BOUGHT_TOGETHER)
             ruled[kind] = {
                 anchor: rules_apply(
