@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-requirements
 
-.PHONY: install demo test lint migrate bench-import clean
+.PHONY: install demo test lint migrate bench-import bench-quality bench-scale clean
 
 $(INSTALLED): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ lint: install
 
 bench-import: install
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/import_online_retail.py
+
+bench-quality: install
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/quality/run.py
+
+bench-scale: install
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/quality/scale.py 1 4 16
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -573,16 +573,29 @@ def bundles_build(
         lists, scores, sources = model.similar_with_sources(anchors, n_candidates)
         evidence_ok = sources == SOURCE_BOUGHT_TOGETHER
     counts = co.counts
+    if not counts.has_sorted_indices:
+        counts.sort_indices()  # co_counts below binary-searches each row
     baskets = co.baskets
-    # Row access for the anchor's orders; columns (CSC) for finding them.
-    basket_rows = baskets.tocsr() if size == 3 and baskets is not None else None
     result: list[list[Bundle]] = []
+
+    def orders_of(item: int) -> np.ndarray:
+        # Sorted order indices of one item (a CSC column): plain slicing, no sparse indexing.
+        return baskets.indices[baskets.indptr[item] : baskets.indptr[item + 1]]
+
+    def co_counts(anchor: int, others: np.ndarray) -> np.ndarray:
+        row_items = counts.indices[counts.indptr[anchor] : counts.indptr[anchor + 1]]
+        row_values = counts.data[counts.indptr[anchor] : counts.indptr[anchor + 1]]
+        if len(row_items) == 0:
+            return np.zeros(len(others))
+        position = np.minimum(np.searchsorted(row_items, others), len(row_items) - 1)
+        return np.where(row_items[position] == others, row_values[position], 0.0)
+
     for row, anchor in enumerate(anchors):
         usable = (lists[row] >= 0) & evidence_ok[row]
         companions, companion_scores = lists[row][usable], scores[row][usable]
         anchor_counts = np.empty(0, dtype=np.float64)
         if companions.size:
-            anchor_counts = np.asarray(counts[anchor, companions].todense()).ravel()
+            anchor_counts = co_counts(int(anchor), companions)
             enough = anchor_counts >= min_co_count
             companions, companion_scores, anchor_counts = (
                 companions[enough],
@@ -603,9 +616,11 @@ def bundles_build(
         elif companions.size >= 2 and baskets is not None:
             # Orders containing the anchor, restricted to the candidates: their pair counts are
             # the triple counts (anchor, j, l) for every candidate pair at once.
-            anchor_orders = baskets.indices[baskets.indptr[anchor] : baskets.indptr[anchor + 1]]
-            sub = basket_rows[anchor_orders][:, companions]
-            triple = np.asarray((sub.T @ sub).todense())
+            anchor_orders = orders_of(int(anchor))
+            member = np.column_stack(
+                [np.isin(anchor_orders, orders_of(int(companion)), assume_unique=True) for companion in companions]
+            ).astype(np.float64)
+            triple = member.T @ member
             first, second = np.triu_indices(len(companions), k=1)
             together = triple[first, second]
             ok = together >= min_co_count
@@ -616,9 +631,9 @@ def bundles_build(
             for position in order:
                 one, other = int(companions[first[position]]), int(companions[second[position]])
                 pairs = (
-                    ((int(anchor), one), int(counts[anchor, one])),
-                    ((int(anchor), other), int(counts[anchor, other])),
-                    ((one, other), int(counts[one, other])),
+                    ((int(anchor), one), int(co_counts(int(anchor), np.array([one]))[0])),
+                    ((int(anchor), other), int(co_counts(int(anchor), np.array([other]))[0])),
+                    ((one, other), int(co_counts(one, np.array([other]))[0])),
                 )
                 score = float(together[position] / n_anchor)
                 bundles.append(Bundle((int(anchor), one, other), score, int(together[position]), pairs))

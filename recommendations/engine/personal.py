@@ -337,6 +337,7 @@ class SurpriseSvdModel(_HistoryModel):
         learning_rate: float = 0.01,
         regularization: float = 0.02,
         random_state: int = 42,
+        max_purchases: int = 300_000,
     ) -> None:
         super().__init__()
         self.factors = factors
@@ -345,6 +346,7 @@ class SurpriseSvdModel(_HistoryModel):
         self.learning_rate = learning_rate
         self.regularization = regularization
         self.random_state = random_state
+        self.max_purchases = max_purchases
         self._global_mean = 0.0
         self._user_bias = np.zeros(0)
         self._item_bias = np.zeros(0)
@@ -352,9 +354,19 @@ class SurpriseSvdModel(_HistoryModel):
         self._item_factors = np.zeros((0, 0))
 
     def _training_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(users, items, ratings): every purchase as 1, sampled non-purchases as 0."""
+        """(users, items, ratings): every purchase as 1, sampled non-purchases as 0.
+
+        Surprise keeps every rating as a Python tuple and loops over them in each epoch, so time
+        and memory grow with (1 + negatives) x purchases: above `max_purchases` a fixed-seed
+        sample of purchases is used (the UCI Online Retail shop has about 220k).
+        """
         history = self._history.tocoo()
         pos_users, pos_items = history.row.astype(np.int64), history.col.astype(np.int64)
+        if pos_users.size > self.max_purchases:
+            keep = np.sort(
+                np.random.default_rng(self.random_state).choice(pos_users.size, self.max_purchases, replace=False)
+            )
+            pos_users, pos_items = pos_users[keep], pos_items[keep]
         popularity = np.bincount(pos_items, minlength=self._n_items).astype(np.float64)
         rng = np.random.default_rng(self.random_state)
         neg_users = np.repeat(pos_users, self.negatives)
@@ -383,11 +395,8 @@ class SurpriseSvdModel(_HistoryModel):
         # Build the Trainset directly with inner ids = compact indices: no pandas, no string ids.
         user_ids, user_inner = np.unique(users, return_inverse=True)
         item_ids, item_inner = np.unique(items, return_inverse=True)
-        user_ratings: dict[int, list[tuple[int, float]]] = {u: [] for u in range(user_ids.size)}
-        item_ratings: dict[int, list[tuple[int, float]]] = {i: [] for i in range(item_ids.size)}
-        for u, i, r in zip(user_inner.tolist(), item_inner.tolist(), ratings.tolist(), strict=True):
-            user_ratings[u].append((i, r))
-            item_ratings[i].append((u, r))
+        user_ratings = _grouped_ratings(user_inner, item_inner, ratings, user_ids.size)
+        item_ratings = _grouped_ratings(item_inner, user_inner, ratings, item_ids.size)
         trainset = Trainset(
             user_ratings,
             item_ratings,
@@ -424,6 +433,24 @@ class SurpriseSvdModel(_HistoryModel):
             + self._item_bias[None, :]
             + self._user_factors[users] @ self._item_factors.T
         )
+
+
+def _grouped_ratings(
+    keys: np.ndarray, others: np.ndarray, ratings: np.ndarray, n_keys: int
+) -> dict[int, list[tuple[int, float]]]:
+    """{key: [(other, rating), ...]} as Surprise's Trainset wants it, built per key in bulk
+    (a Python loop per rating costs seconds at a few million ratings)."""
+    order = np.argsort(keys, kind="stable")
+    bounds = np.searchsorted(keys[order], np.arange(n_keys + 1))
+    sorted_others, sorted_ratings = others[order].tolist(), ratings[order].tolist()
+    return {
+        key: list(
+            zip(
+                sorted_others[bounds[key] : bounds[key + 1]], sorted_ratings[bounds[key] : bounds[key + 1]], strict=True
+            )
+        )
+        for key in range(n_keys)
+    }
 
 
 def recent_popularity(orders: Orders, n_items: int, *, now: float, half_life_days: float) -> np.ndarray:

@@ -424,8 +424,9 @@ class _Trainer:
         together when such orders exist, else two; none without co-purchase evidence."""
         source = model if isinstance(model, PairScoreModel) else self.co
         sellable = self.data.catalog.sellable
-        triples = bundles_build(source, anchors, size=3, n_bundles=1, sellable=sellable)
-        pairs = bundles_build(source, anchors, size=2, n_bundles=1, sellable=sellable)
+        # Triples among the top 6 companions only: 15 pairs to check per product instead of 45.
+        triples = bundles_build(source, anchors, size=3, n_bundles=1, n_candidates=6, sellable=sellable)
+        pairs = bundles_build(source, anchors, size=2, n_bundles=1, n_candidates=6, sellable=sellable)
         titles = self.data.catalog.titles
         lists = {}
         for anchor, (three, two) in zip(anchors, zip(triples, pairs, strict=True), strict=True):
