@@ -30,13 +30,13 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench-import: install
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/import_online_retail.py
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.import_online_retail
 
 bench-quality: install
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/quality/run.py
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.quality.run
 
 bench-scale: install
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/quality/scale.py 1 4 16
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.quality.scale 1 4 16
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

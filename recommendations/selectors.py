@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from recommendations.models import DataProfile, MerchantRule, ModelVersion, RecommendationList
+from recommendations.readiness import MIN_CUSTOMERS_WITH_HISTORY, MIN_MULTI_ITEM_ORDERS
 from recommendations.rules import ProductFacts, Rule
 from shops.models import OrderLine, Product
-
-# Below these counts co-purchase statistics are mostly noise; the thresholds are deliberately
-# modest so that a small shop hears "almost there", not "never".
-MIN_MULTI_ITEM_ORDERS_FOR_BOUGHT_TOGETHER = 50
-MIN_CUSTOMERS_FOR_PERSONAL = 30
 
 
 def data_profile_get() -> DataProfile | None:
@@ -22,13 +18,13 @@ def data_readiness_summary(*, profile: DataProfile) -> str:
     share = round(profile.multi_item_share * 100)
     bought_together = (
         "enough for bought-together"
-        if profile.multi_item_orders >= MIN_MULTI_ITEM_ORDERS_FOR_BOUGHT_TOGETHER
-        else f"bought-together needs {MIN_MULTI_ITEM_ORDERS_FOR_BOUGHT_TOGETHER} multi-item orders"
+        if profile.multi_item_orders >= MIN_MULTI_ITEM_ORDERS
+        else f"bought-together needs {MIN_MULTI_ITEM_ORDERS} multi-item orders"
     )
     personal = (
         "enough for personal picks"
-        if profile.customers >= MIN_CUSTOMERS_FOR_PERSONAL
-        else f"personal picks need {MIN_CUSTOMERS_FOR_PERSONAL} known customers"
+        if profile.customers >= MIN_CUSTOMERS_WITH_HISTORY
+        else f"personal picks need {MIN_CUSTOMERS_WITH_HISTORY} known customers"
     )
     return (
         f"{profile.paid_orders} orders, {share}% with 2+ items: {bought_together}; "

@@ -43,3 +43,20 @@ def test_embedded_mode_runs_tasks_eagerly_without_redis():
     assert settings.CELERY_TASK_ALWAYS_EAGER is True
     assert settings.CELERY_BROKER_URL == "memory://"
     assert settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
+
+
+def test_every_task_is_routed_to_its_queue():
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    expected = {
+        "recommendations.data_profile_refresh": "training",
+        "recommendations.training_run_execute": "training",
+        "recommendations.training_nightly": "default",
+    }
+    for task, queue in expected.items():
+        assert task in app.tasks
+        assert app.amqp.router.route({}, task)["queue"].name == queue
+    # Every task of the project states where it runs: nothing falls to the default by omission.
+    project_tasks = {name for name in app.tasks if name.startswith(("recommendations.", "shops.", "integrations."))}
+    assert project_tasks == set(expected)

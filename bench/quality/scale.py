@@ -6,7 +6,7 @@ stay real while orders, lines and customers grow. Runs everything between loadin
 publishing (`_Trainer.compute`: evaluate every candidate and baseline, refit the champions,
 precompute and explain every list) in a fresh process per factor, on one core.
 
-    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/quality/scale.py 1 4 16
+    make bench-scale
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from recommendations.engine.evaluate import (
 )
 from recommendations.engine.popularity import RecentPopularityModel, TrendingModel
 from recommendations.models import ListKind, ModelVersion, RecommendationList, TrainingRun
+from recommendations.readiness import MIN_CUSTOMERS_WITH_HISTORY, MIN_MULTI_ITEM_ORDERS
 from recommendations.rules import rules_apply
 from recommendations.selectors import merchant_rules_active
 from recommendations.services.settings import DIVERSITY_KEY, diversity_settings_clean
@@ -47,9 +48,6 @@ LIST_LENGTH = 24
 HOLDOUT_FRACTION = 0.2
 # Below this many held-out cases, metric differences are noise: the default champion is used.
 MIN_EVALUATION_CASES = 30
-# Readiness lines: below them a list kind is served from fallbacks, with the reason recorded.
-MIN_MULTI_ITEM_ORDERS = 10
-MIN_CUSTOMERS_WITH_HISTORY = 10
 POPULAR_WINDOW_DAYS = 30
 # A new version may score up to 5% below the live one on the same held-out data and still go
 # live (noise between runs); a bigger drop keeps the live version.

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from tqdm import tqdm
 
 from recommendations.models import ListKind
 from recommendations.selectors import merchant_rules_active, model_version_live, product_facts_all
@@ -53,7 +54,8 @@ class Command(BasketryCommand):
             rules = merchant_rules_active()
             pk_by_external = dict(Product.objects.values_list("external_id", "pk"))
             external_by_pk = {pk: external for external, pk in pk_by_external.items()}
-            for value in inputs:
+            progress = tqdm(inputs, desc="Exporting", unit=" lists", disable=not sys.stderr.isatty(), leave=False)
+            for value in progress:
                 if kind == ListKind.PERSONAL:
                     items = recommendations_for_customer(
                         version=version, customer_ref=shop.customer_ref(value), limit=limit, facts=facts, rules=rules
