@@ -2,8 +2,9 @@
 
 What an operator would run, on PostgreSQL: a scratch database, `create_shop`, `import_orders`,
 `train --holdout-from 2011-11-01` (every candidate and baseline evaluated on the orders from
-2011-11-01 to 2011-12-09, trained on the orders before), then `recommend` for a product. Prints the evaluation table, the training's own timings, and the wall time and peak
-resident memory of the `train` process.
+2011-11-01 to 2011-12-09, trained on the orders before), then `recommend` for a product. Prints
+the evaluation table, the training's own timings, and the wall time and peak resident memory of
+the `train` process.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make bench-quality
 """
