@@ -30,7 +30,9 @@ def main() -> None:
         f"file {ONLINE_RETAIL.name} ({ONLINE_RETAIL.stat().st_size >> 20} MiB gzip)"
     )
     for label in ("first run", "second run"):
-        seconds, peak_mib, out = manage(env, "import_orders", DOMAIN, str(ONLINE_RETAIL), "--format", "online-retail")
+        seconds, peak_mib, out = manage(
+            env, "import_orders", DOMAIN, str(ONLINE_RETAIL), "--format", "online-retail", "--no-train"
+        )
         summary = out.strip().splitlines()[0]
         print(f"{label}: {seconds:.1f} s wall, peak RSS {peak_mib} MiB -- {summary}")
 

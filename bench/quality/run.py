@@ -27,7 +27,9 @@ def main() -> None:
     manage(
         env, "create_shop", "--platform", "csv", "--domain", DOMAIN, "--currency", "GBP", "--timezone", "Europe/London"
     )
-    seconds, peak, out = manage(env, "import_orders", DOMAIN, str(ONLINE_RETAIL), "--format", "online-retail")
+    seconds, peak, out = manage(
+        env, "import_orders", DOMAIN, str(ONLINE_RETAIL), "--format", "online-retail", "--no-train"
+    )
     print(f"import: {seconds:.1f} s, peak RSS {peak} MiB -- {out.strip().splitlines()[0]}")
 
     seconds, peak, out = manage(env, "train", DOMAIN, "--holdout-from", HOLDOUT_FROM)

@@ -34,6 +34,8 @@ class ImportReport:
     products_created: int = 0
     orders_already_present: int = 0
     skipped_lines: Counter[str] = field(default_factory=Counter)
+    # Whether the import was large enough to queue a retraining (see training_after_sync).
+    retraining_queued: bool = False
 
 
 class _BatchWriter:
@@ -87,16 +89,18 @@ def orders_import_online_retail(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     progress: ProgressCallback | None = None,
+    retrain: bool = True,
 ) -> ImportReport:
     """Import a UCI Online Retail CSV (plain or gzip) into the shop: all or nothing, idempotent.
 
     The whole file is one transaction: a malformed line anywhere leaves the database as it was.
     Orders already stored are left untouched, so a second run imports nothing. Must run inside
-    the shop's scope.
+    the shop's scope. With `retrain`, a large import queues a retraining once it commits.
     """
     if current_shop_id() != shop.pk:
         raise ValueError("orders_import_online_retail must run inside the scope of the shop it imports into.")
     report = ImportReport()
+    known_orders = Order.objects.count()
     with open_binary(path) as raw:
         total_bytes = os.fstat(raw.fileno()).st_size
         reader = OnlineRetailReader(raw, name=str(path), timezone_name=shop.timezone, since=since, until=until)
@@ -122,6 +126,10 @@ def orders_import_online_retail(
             if report.orders_created:
                 transaction.on_commit(lambda: table_statistics_refresh(models_changed=[Product, Order, OrderLine]))
                 _queue_data_profile_refresh(shop_id=shop.pk)
+                if retrain:
+                    report.retraining_queued = _queue_retraining(
+                        shop=shop, new_orders=report.orders_created, known_orders=known_orders
+                    )
     report.lines_read = reader.lines_read
     report.skipped_lines = reader.skipped
     return report
@@ -131,3 +139,9 @@ def _queue_data_profile_refresh(*, shop_id: int) -> None:
     from recommendations.tasks import data_profile_refresh as data_profile_refresh_task
 
     transaction.on_commit(lambda: data_profile_refresh_task.delay(shop_id))
+
+
+def _queue_retraining(*, shop: Shop, new_orders: int, known_orders: int) -> bool:
+    from recommendations.services.training import training_after_sync
+
+    return training_after_sync(shop=shop, new_orders=new_orders, known_orders=known_orders) is not None

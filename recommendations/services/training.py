@@ -6,11 +6,12 @@ The only code that reads the ORM for training; the engine gets arrays.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from django.core.cache import cache
@@ -133,18 +134,14 @@ class _Trainer:
         self.timings: dict[str, float] = {}
         self.report: dict = {}
 
-    def _timed(self, step: str):
-        trainer = self
-
-        class _Timer:
-            def __enter__(self):
-                trainer.progress(step)
-                self.started = time.perf_counter()
-
-            def __exit__(self, *exc):
-                trainer.timings[step] = round(time.perf_counter() - self.started, 3)
-
-        return _Timer()
+    @contextlib.contextmanager
+    def _timed(self, step: str) -> Iterator[None]:
+        self.progress(step)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] = round(time.perf_counter() - started, 3)
 
     # -- pipeline --------------------------------------------------------------------------
 
@@ -299,7 +296,7 @@ class _Trainer:
         self.co_counts_dense = self.co.counts.toarray().astype(np.float32) if small else None
         self.shared_terms_cache: dict[tuple[int, int], object] = {}
         self.content = ContentModel().fit(catalog, orders, now=now)
-        recent = RecentPopularityModel(window_days=POPULAR_WINDOW_DAYS).fit(catalog, orders, now=now)
+        recent = models["popular"]
         self.recent_counts = np.zeros(catalog.n_items)
         self.recent_counts[recent.ranking_] = recent.ranking_scores_
         return models

@@ -247,3 +247,29 @@ def test_real_online_retail_slice_matches_an_independent_count(shop, tmp_path, o
         assert Order.objects.count() == len(expected_orders)
         assert Product.objects.count() == len(expected_products)
         assert OrderLine.objects.count() == expected_lines
+
+
+@pytest.mark.django_db
+def test_a_large_import_queues_a_retraining_unless_told_not_to(shop, tmp_path, django_capture_on_commit_callbacks):
+    from recommendations.models import TrainingRun
+
+    def rows(first_invoice: int) -> str:
+        return "".join(
+            f"{first_invoice + n},{10000 + n % 7},ITEM,1,2011-01-01 10:00:00,1.00,{n % 9},UK\n" for n in range(250)
+        )
+
+    path = write_csv(tmp_path, rows(600000))
+
+    with django_capture_on_commit_callbacks(execute=False):
+        output = import_orders(shop, path)
+    assert "Queued a retraining" in output
+    with shop_scope(shop):
+        assert TrainingRun.objects.get().trigger == TrainingRun.Trigger.SYNC
+
+    path = write_csv(tmp_path, rows(700000), name="more.csv")
+    with django_capture_on_commit_callbacks(execute=False):
+        output = import_orders(shop, path, "--no-train")
+    assert "Imported 250 orders" in output
+    assert "Queued a retraining" not in output
+    with shop_scope(shop):
+        assert TrainingRun.objects.count() == 1

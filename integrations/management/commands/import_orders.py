@@ -38,6 +38,9 @@ class Command(BasketryCommand):
         parser.add_argument("--format", required=True, choices=["online-retail"])
         parser.add_argument("--since", help="Only orders placed at or after this ISO date-time (shop's time zone).")
         parser.add_argument("--until", help="Only orders placed before this ISO date-time (shop's time zone).")
+        parser.add_argument(
+            "--no-train", action="store_true", help="Do not queue a retraining, even after a large import."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         shop = self.shop_from_argument(options["domain"])
@@ -59,7 +62,12 @@ class Command(BasketryCommand):
         try:
             with shop_scope(shop):
                 report = orders_import_online_retail(
-                    shop=shop, path=options["path"], since=since, until=until, progress=progress
+                    shop=shop,
+                    path=options["path"],
+                    since=since,
+                    until=until,
+                    progress=progress,
+                    retrain=not options["no_train"],
                 )
         finally:
             for bar in bars:
@@ -74,3 +82,5 @@ class Command(BasketryCommand):
             self.stdout.write(f"Skipped {report.orders_already_present} orders already imported.")
         for reason, count in sorted(report.skipped_lines.items()):
             self.stdout.write(f"Skipped {count} lines: {reason}.")
+        if report.retraining_queued:
+            self.stdout.write("Queued a retraining: this import added many orders.")
