@@ -298,20 +298,6 @@ def test_blend_beats_confidence_and_cosine_on_online_retail(online_retail_path):
 
 
 def test_bundles_of_an_anchor_without_companions_are_empty():
-    items = _catalog_for_bundles(3)
-    history = _orders_for_bundles([[0], [1], [2]], [0, 1, 2])
-    model = bt.ConfidenceModel().fit(items, history, now=10.0)
+    model = fitted(bt.ConfidenceModel(), baskets=[[0], [1], [2]])
     for size in (2, 3):
         assert bt.bundles_build(model, np.arange(3), size=size) == [[], [], []]
-
-
-def _catalog_for_bundles(n: int):
-    from tests.recommendations.engine.test_evaluate import catalog
-
-    return catalog(n)
-
-
-def _orders_for_bundles(baskets, users):
-    from tests.recommendations.engine.test_evaluate import orders
-
-    return orders(baskets, users)
