@@ -14,18 +14,24 @@ from django.db import models
 from django.utils import timezone
 
 from recommendations.models import DataProfile, MerchantRule, ModelVersion, RecommendationList, TrainingRun
+from recommendations.storefront import cache as storefront_cache
+from recommendations.storefront.cache import storefront_invalidate
 from shops.models import Order, OrderLine, Product, Shop
 
 _sequence = itertools.count(1)
 
 
 def make_shop(*, domain: str | None = None, platform: str = Shop.Platform.CSV, currency: str = "EUR") -> Shop:
-    return Shop.objects.create(
+    shop = Shop.objects.create(
         platform=platform,
         domain=domain or f"shop-{next(_sequence)}.example",
         currency=currency,
         installed_at=timezone.now(),
     )
+    # Test databases reuse domains (and, rolled back, ids): no storefront state may survive.
+    storefront_invalidate(domain=shop.domain)
+    storefront_cache.local.clear()
+    return shop
 
 
 def _persist(instance: models.Model, save: bool) -> models.Model:

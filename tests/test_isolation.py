@@ -103,6 +103,9 @@ def test_scope_cannot_switch_to_another_shop_inside_a_scope(shop, other_shop):
 
 # Routes that show no shop data at all.
 PUBLIC_ROUTES = {"home", "livez", "readyz"}
+# Public storefront reads: the shop comes from the domain and they show only what a storefront
+# shows anyway; `test_storefront_never_shows_another_shops_products` covers them.
+STOREFRONT_ROUTES = {"storefront-recommendations"}
 # Operator-only routes (Django admin, staff login): cross-shop on purpose, behind staff auth.
 OPERATOR_NAMESPACES = {"admin"}
 # Shop-scoped routes: each one needs a cross-shop test in this module.
@@ -123,7 +126,8 @@ def test_every_endpoint_is_classified():
     unclassified = [
         name
         for name in _route_names(get_resolver().url_patterns)
-        if name.split(":")[0] not in OPERATOR_NAMESPACES and name not in PUBLIC_ROUTES | SHOP_SCOPED_ROUTES
+        if name.split(":")[0] not in OPERATOR_NAMESPACES
+        and name not in PUBLIC_ROUTES | STOREFRONT_ROUTES | SHOP_SCOPED_ROUTES
     ]
     assert unclassified == [], "classify these routes and, if shop-scoped, add their cross-shop tests"
 
@@ -136,3 +140,38 @@ def test_admin_requires_staff(client, shop):
     response = client.get("/admin/shops/product/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_storefront_never_shows_another_shops_products(client, shop, other_shop):
+    """Same product ids in two shops: each domain answers with its own products only."""
+    import io
+
+    from django.core.management import call_command
+
+    from shops.demo.generator import demo_shop_generate
+    from shops.services.demo import demo_shop_load
+
+    demo = demo_shop_generate(seed=4, product_count=30, order_count=400)
+    for owner in (shop, other_shop):
+        with shop_scope(owner):
+            demo_shop_load(shop=owner, demo=demo)
+    with shop_scope(other_shop):
+        from shops.models import Product
+
+        Product.objects.update(title="Other shop's product")
+    for owner in (shop, other_shop):
+        call_command("train", owner.domain, stdout=io.StringIO())
+
+    anchor = demo.complementary_pairs[0][0]
+    for kind in ("related", "bought_together", "cart"):
+        mine = client.get(
+            "/api/storefront/v1/recommendations", {"shop": shop.domain, "type": kind, "product_id": anchor}
+        )
+        theirs = client.get(
+            "/api/storefront/v1/recommendations", {"shop": other_shop.domain, "type": kind, "product_id": anchor}
+        )
+        assert mine.status_code == theirs.status_code == 200
+        assert mine.json()["items"] and theirs.json()["items"]
+        assert all(item["title"] != "Other shop's product" for item in mine.json()["items"])
+        assert all(item["title"] == "Other shop's product" for item in theirs.json()["items"])

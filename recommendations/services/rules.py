@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from django.db import transaction
 
 from recommendations.models import ListKind, MerchantRule
+from recommendations.storefront.cache import storefront_invalidate
 from shops.errors import ValidationFailed
 from shops.models import Product, Shop
 
@@ -145,6 +146,7 @@ def merchant_rule_create(
     if position is None:
         last = MerchantRule.objects.order_by("-position").values_list("position", flat=True).first()
         position = 0 if last is None else last + 1
+    transaction.on_commit(lambda: storefront_invalidate(domain=shop.domain))
     return MerchantRule.objects.create(
         shop=shop,
         kind=kind,

@@ -13,6 +13,14 @@ from recommendations.rules import ProductFacts, Rule, rules_apply
 from recommendations.selectors import customer_product_ids, recommendation_list_get
 
 
+def popular_fallback(*, version: ModelVersion | None, limit: int, facts: Mapping[int, ProductFacts], rules: list[Rule]):
+    """The shop's popular list: what a block shows for a product the version does not know."""
+    items = (recommendation_list_get(version=version, kind=ListKind.POPULAR, anchor="") or []) if version else []
+    return rules_apply(
+        items=items, list_kind=ListKind.POPULAR, anchor=None, rules=rules, facts=facts, now=timezone.now(), limit=limit
+    )
+
+
 def recommendations_for_product(
     *,
     version: ModelVersion,
@@ -25,7 +33,7 @@ def recommendations_for_product(
     """A product's related or bought-together list; falls back to the shop's popular list."""
     items = recommendation_list_get(version=version, kind=kind, anchor=str(product_pk))
     if items is None:
-        items = recommendation_list_get(version=version, kind=ListKind.POPULAR, anchor="") or []
+        return popular_fallback(version=version, limit=limit, facts=facts, rules=rules)
     return rules_apply(
         items=items,
         list_kind=kind,

@@ -37,6 +37,7 @@ from recommendations.rules import rules_apply
 from recommendations.selectors import merchant_rules_active
 from recommendations.services.settings import DIVERSITY_KEY, diversity_settings_clean
 from recommendations.services.training_data import TrainingData, training_data_load
+from recommendations.storefront.cache import storefront_invalidate
 from shops.bulk import rows_insert
 from shops.models import Order, Product, Shop
 from shops.tenancy import shop_scope
@@ -611,6 +612,8 @@ class _Trainer:
                 )
                 # Only the live and the previous version keep their lists (rollback needs one).
                 RecommendationList.objects.filter(version__status=ModelVersion.Status.RETIRED).delete()
+                domain = self.shop.domain
+                transaction.on_commit(lambda: storefront_invalidate(domain=domain))
             return _finish(
                 run,
                 status=TrainingRun.Status.SUCCEEDED,

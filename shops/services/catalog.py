@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db import transaction
+
 from shops.models import Product, Shop
 from shops.records import ProductRecord
 
@@ -74,8 +76,18 @@ def product_bulk_upsert(
         )
     else:
         Product.objects.bulk_create(products, batch_size=_BATCH_SIZE, ignore_conflicts=True)
+    _storefront_invalidate(shop=shop)
     external_ids = [product.external_id for product in products]
     return product_ids_by_external_id(external_ids=external_ids)
+
+
+def _storefront_invalidate(*, shop: Shop) -> None:
+    """A product that changed (unpublished, out of stock, new price) leaves the storefront's
+    cached lists as soon as the change commits."""
+    from recommendations.storefront.cache import storefront_invalidate
+
+    domain = shop.domain
+    transaction.on_commit(lambda: storefront_invalidate(domain=domain))
 
 
 def product_ids_by_external_id(*, external_ids: Iterable[str]) -> dict[str, int]:

@@ -59,6 +59,10 @@ def shop_create(
             shop.name = domain
         shop.full_clean()
         shop.save()
+        # The storefront may have remembered this domain as unknown.
+        from recommendations.storefront.cache import storefront_invalidate
+
+        transaction.on_commit(lambda: storefront_invalidate(domain=domain))
         return shop, True
 
     changed = [field for field, value in changes.items() if getattr(shop, field) != value]

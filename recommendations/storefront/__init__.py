@@ -1,0 +1,1 @@
+"""The public storefront read path: fast, cached, shop resolved from the domain, no shopper data."""

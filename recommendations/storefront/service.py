@@ -1,0 +1,156 @@
+"""Storefront reads: shop state and rendered lists, from the caches when they answer."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+from django.db import DatabaseError
+
+from recommendations.models import ModelVersion
+from recommendations.selectors import merchant_rules_active, model_version_live, product_facts_all
+from recommendations.services.serving import (
+    popular_fallback,
+    recommendations_for_cart,
+    recommendations_for_product,
+)
+from recommendations.storefront import cache as caches
+from shops.models import Product, Shop
+from shops.tenancy import shop_scope
+
+logger = logging.getLogger("basketry.storefront")
+
+# Items rendered per list; a request's `limit` takes the first ones.
+RENDERED_ITEMS = 24
+
+
+class StorefrontUnavailable(Exception):
+    """Neither the cache nor the database can answer: the view fails fast with 503."""
+
+
+@dataclass(frozen=True)
+class ShopState:
+    shop_id: int
+    currency: str
+    version_id: int | None
+    generation: str
+
+
+@dataclass(frozen=True)
+class RenderedList:
+    fallback: bool
+    items: tuple[bytes, ...]  # each item's JSON, ready to join
+
+
+def _cache_get(key: str):
+    try:
+        return caches.redis_get(key), True
+    except Exception:
+        logger.warning("storefront.cache_down key=%s", key.split(":")[0])
+        return None, False
+
+
+def _cache_set(key: str, value, seconds: int) -> None:
+    try:
+        caches.redis_set(key, value, seconds)
+    except Exception:
+        logger.warning("storefront.cache_down while writing")
+
+
+def shop_state_get(*, domain: str) -> ShopState | None:
+    """The installed shop with this domain and its live version, or None if there is none."""
+    cached, cache_answers = _cache_get(caches.state_key(domain))
+    if cached is not None:
+        return ShopState(**cached) if cached.get("shop_id") else None
+    try:
+        shop = Shop.objects.filter(domain=domain, status=Shop.Status.INSTALLED).order_by("pk").first()
+        if shop is None:
+            state = None
+        else:
+            with shop_scope(shop):
+                version = model_version_live()
+            version_id = version.pk if version else None
+            state = ShopState(shop.pk, shop.currency, version_id, caches.new_generation(version_id))
+    except DatabaseError as error:
+        raise StorefrontUnavailable("database unavailable") from error
+    if cache_answers:
+        # Unknown domains are remembered too, so that junk requests do not each reach the database.
+        _cache_set(caches.state_key(domain), asdict(state) if state else {"shop_id": None}, caches.STATE_SECONDS)
+    return state
+
+
+def _render(state: ShopState, *, kind: str, product_id: str, cart: tuple[str, ...]) -> RenderedList:
+    with shop_scope(state.shop_id):
+        version = ModelVersion.objects.filter(pk=state.version_id).first() if state.version_id else None
+        facts = product_facts_all()
+        rules = merchant_rules_active()
+        wanted = {product_id, *cart}
+        pk_of = dict(Product.objects.filter(external_id__in=wanted).values_list("external_id", "pk"))
+        fallback = False
+        if version is None:
+            items, fallback = [], True
+        elif kind == "cart":
+            cart_pks = [pk_of[external] for external in (product_id, *cart) if external in pk_of]
+            items = recommendations_for_cart(
+                version=version, product_pks=cart_pks, limit=RENDERED_ITEMS, facts=facts, rules=rules
+            )
+            if not items:
+                items, fallback = (
+                    popular_fallback(version=version, limit=RENDERED_ITEMS, facts=facts, rules=rules),
+                    True,
+                )
+        elif product_id in pk_of:
+            items = recommendations_for_product(
+                version=version,
+                product_pk=pk_of[product_id],
+                kind=kind,
+                limit=RENDERED_ITEMS,
+                facts=facts,
+                rules=rules,
+            )
+        else:
+            items, fallback = popular_fallback(version=version, limit=RENDERED_ITEMS, facts=facts, rules=rules), True
+        cards = {
+            row["pk"]: row
+            for row in Product.objects.filter(pk__in=[item["product_id"] for item in items]).values(
+                "pk", "external_id", "title", "url", "image_url", "price", "currency"
+            )
+        }
+    rendered = []
+    for item in items:
+        card = cards.get(item["product_id"])
+        if card is None:
+            continue
+        rendered.append(
+            caches.dumps(
+                {
+                    "product_id": card["external_id"],
+                    "title": card["title"],
+                    "url": card["url"],
+                    "image_url": card["image_url"],
+                    "price": f"{card['price']:.2f}",
+                    "currency": card["currency"] or state.currency,
+                    "explanation": item["explanation"],
+                }
+            )
+        )
+    return RenderedList(fallback=fallback, items=tuple(rendered))
+
+
+def storefront_list_get(*, state: ShopState, kind: str, product_id: str, cart: tuple[str, ...]) -> RenderedList:
+    """The rendered list: in-process cache, then Redis, then built from the database."""
+    anchor = product_id if kind != "cart" else ",".join((product_id, *sorted(set(cart))))
+    key = caches.list_key(shop_id=state.shop_id, generation=state.generation, kind=kind, anchor=anchor)
+    found = caches.local.get(key)
+    if found is not None:
+        return found
+    found, cache_answers = _cache_get(key)
+    if found is None:
+        try:
+            found = _render(state, kind=kind, product_id=product_id, cart=cart)
+        except DatabaseError as error:
+            raise StorefrontUnavailable("database unavailable") from error
+        if cache_answers:
+            _cache_set(key, found, caches.LIST_SECONDS)
+    caches.local.set(key, found)
+    return found

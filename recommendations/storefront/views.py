@@ -1,0 +1,78 @@
+"""GET /api/storefront/v1/recommendations: public, CORS, read-only, no shopper data."""
+
+from __future__ import annotations
+
+import re
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_http_methods
+
+from recommendations.storefront.cache import dumps
+from recommendations.storefront.service import StorefrontUnavailable, shop_state_get, storefront_list_get
+
+TYPES = ("related", "bought_together", "cart")
+MAX_LIMIT = 24
+DEFAULT_LIMIT = 8
+MAX_CART_ITEMS = 50
+# Platform product ids: Shopify numbers, WooCommerce numbers, CSV stock codes. Printable, short.
+_PRODUCT_ID = re.compile(r"^[A-Za-z0-9_.\-:/]{1,255}$")
+_DOMAIN = re.compile(r"^[a-z0-9.\-]{1,253}(:[0-9]{1,5})?$")
+
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, OPTIONS",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def _json(status: int, body: bytes) -> HttpResponse:
+    response = HttpResponse(body, status=status, content_type="application/json")
+    for header, value in _CORS.items():
+        response[header] = value
+    return response
+
+
+def _error(status: int, message: str) -> HttpResponse:
+    return _json(status, dumps({"error": message}))
+
+
+@require_http_methods(["GET", "OPTIONS"])
+def recommendations(request: HttpRequest) -> HttpResponse:
+    if request.method == "OPTIONS":
+        return _json(204, b"")
+    params = request.GET
+    domain = params.get("shop", "").strip().lower()
+    kind = params.get("type", "")
+    product_id = params.get("product_id", "").strip()
+    if not domain or not _DOMAIN.match(domain):
+        return _error(400, "shop: the store's domain is required, e.g. my-store.myshopify.com")
+    if kind not in TYPES:
+        return _error(400, f"type: one of {', '.join(TYPES)}")
+    if not _PRODUCT_ID.match(product_id):
+        return _error(400, "product_id: a product id is required (letters, digits, - _ . : /, at most 255)")
+    try:
+        limit = int(params.get("limit", DEFAULT_LIMIT))
+    except ValueError:
+        return _error(400, f"limit: a whole number from 1 to {MAX_LIMIT}")
+    if not 1 <= limit <= MAX_LIMIT:
+        return _error(400, f"limit: a whole number from 1 to {MAX_LIMIT}")
+    cart: tuple[str, ...] = ()
+    if kind == "cart":
+        cart = tuple(value.strip() for value in params.get("cart", "").split(",") if value.strip())
+        if len(cart) > MAX_CART_ITEMS or not all(_PRODUCT_ID.match(value) for value in cart):
+            return _error(400, f"cart: up to {MAX_CART_ITEMS} comma-separated product ids")
+    elif "cart" in params:
+        return _error(400, "cart: only for type=cart")
+
+    try:
+        state = shop_state_get(domain=domain)
+        if state is None:
+            return _error(404, "unknown shop")
+        rendered = storefront_list_get(state=state, kind=kind, product_id=product_id, cart=cart)
+    except StorefrontUnavailable:
+        return _error(503, "recommendations are unavailable right now")
+    head = b'{"type":"%s","fallback":%s,"items":[' % (kind.encode(), b"true" if rendered.fallback else b"false")
+    response = _json(200, head + b",".join(rendered.items[:limit]) + b"]}")
+    # Browsers and CDNs may reuse a list briefly; stock and rule changes reach the server at once.
+    response["Cache-Control"] = "public, max-age=30"
+    return response

@@ -1,0 +1,142 @@
+"""GET /api/storefront/v1/recommendations: contract, bad input, caching, invalidation, failures."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError
+
+from recommendations.storefront import cache as caches
+from shops.demo.generator import demo_shop_generate
+from shops.models import Product
+from shops.records import ProductRecord
+from shops.services.catalog import product_bulk_upsert
+from shops.services.demo import demo_shop_load
+from shops.tenancy import shop_scope
+
+URL = "/api/storefront/v1/recommendations"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def trained(shop):
+    demo = demo_shop_generate(seed=9, product_count=50, order_count=900)
+    with shop_scope(shop):
+        demo_shop_load(shop=shop, demo=demo)
+    call_command("train", shop.domain, stdout=io.StringIO())
+    anchor = demo.complementary_pairs[0][0]
+    return shop, demo, anchor
+
+
+def record_of(product: Product):
+    return ProductRecord(
+        external_id=product.external_id, title=product.title, price=product.price, category=product.category
+    )
+
+
+def get(client, **params):
+    return client.get(URL, params)
+
+
+def test_a_product_gets_its_cards_with_explanations(client, trained):
+    shop, demo, anchor = trained
+    response = get(client, shop=shop.domain, type="bought_together", product_id=anchor, limit=4)
+
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "*"
+    body = response.json()
+    assert body["type"] == "bought_together" and body["fallback"] is False
+    assert 1 <= len(body["items"]) <= 4
+    with shop_scope(shop):
+        sellable = dict(Product.objects.filter(status="published", in_stock=True).values_list("external_id", "title"))
+    for item in body["items"]:
+        assert set(item) == {"product_id", "title", "url", "image_url", "price", "currency", "explanation"}
+        assert item["product_id"] != anchor and item["title"] == sellable[item["product_id"]]
+        assert item["currency"] == "EUR" and item["explanation"]
+
+
+def test_cart_lists_leave_out_the_cart(client, trained):
+    shop, demo, anchor = trained
+    other = demo.complementary_pairs[1][0]
+    response = get(client, shop=shop.domain, type="cart", product_id=anchor, cart=other, limit=10)
+    assert response.status_code == 200
+    ids = [item["product_id"] for item in response.json()["items"]]
+    assert ids and anchor not in ids and other not in ids
+
+
+def test_unknown_shop_is_404_and_unknown_product_gets_the_flagged_popular_list(client, trained):
+    shop, _, _ = trained
+    assert get(client, shop="nobody.example", type="related", product_id="1").status_code == 404
+    response = get(client, shop=shop.domain, type="related", product_id="NOT-A-PRODUCT", limit=3)
+    assert response.status_code == 200
+    assert response.json()["fallback"] is True and len(response.json()["items"]) == 3
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"type": "related", "product_id": "1"}, "shop:"),
+        ({"shop": "a.example", "type": "personal", "product_id": "1"}, "type:"),
+        ({"shop": "a.example", "type": "related", "product_id": ""}, "product_id:"),
+        ({"shop": "a.example", "type": "related", "product_id": "<script>"}, "product_id:"),
+        ({"shop": "a.example", "type": "related", "product_id": "1", "limit": "25"}, "limit:"),
+        ({"shop": "a.example", "type": "related", "product_id": "1", "limit": "ten"}, "limit:"),
+        ({"shop": "a.example", "type": "related", "product_id": "1", "cart": "2"}, "cart:"),
+        ({"shop": "a.example", "type": "cart", "product_id": "1", "cart": "2,<x>"}, "cart:"),
+    ],
+)
+def test_bad_parameters_are_400_with_a_json_error(client, params, message):
+    response = client.get(URL, params)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(message)
+
+
+def test_a_cache_hit_runs_no_sql(client, trained, django_assert_num_queries):
+    shop, _, anchor = trained
+    first = get(client, shop=shop.domain, type="related", product_id=anchor)
+    with django_assert_num_queries(0):
+        second = get(client, shop=shop.domain, type="related", product_id=anchor)
+    assert second.content == first.content
+
+
+def test_an_unpublished_product_leaves_the_lists_at_once(client, trained, django_capture_on_commit_callbacks):
+    shop, _, anchor = trained
+    shown = get(client, shop=shop.domain, type="bought_together", product_id=anchor).json()["items"][0]["product_id"]
+    with shop_scope(shop), django_capture_on_commit_callbacks(execute=True):
+        product = Product.objects.get(external_id=shown)
+        product_bulk_upsert(shop=shop, records=[dataclasses.replace(record_of(product), status="archived")])
+    after = get(client, shop=shop.domain, type="bought_together", product_id=anchor).json()["items"]
+    assert shown not in [item["product_id"] for item in after]
+
+
+def test_without_the_cache_lists_come_from_the_database(client, trained, monkeypatch):
+    shop, _, anchor = trained
+
+    def down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(caches, "redis_get", down)
+    monkeypatch.setattr(caches, "redis_set", down)
+    caches.local.clear()
+    response = get(client, shop=shop.domain, type="related", product_id=anchor)
+    assert response.status_code == 200 and response.json()["items"]
+
+
+def test_without_cache_and_database_it_fails_fast_with_503(client, trained, monkeypatch):
+    shop, _, anchor = trained
+
+    def down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    def database_down(*args, **kwargs):
+        raise DatabaseError("connection refused")
+
+    monkeypatch.setattr(caches, "redis_get", down)
+    monkeypatch.setattr(caches, "redis_set", down)
+    monkeypatch.setattr("recommendations.storefront.service.Shop.objects.filter", database_down)
+    caches.local.clear()
+    response = get(client, shop=shop.domain, type="related", product_id=anchor)
+    assert response.status_code == 503 and response.json()["error"]
