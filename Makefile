@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-requirements
 
-.PHONY: install demo test lint migrate bench-import bench-quality bench-scale clean
+.PHONY: install demo test lint migrate bench-import bench-quality bench-scale bench-serving clean
 
 $(INSTALLED): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench-quality: install
 
 bench-scale: install
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.quality.scale 1 4 16
+
+bench-serving: install
+	$(BIN)/python -m bench.serving
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -31,6 +31,7 @@ def make_shop(*, domain: str | None = None, platform: str = Shop.Platform.CSV, c
     # Test databases reuse domains (and, rolled back, ids): no storefront state may survive.
     storefront_invalidate(domain=shop.domain)
     storefront_cache.local.clear()
+    storefront_cache.local_states.clear()
     return shop
 
 

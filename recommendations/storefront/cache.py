@@ -24,6 +24,9 @@ LIST_SECONDS = 60 * 60
 # In-process copies: a few thousand small JSON documents per web process.
 LOCAL_ENTRIES = 4096
 LOCAL_SECONDS = 30
+# Each web process also keeps a shop's state this long, sparing Redis a round trip per request:
+# after a change, the process that made it forgets at once, the others within this delay.
+LOCAL_STATE_SECONDS = 2
 
 
 def state_key(domain: str) -> str:
@@ -41,8 +44,8 @@ def new_generation(version_id: int | None) -> str:
 class LocalCache:
     """A thread-safe LRU with a short TTL for the hottest rendered lists of this process.
 
-    Entries are only ever read under keys that embed the shop's current generation, so the TTL
-    bounds staleness only for the state itself, which is never kept here.
+    Lists are only ever read under keys that embed the shop's current generation; shop states
+    are kept for LOCAL_STATE_SECONDS only.
     """
 
     def __init__(self, entries: int = LOCAL_ENTRIES, seconds: float = LOCAL_SECONDS) -> None:
@@ -69,12 +72,17 @@ class LocalCache:
             while len(self._data) > self.entries:
                 self._data.popitem(last=False)
 
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
 
 
 local = LocalCache()
+local_states = LocalCache(entries=1024, seconds=LOCAL_STATE_SECONDS)
 
 
 def redis_get(key: str) -> Any:
@@ -88,6 +96,7 @@ def redis_set(key: str, value: Any, seconds: int) -> None:
 def storefront_invalidate(*, domain: str) -> None:
     """Forget the shop's storefront state: the next request reads the live version and the
     catalogue afresh under a new generation. Call after publishing, catalogue or rule changes."""
+    local_states.delete(state_key(domain))
     try:
         cache.delete(state_key(domain))
     except Exception:

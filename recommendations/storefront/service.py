@@ -59,8 +59,13 @@ def _cache_set(key: str, value, seconds: int) -> None:
 
 def shop_state_get(*, domain: str) -> ShopState | None:
     """The installed shop with this domain and its live version, or None if there is none."""
-    cached, cache_answers = _cache_get(caches.state_key(domain))
+    key = caches.state_key(domain)
+    cached = caches.local_states.get(key)
     if cached is not None:
+        return ShopState(**cached) if cached.get("shop_id") else None
+    cached, cache_answers = _cache_get(key)
+    if cached is not None:
+        caches.local_states.set(key, cached)
         return ShopState(**cached) if cached.get("shop_id") else None
     try:
         shop = Shop.objects.filter(domain=domain, status=Shop.Status.INSTALLED).order_by("pk").first()
@@ -75,7 +80,9 @@ def shop_state_get(*, domain: str) -> ShopState | None:
         raise StorefrontUnavailable("database unavailable") from error
     if cache_answers:
         # Unknown domains are remembered too, so that junk requests do not each reach the database.
-        _cache_set(caches.state_key(domain), asdict(state) if state else {"shop_id": None}, caches.STATE_SECONDS)
+        document = asdict(state) if state else {"shop_id": None}
+        _cache_set(key, document, caches.STATE_SECONDS)
+        caches.local_states.set(key, document)
     return state
 
 

@@ -121,6 +121,7 @@ def test_without_the_cache_lists_come_from_the_database(client, trained, monkeyp
     monkeypatch.setattr(caches, "redis_get", down)
     monkeypatch.setattr(caches, "redis_set", down)
     caches.local.clear()
+    caches.local_states.clear()
     response = get(client, shop=shop.domain, type="related", product_id=anchor)
     assert response.status_code == 200 and response.json()["items"]
 
@@ -138,5 +139,6 @@ def test_without_cache_and_database_it_fails_fast_with_503(client, trained, monk
     monkeypatch.setattr(caches, "redis_set", down)
     monkeypatch.setattr("recommendations.storefront.service.Shop.objects.filter", database_down)
     caches.local.clear()
+    caches.local_states.clear()
     response = get(client, shop=shop.domain, type="related", product_id=anchor)
     assert response.status_code == 503 and response.json()["error"]
