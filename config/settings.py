@@ -37,6 +37,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 APP_URL = os.environ.get("APP_URL", "http://127.0.0.1:8000").rstrip("/")
 
 DEBUG = _env_flag("DEBUG", default=False)
+# The demo storefront pages (/demo/...): on with DEBUG (`make demo`) or DEMO_STOREFRONT=1.
+DEMO_STOREFRONT = _env_flag("DEMO_STOREFRONT", default=DEBUG)
 
 _INSECURE_DEV_SECRET_KEY = "basketry-insecure-development-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", "").strip() or _INSECURE_DEV_SECRET_KEY

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path
 
 from config import health
+from recommendations.storefront import demo as demo_storefront
 from recommendations.storefront import views as storefront_views
 from shops import views as shop_views
 
@@ -10,5 +11,8 @@ urlpatterns = [
     path("livez", health.livez, name="livez"),
     path("readyz", health.readyz, name="readyz"),
     path("api/storefront/v1/recommendations", storefront_views.recommendations, name="storefront-recommendations"),
+    path("demo/<str:domain>/products/<str:product_id>", demo_storefront.product_page, name="demo-product"),
+    path("demo/<str:domain>/cart", demo_storefront.cart_page, name="demo-cart"),
+    path("demo/<str:domain>/cart/add.js", demo_storefront.cart_add, name="demo-cart-add"),
     path("admin/", admin.site.urls),
 ]

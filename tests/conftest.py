@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+CHROMIUM = "/usr/bin/chromium"
 ONLINE_RETAIL_PATH = Path(settings.BASE_DIR).parent / "shared" / "datasets" / "online-retail" / "online_retail.csv.gz"
 
 
@@ -20,6 +21,8 @@ def _service_configured(name: str) -> bool:
         return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     if name == "redis":
         return bool(settings.REDIS_URL)
+    if name == "chromium":
+        return Path(CHROMIUM).is_file()
     raise ValueError(f"Unknown service {name!r} in @pytest.mark.services")
 
 
@@ -42,7 +45,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if marker is not None:
         missing = [name for name in marker.args if not _service_configured(name)]
         if missing:
-            message = f"needs {', '.join(missing)}: set DATABASE_URL (PostgreSQL) and REDIS_URL"
+            message = f"needs {', '.join(missing)}: set DATABASE_URL (PostgreSQL) and REDIS_URL, install chromium"
             if _requires_services():
                 pytest.fail(f"REQUIRE_SERVICES=1 but this test {message}", pytrace=False)
             pytest.skip(message)

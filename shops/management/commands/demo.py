@@ -77,6 +77,7 @@ class Command(BasketryCommand):
         self.stdout.write("")
         self.stdout.write("Open:")
         self.stdout.write(f"  {base}/admin/   user {DEV_SUPERUSER}, password {password}  (development only)")
+        self.stdout.write(f"  {base}/demo/{DEMO_DOMAIN}/products/P1001   demo storefront with the widget")
         self.stdout.write(f"  {base}/         what is running")
         self.stdout.write(f"  {base}/readyz   health")
 

@@ -1,0 +1,130 @@
+/* Basketry storefront widget: finds [data-basketry] blocks, loads them near the viewport and
+   renders accessible product cards. No framework, no third-party requests. */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  var API = (script && script.dataset.api) || (script ? new URL(script.src).origin : "");
+  var TITLES = { related: "You may also like", bought_together: "Frequently bought together", cart: "Goes well with your cart" };
+  var CSS = ".bsk{min-height:var(--basketry-min-height,300px);font:inherit;color:var(--basketry-text,inherit)}" +
+    ".bsk h2{font-size:var(--basketry-title-size,1.25rem);margin:0 0 .75rem}" +
+    ".bsk ul{display:grid;grid-template-columns:repeat(auto-fill,minmax(var(--basketry-card-width,150px),1fr));gap:1rem;list-style:none;margin:0;padding:0}" +
+    ".bsk li{display:flex;flex-direction:column;gap:.35rem}.bsk img{width:100%;height:auto;aspect-ratio:1;object-fit:cover;border-radius:var(--basketry-radius,6px);background:#eee}" +
+    ".bsk a{color:inherit}.bsk .p{font-weight:600}.bsk details{font-size:.85rem}.bsk summary{cursor:pointer}" +
+    ".bsk button{align-self:start;padding:.6rem 1rem;border:0;border-radius:var(--basketry-radius,6px);background:var(--basketry-accent,#1f6f4a);color:var(--basketry-accent-text,#fff);font:inherit;cursor:pointer}" +
+    ".bsk button:focus-visible,.bsk a:focus-visible,.bsk summary:focus-visible,.bsk input:focus-visible{outline:3px solid var(--basketry-focus,#1a56db);outline-offset:2px}" +
+    ".bsk .t{margin:.75rem 0}.bsk .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}";
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    for (var key in attrs) node.setAttribute(key, attrs[key]);
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  function money(amount, currency) {
+    try { return new Intl.NumberFormat(document.documentElement.lang || undefined, { style: "currency", currency: currency }).format(amount); }
+    catch (e) { return amount + " " + currency; }
+  }
+
+  function addToCart(block, items) {
+    var platform = block.dataset.platform || "shopify";
+    if (platform === "woocommerce") {
+      window.location.href = "?add-to-cart=" + items.map(function (i) { return i.product_id; }).join(",");
+      return Promise.resolve();
+    }
+    var url = block.dataset.cartUrl || "/cart/add.js";
+    var body = { items: items.map(function (i) { return { id: i.product_id, quantity: 1, properties: { _basketry: block.dataset.basketry } }; }) };
+    return fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); });
+  }
+
+  function card(item, withBox, index, onChange) {
+    var li = el("li");
+    if (withBox) {
+      var box = el("input", { type: "checkbox", id: "bsk-" + index + "-" + item.product_id, checked: "", "aria-label": block_text("include", "Include") + " " + item.title });
+      box.addEventListener("change", onChange);
+      li.appendChild(box);
+      li.box = box;
+    }
+    var link = el("a", { href: item.url || "#" });
+    link.appendChild(el("img", { src: item.image_url, alt: "", width: "300", height: "300", loading: "lazy", decoding: "async" }));
+    link.appendChild(el("span", {}, item.title));
+    li.appendChild(link);
+    li.appendChild(el("span", { "class": "p" }, money(item.price, item.currency)));
+    var why = el("details");
+    why.appendChild(el("summary", {}, block_text("why", "Why this?")));
+    why.appendChild(el("p", {}, item.explanation));
+    li.appendChild(why);
+    return li;
+  }
+
+  var labels = (window.BasketryLabels || {});
+  function block_text(key, fallback) { return labels[key] || fallback; }
+
+  function render(block, data, serial) {
+    block.textContent = "";
+    if (!data.items.length) { block.hidden = true; return; }
+    var kind = block.dataset.basketry, headingId = "bsk-h-" + serial;
+    var section = el("section", { "aria-labelledby": headingId });
+    section.appendChild(el("h2", { id: headingId }, block.dataset.title || block_text(kind, TITLES[kind])));
+    var list = el("ul", { role: "list" });
+    var bundle = kind === "bought_together";
+    var status = el("p", { "class": "sr", role: "status", "aria-live": "polite" });
+    var total = bundle ? el("p", { "class": "t" }) : null;
+    var rows = [];
+    function update() {
+      var sum = 0, chosen = rows.filter(function (r) { return r.li.box.checked; });
+      chosen.forEach(function (r) { sum += parseFloat(r.item.price); });
+      total.textContent = block_text("total", "Total") + ": " + money(sum.toFixed(2), data.items[0].currency);
+      button.disabled = !chosen.length;
+    }
+    data.items.forEach(function (item, i) {
+      var li = card(item, bundle, serial, update);
+      rows.push({ li: li, item: item });
+      list.appendChild(li);
+    });
+    section.appendChild(list);
+    if (bundle) {
+      var button = el("button", { type: "button" }, block_text("add", "Add selected to cart"));
+      button.addEventListener("click", function () {
+        var chosen = rows.filter(function (r) { return r.li.box.checked; }).map(function (r) { return r.item; });
+        addToCart(block, chosen).then(function () { status.textContent = block_text("added", "Added to cart"); },
+          function () { status.textContent = block_text("failed", "Could not add to cart"); });
+      });
+      section.appendChild(total);
+      section.appendChild(button);
+      update();
+    }
+    section.appendChild(status);
+    block.appendChild(section);
+  }
+
+  function load(block, serial) {
+    var q = new URLSearchParams({ shop: block.dataset.shop, type: block.dataset.basketry, product_id: block.dataset.productId, limit: block.dataset.limit || "4" });
+    if (block.dataset.cart) q.set("cart", block.dataset.cart);
+    fetch(API + "/api/storefront/v1/recommendations?" + q.toString())
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then(function (data) { render(block, data, serial); }, function () { block.hidden = true; });
+  }
+
+  function start() {
+    if (!document.getElementById("bsk-css")) {
+      var style = el("style", { id: "bsk-css" }, CSS);
+      document.head.appendChild(style);
+    }
+    var blocks = Array.prototype.slice.call(document.querySelectorAll("[data-basketry]"));
+    var serial = 0;
+    var observer = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (entry.isIntersecting) { observer.unobserve(entry.target); load(entry.target, entry.target.bskSerial); }
+      });
+    }, { rootMargin: "200px" }) : null;
+    blocks.forEach(function (block) {
+      block.classList.add("bsk");
+      block.bskSerial = ++serial;
+      if (observer) observer.observe(block); else load(block, block.bskSerial);
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
+})();

@@ -1,0 +1,88 @@
+"""A demo storefront served by the app in demo mode: a product page and a cart page that embed
+the widget exactly as a store's theme would. Off unless DEMO_STOREFRONT is on (`make demo`)."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from shops.models import Product, Shop
+from shops.tenancy import shop_scope
+
+CART_SESSION_KEY = "basketry_demo_cart"
+MAX_CART_LINES = 50
+
+
+def _shop(domain: str) -> Shop:
+    if not settings.DEMO_STOREFRONT:
+        raise Http404("The demo storefront is off.")
+    shop = Shop.objects.filter(domain=domain, status=Shop.Status.INSTALLED).order_by("pk").first()
+    if shop is None:
+        raise Http404("Unknown shop.")
+    return shop
+
+
+def _cart(request: HttpRequest, shop: Shop) -> list[dict]:
+    return request.session.get(CART_SESSION_KEY, {}).get(str(shop.pk), [])
+
+
+@require_GET
+def product_page(request: HttpRequest, domain: str, product_id: str) -> HttpResponse:
+    shop = _shop(domain)
+    with shop_scope(shop):
+        product = Product.objects.filter(external_id=product_id).first()
+        if product is None:
+            raise Http404("Unknown product.")
+        others = list(Product.objects.filter(status=Product.Status.PUBLISHED, in_stock=True).order_by("pk")[:12])
+    return render(
+        request,
+        "demo/product.html",
+        {"shop": shop, "product": product, "others": others, "cart_count": len(_cart(request, shop))},
+    )
+
+
+@require_GET
+def cart_page(request: HttpRequest, domain: str) -> HttpResponse:
+    shop = _shop(domain)
+    lines = _cart(request, shop)
+    with shop_scope(shop):
+        products = {p.external_id: p for p in Product.objects.filter(external_id__in=[line["id"] for line in lines])}
+    items = [
+        {"product": products[line["id"]], "source": line.get("source", "")} for line in lines if line["id"] in products
+    ]
+    cart_ids = [item["product"].external_id for item in items]
+    return render(
+        request,
+        "demo/cart.html",
+        {"shop": shop, "items": items, "first": cart_ids[0] if cart_ids else "", "rest": ",".join(cart_ids[1:])},
+    )
+
+
+# The demo stands in for a platform's cart endpoint (Shopify's /cart/add.js takes the same JSON
+# without a CSRF token); it only writes to the visitor's own session.
+@csrf_exempt
+@require_POST
+def cart_add(request: HttpRequest, domain: str) -> JsonResponse:
+    shop = _shop(domain)
+    try:
+        body = json.loads(request.body)
+        items = body["items"]
+        ids = [str(item["id"]) for item in items]
+        sources = [str(item.get("properties", {}).get("_basketry", "")) for item in items]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return JsonResponse({"error": 'expected {"items": [{"id": ..., "quantity": 1}]}'}, status=400)
+    with shop_scope(shop):
+        known = set(Product.objects.filter(external_id__in=ids).values_list("external_id", flat=True))
+    if not ids or set(ids) - known:
+        return JsonResponse({"error": "unknown product"}, status=400)
+    carts = request.session.get(CART_SESSION_KEY, {})
+    lines = carts.get(str(shop.pk), [])
+    lines += [{"id": pk, "source": source} for pk, source in zip(ids, sources, strict=True)]
+    carts[str(shop.pk)] = lines[-MAX_CART_LINES:]
+    request.session[CART_SESSION_KEY] = carts
+    return JsonResponse({"items": [{"id": pk} for pk in ids]})

@@ -1,0 +1,147 @@
+"""The storefront widget in real headless Chromium, on the demo storefront served by the app."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from shops.demo.generator import demo_shop_generate
+from shops.models import Product
+from shops.services.demo import demo_shop_load
+from shops.tenancy import shop_scope
+from tests.conftest import CHROMIUM
+
+WIDGET = Path(settings.BASE_DIR) / "recommendations" / "static" / "basketry" / "widget.js"
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def test_widget_fits_the_5_kb_gzip_budget():
+    assert len(gzip.compress(WIDGET.read_bytes(), compresslevel=9)) <= 5 * 1024
+
+
+@pytest.fixture
+def demo_store(transactional_db, settings):
+    from tests.factories import make_shop
+
+    settings.DEMO_STOREFRONT = True
+    shop = make_shop(domain="widget-demo.localhost")
+    demo = demo_shop_generate(seed=12, product_count=60, order_count=1200)
+    with shop_scope(shop):
+        demo_shop_load(shop=shop, demo=demo)
+        sellable = set(Product.objects.filter(status="published", in_stock=True).values_list("external_id", flat=True))
+        # Read now: the browser's event loop forbids ORM calls while it runs.
+        titles = dict(Product.objects.values_list("external_id", "title"))
+    call_command("train", shop.domain, stdout=io.StringIO())
+    anchor, complement = next((a, b) for a, b in demo.complementary_pairs if {a, b} <= sellable)
+    return shop, anchor, complement, titles
+
+
+@pytest.fixture
+def browser_page():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        problems: list[str] = []
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        yield page, problems
+        browser.close()
+
+
+@pytest.mark.services("chromium")
+def test_blocks_render_explain_and_add_to_cart(live_server, demo_store, browser_page):
+    shop, anchor, complement, titles = demo_store
+    page, problems = browser_page
+    ARTIFACTS.mkdir(exist_ok=True)
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+
+    page.goto(f"{live_server.url}/demo/{shop.domain}/products/{anchor}")
+    bundle = page.locator('[data-basketry="bought_together"] section')
+    bundle.wait_for()
+    titles_shown = bundle.locator("li a span").all_inner_texts()
+    assert titles[complement] in titles_shown
+    assert 1 <= len(titles_shown) <= 3
+    assert bundle.locator("h2").inner_text() == "Frequently bought together"
+    assert "Total:" in bundle.locator(".t").inner_text()
+
+    # "Why this?" opens from the keyboard and shows the evidence.
+    summary = bundle.locator("summary").first
+    summary.focus()
+    page.keyboard.press("Enter")
+    details = bundle.locator("details").first
+    assert details.get_attribute("open") is not None
+    assert "Bought together in" in details.locator("p").inner_text()
+
+    # Unticking one item changes what is sent; the request carries the block's mark.
+    boxes = bundle.locator("input[type=checkbox]")
+    assert boxes.first.get_attribute("aria-label") == f"Include {titles_shown[0]}"
+    boxes.first.uncheck()
+    with page.expect_request(lambda request: request.url.endswith("/cart/add.js")) as caught:
+        bundle.locator("button").click()
+    body = json.loads(caught.value.post_data)
+    assert len(body["items"]) == len(titles_shown) - 1
+    assert all(item["properties"]["_basketry"] == "bought_together" for item in body["items"])
+    page.locator('[role="status"]', has_text="Added to cart").wait_for()
+
+    related = page.locator('[data-basketry="related"] section li')
+    related.first.wait_for()
+    assert related.count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "widget-product-page.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/demo/{shop.domain}/cart")
+    cart_block = page.locator('[data-basketry="cart"] section li a span')
+    cart_block.first.wait_for()
+    cart_titles = {titles[item["id"]] for item in body["items"]}
+    assert not cart_titles & set(cart_block.all_inner_texts())
+    page.screenshot(path=str(ARTIFACTS / "widget-cart-page.png"), full_page=True)
+
+    assert problems == []
+    assert all(url.startswith(live_server.url) for url in requests), "the widget requested another origin"
+
+
+@pytest.mark.services("chromium")
+def test_nothing_loads_before_the_block_nears_the_viewport_and_nothing_shifts(live_server, demo_store, browser_page):
+    shop, anchor, _, _ = demo_store
+    page, problems = browser_page
+    api_calls = []
+    page.on("request", lambda request: api_calls.append(request.url) if "/api/storefront/" in request.url else None)
+    page.set_viewport_size({"width": 1100, "height": 300})
+    page.add_init_script(
+        "window.__shift = 0; new PerformanceObserver(l => l.getEntries().forEach(e => { if (!e.hadRecentInput)"
+        " window.__shift += e.value; })).observe({type: 'layout-shift', buffered: true});"
+    )
+    # Push the blocks far below the fold before the widget starts.
+    page.route(
+        f"**/demo/{shop.domain}/products/{anchor}",
+        lambda route: route.fulfill(
+            response=route.fetch(),
+            body=route.fetch()
+            .text()
+            .replace('<div class="product">', '<div style="height:3000px"></div><div class="product">'),
+        ),
+    )
+    page.goto(f"{live_server.url}/demo/{shop.domain}/products/{anchor}")
+    page.wait_for_timeout(500)
+    assert api_calls == []
+    page.locator('[data-basketry="bought_together"]').scroll_into_view_if_needed()
+    page.locator('[data-basketry="bought_together"] section').wait_for()
+    assert len(api_calls) >= 1
+    assert page.evaluate("window.__shift") == 0
+    assert problems == []
