@@ -73,11 +73,33 @@ class Command(BasketryCommand):
             self.stdout.write(f"No UCI Online Retail file at {path}: only the generated shop is loaded.")
 
         password = self._reset_dev_superuser()
+        with shop_scope(shop):
+            # A product with a "bought together" list, so the demo page shows both blocks.
+            live = model_version_live()
+            anchor = (
+                RecommendationList.objects.filter(version=live, kind=ListKind.BOUGHT_TOGETHER)
+                .exclude(items=[])
+                .order_by("anchor")
+                .values_list("anchor", flat=True)
+                .first()
+                if live
+                else None
+            )
+            storefront_product = (
+                Product.objects.filter(pk=int(anchor), status=Product.Status.PUBLISHED)
+                .values_list("external_id", flat=True)
+                .first()
+                if anchor
+                else None
+            )
         base = settings.APP_URL
         self.stdout.write("")
         self.stdout.write("Open:")
         self.stdout.write(f"  {base}/admin/   user {DEV_SUPERUSER}, password {password}  (development only)")
-        self.stdout.write(f"  {base}/demo/{DEMO_DOMAIN}/products/P1001   demo storefront with the widget")
+        if storefront_product:
+            self.stdout.write(
+                f"  {base}/demo/{DEMO_DOMAIN}/products/{storefront_product}   demo storefront with the widget"
+            )
         self.stdout.write(f"  {base}/         what is running")
         self.stdout.write(f"  {base}/readyz   health")
 
