@@ -37,6 +37,10 @@ REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 APP_URL = os.environ.get("APP_URL", "http://127.0.0.1:8000").rstrip("/")
 
 DEBUG = _env_flag("DEBUG", default=False)
+# Days raw shopper events are kept before only their daily rollups remain.
+EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "30"))
+# Event batches one client (one browser, identified only transiently) may post per shop and minute.
+EVENT_BATCHES_PER_MINUTE = int(os.environ.get("EVENT_BATCHES_PER_MINUTE", "60"))
 # The demo storefront pages (/demo/...): on with DEBUG (`make demo`) or DEMO_STOREFRONT=1.
 DEMO_STOREFRONT = _env_flag("DEMO_STOREFRONT", default=DEBUG)
 
@@ -145,10 +149,14 @@ CELERY_TASK_ROUTES = {
     "recommendations.data_profile_refresh": {"queue": "training"},
     "recommendations.training_run_execute": {"queue": "training"},
     "recommendations.training_nightly": {"queue": "default"},
+    "recommendations.events_roll_up": {"queue": "default"},
+    "recommendations.events_roll_up_all": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULE = {
     # 03:15 UTC, after most shops' evening peak: https://crontab.guru/#15_3_*_*_*
     "training-nightly": {"task": "recommendations.training_nightly", "schedule": crontab(minute=15, hour=3)},
+    # 00:20 UTC, once the day is over: https://crontab.guru/#20_0_*_*_*
+    "events-roll-up": {"task": "recommendations.events_roll_up_all", "schedule": crontab(minute=20, hour=0)},
 }
 # Training tasks run for minutes: one message at a time per worker process keeps the others free.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -159,3 +159,42 @@ class MerchantRule(ShopOwnedModel):
 
     def __str__(self) -> str:
         return self.name or f"{self.get_kind_display()} rule {self.pk}"
+
+
+class ShopperEvent(ShopOwnedModel):
+    """One widget interaction, kept raw only until rolled up and purged (EVENT_RETENTION_DAYS).
+
+    Nothing about the shopper: no customer, IP, user agent or cookie; only what was shown or
+    used, where, and when.
+    """
+
+    class Kind(models.TextChoices):
+        IMPRESSION = "impression", "Impression"
+        CLICK = "click", "Click"
+        ADD_TO_CART = "add_to_cart", "Add to cart"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    block = models.CharField(max_length=24)
+    product_external_id = models.CharField(max_length=255)
+    anchor_external_id = models.CharField(max_length=255, blank=True)
+    occurred_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["shop", "occurred_at"], name="shopperevent_shop_time_idx")]
+
+
+class EventDailyRollup(ShopOwnedModel):
+    """Daily counts per block, kind and product: what insights read instead of raw events."""
+
+    day = models.DateField()
+    block = models.CharField(max_length=24)
+    kind = models.CharField(max_length=16, choices=ShopperEvent.Kind.choices)
+    product_external_id = models.CharField(max_length=255)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "day", "block", "kind", "product_external_id"], name="eventrollup_unique_key"
+            )
+        ]

@@ -40,3 +40,24 @@ def training_nightly() -> int:
     from recommendations.services.training import training_nightly_fan_out
 
     return training_nightly_fan_out()
+
+
+# One shop's day of events: a few aggregate queries and upserts; a minute is ample.
+@shared_task(name="recommendations.events_roll_up", soft_time_limit=60, time_limit=90)
+def events_roll_up(shop_id: int) -> None:
+    from recommendations.services.events import events_roll_up as roll_up
+
+    with shop_scope_by_id(shop_id) as shop:
+        if shop is not None:
+            roll_up(shop=shop)
+
+
+# Only fans out, one task per shop.
+@shared_task(name="recommendations.events_roll_up_all", soft_time_limit=60, time_limit=90)
+def events_roll_up_all() -> int:
+    from shops.models import Shop
+
+    shop_ids = list(Shop.objects.values_list("pk", flat=True))
+    for shop_id in shop_ids:
+        events_roll_up.delay(shop_id)
+    return len(shop_ids)

@@ -13,7 +13,15 @@ from decimal import Decimal
 from django.db import models
 from django.utils import timezone
 
-from recommendations.models import DataProfile, MerchantRule, ModelVersion, RecommendationList, TrainingRun
+from recommendations.models import (
+    DataProfile,
+    EventDailyRollup,
+    MerchantRule,
+    ModelVersion,
+    RecommendationList,
+    ShopperEvent,
+    TrainingRun,
+)
 from recommendations.storefront import cache as storefront_cache
 from recommendations.storefront.cache import storefront_invalidate
 from shops.models import Order, OrderLine, Product, Shop
@@ -114,6 +122,20 @@ def make_merchant_rule(shop: Shop, *, save: bool = True, **overrides) -> Merchan
     return _persist(MerchantRule(**fields), save)
 
 
+def make_shopper_event(shop: Shop, *, save: bool = True, **overrides) -> ShopperEvent:
+    fields = dict(shop=shop, kind="impression", block="related", product_external_id="P1", occurred_at=timezone.now())
+    fields.update(overrides)
+    return _persist(ShopperEvent(**fields), save)
+
+
+def make_event_rollup(shop: Shop, *, save: bool = True, **overrides) -> EventDailyRollup:
+    fields = dict(
+        shop=shop, day=timezone.now().date(), block="related", kind="click", product_external_id="P1", count=3
+    )
+    fields.update(overrides)
+    return _persist(EventDailyRollup(**fields), save)
+
+
 ROW_FACTORIES = {
     Product: make_product,
     Order: make_order,
@@ -123,4 +145,6 @@ ROW_FACTORIES = {
     ModelVersion: make_model_version,
     RecommendationList: make_recommendation_list,
     MerchantRule: make_merchant_rule,
+    ShopperEvent: make_shopper_event,
+    EventDailyRollup: make_event_rollup,
 }

@@ -53,6 +53,8 @@ def test_every_task_is_routed_to_its_queue():
         "recommendations.data_profile_refresh": "training",
         "recommendations.training_run_execute": "training",
         "recommendations.training_nightly": "default",
+        "recommendations.events_roll_up": "default",
+        "recommendations.events_roll_up_all": "default",
     }
     for task, queue in expected.items():
         assert task in app.tasks

@@ -1,14 +1,25 @@
-"""GET /api/storefront/v1/recommendations: public, CORS, read-only, no shopper data."""
+"""The public storefront API: GET recommendations and POST events. CORS, no shopper data."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
+import time
 
+from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from recommendations.services.events import event_batch_record
 from recommendations.storefront.cache import dumps
 from recommendations.storefront.service import StorefrontUnavailable, shop_state_get, storefront_list_get
+from shops.errors import ValidationFailed
+from shops.models import Shop
+from shops.tenancy import shop_scope
 
 TYPES = ("related", "bought_together", "cart")
 MAX_LIMIT = 24
@@ -76,3 +87,58 @@ def recommendations(request: HttpRequest) -> HttpResponse:
     # Browsers and CDNs may reuse a list briefly; stock and rule changes reach the server at once.
     response["Cache-Control"] = "public, max-age=30"
     return response
+
+
+MAX_EVENT_BODY_BYTES = 16 * 1024
+
+
+def _client_key(request: HttpRequest, shop_id: int) -> str:
+    """A transient rate-limit key for one browser: a keyed hash of address and agent that lives
+    only in the cache for a minute and is never stored with the events."""
+    client = f"{request.META.get('REMOTE_ADDR', '')}|{request.META.get('HTTP_USER_AGENT', '')[:200]}"
+    digest = hmac.new(settings.SECRET_KEY.encode(), client.encode(), hashlib.sha256).hexdigest()[:20]
+    return f"shop:{shop_id}:events-rate:{digest}:{int(time.time() // 60)}"
+
+
+def _over_rate_limit(key: str) -> bool:
+    try:
+        cache.add(key, 0, timeout=120)
+        return cache.incr(key) > settings.EVENT_BATCHES_PER_MINUTE
+    except Exception:
+        # Without a cache there is no shared counter; events are cheap to accept, so let them in.
+        return False
+
+
+@csrf_exempt  # a public, cross-origin beacon: no session, no cookie, nothing to forge
+@require_http_methods(["POST", "OPTIONS"])
+def events(request: HttpRequest) -> HttpResponse:
+    if request.method == "OPTIONS":
+        response = _json(204, b"")
+        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Content-Type"
+        return response
+    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_EVENT_BODY_BYTES or len(request.body) > MAX_EVENT_BODY_BYTES:
+        return _error(413, f"body: at most {MAX_EVENT_BODY_BYTES} bytes")
+    try:
+        payload = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, 'body: JSON {"shop": ..., "events": [...]}')
+    if not isinstance(payload, dict):
+        return _error(400, 'body: JSON {"shop": ..., "events": [...]}')
+    domain = str(payload.get("shop", "")).strip().lower()
+    if not _DOMAIN.match(domain):
+        return _error(400, "shop: the store's domain is required")
+    try:
+        state = shop_state_get(domain=domain)
+    except StorefrontUnavailable:
+        return _error(503, "events are unavailable right now")
+    if state is None:
+        return _error(404, "unknown shop")
+    if _over_rate_limit(_client_key(request, state.shop_id)):
+        return _error(429, "too many event batches: slow down")
+    try:
+        with shop_scope(state.shop_id):
+            stored = event_batch_record(shop=Shop(pk=state.shop_id), events=payload.get("events"))
+    except ValidationFailed as error:
+        return _error(400, error.message)
+    return _json(202, dumps({"stored": stored}))

@@ -1,0 +1,93 @@
+"""Shopper events from the widget: validated batches in, daily rollups out, raw rows purged."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from recommendations.models import EventDailyRollup, ShopperEvent
+from shops.errors import ValidationFailed
+from shops.models import Shop
+
+MAX_EVENTS_PER_BATCH = 50
+BLOCKS = {"related", "bought_together", "cart"}
+_ID_LIMIT = 255
+
+
+def _clean_id(value, *, field: str, index: int, required: bool) -> str:
+    if value in (None, "") and not required:
+        return ""
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise ValidationFailed(f"events[{index}].{field}: a product id")
+    text = str(value).strip()
+    if not text or len(text) > _ID_LIMIT or not text.isprintable():
+        raise ValidationFailed(f"events[{index}].{field}: a product id of at most {_ID_LIMIT} printable characters")
+    return text
+
+
+def event_batch_record(*, shop: Shop, events: Sequence[Mapping]) -> int:
+    """Validate a whole batch, then store it; a single bad event rejects the batch (nothing stored).
+
+    Must run inside the shop's scope. Returns how many events were stored.
+    """
+    if not isinstance(events, list) or not events:
+        raise ValidationFailed("events: a non-empty list")
+    if len(events) > MAX_EVENTS_PER_BATCH:
+        raise ValidationFailed(f"events: at most {MAX_EVENTS_PER_BATCH} per batch")
+    now = timezone.now()
+    rows = []
+    for index, event in enumerate(events):
+        if not isinstance(event, Mapping):
+            raise ValidationFailed(f"events[{index}]: an object")
+        unknown = set(event) - {"type", "block", "product_id", "anchor_id"}
+        if unknown:
+            raise ValidationFailed(f"events[{index}]: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+        if event.get("type") not in ShopperEvent.Kind.values:
+            raise ValidationFailed(f"events[{index}].type: one of {', '.join(ShopperEvent.Kind.values)}")
+        if event.get("block") not in BLOCKS:
+            raise ValidationFailed(f"events[{index}].block: one of {', '.join(sorted(BLOCKS))}")
+        rows.append(
+            ShopperEvent(
+                shop=shop,
+                kind=event["type"],
+                block=event["block"],
+                product_external_id=_clean_id(event.get("product_id"), field="product_id", index=index, required=True),
+                anchor_external_id=_clean_id(event.get("anchor_id"), field="anchor_id", index=index, required=False),
+                occurred_at=now,
+            )
+        )
+    ShopperEvent.objects.bulk_create(rows)
+    return len(rows)
+
+
+@transaction.atomic
+def events_roll_up(*, shop: Shop, before: dt.date | None = None) -> int:
+    """Fold raw events of finished days (before `before`, default today) into daily rollups, then
+    delete raw events older than the retention period. Safe to run twice: a day is recounted
+    from its raw events while they are kept. Returns the number of rollup rows written."""
+    before = before or timezone.now().date()
+    counts = (
+        ShopperEvent.objects.filter(occurred_at__date__lt=before)
+        .annotate(day=TruncDate("occurred_at"))
+        .values("day", "block", "kind", "product_external_id")
+        .annotate(count=Count("pk"))
+    )
+    written = 0
+    for row in counts:
+        EventDailyRollup.objects.update_or_create(
+            day=row["day"],
+            block=row["block"],
+            kind=row["kind"],
+            product_external_id=row["product_external_id"],
+            defaults={"count": row["count"]},
+        )
+        written += 1
+    cutoff = timezone.now() - dt.timedelta(days=settings.EVENT_RETENTION_DAYS)
+    ShopperEvent.objects.filter(occurred_at__lt=cutoff).delete()
+    return written
