@@ -145,3 +145,40 @@ def test_nothing_loads_before_the_block_nears_the_viewport_and_nothing_shifts(li
     assert len(api_calls) >= 1
     assert page.evaluate("window.__shift") == 0
     assert problems == []
+
+
+@pytest.mark.services("chromium")
+def test_events_are_sent_only_with_consent(live_server, demo_store, browser_page, monkeypatch):
+    from recommendations.models import ShopperEvent
+
+    # The browser's event loop runs in this thread; the ORM reads below are plain, blocking reads.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+    shop, anchor, _, _ = demo_store
+    page, problems = browser_page
+    product_url = f"{live_server.url}/demo/{shop.domain}/products/{anchor}"
+
+    def stored() -> list[tuple[str, str]]:
+        with shop_scope(shop):
+            return list(ShopperEvent.objects.values_list("kind", "anchor_external_id"))
+
+    page.goto(product_url)
+    page.locator('[data-basketry="bought_together"] section').wait_for()
+    page.locator('[data-basketry="bought_together"] button').click()
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_timeout(500)
+    assert stored() == []  # no consent: nothing leaves the page
+
+    page.locator("#consent").click()
+    page.goto(product_url)
+    bundle = page.locator('[data-basketry="bought_together"] section')
+    bundle.wait_for()
+    page.wait_for_timeout(300)  # let the impression observer fire
+    bundle.locator("button").click()
+    for _ in range(50):
+        if {"impression", "add_to_cart"} <= {kind for kind, _ in stored()}:
+            break
+        page.wait_for_timeout(100)
+    events = stored()
+    assert {"impression", "add_to_cart"} <= {kind for kind, _ in events}
+    assert all(event_anchor == anchor for _, event_anchor in events)
+    assert problems == []

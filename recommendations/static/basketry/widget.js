@@ -14,6 +14,38 @@
     ".bsk button:focus-visible,.bsk a:focus-visible,.bsk summary:focus-visible,.bsk input:focus-visible{outline:3px solid var(--basketry-focus,#1a56db);outline-offset:2px}" +
     ".bsk .t{margin:.75rem 0}.bsk .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}";
 
+  var queue = [], shopOf = null;
+  // Analytics only with the shopper's consent: Shopify's Customer Privacy API, or a store's own
+  // signal (window.BasketryConsent() for consent plugins, or data-consent="granted" on the script).
+  function consented() {
+    var privacy = window.Shopify && window.Shopify.customerPrivacy;
+    if (privacy && privacy.analyticsProcessingAllowed) return !!privacy.analyticsProcessingAllowed();
+    if (typeof window.BasketryConsent === "function") return !!window.BasketryConsent();
+    return !!(script && script.dataset.consent === "granted");
+  }
+  function track(block, type, item) {
+    if (!consented()) return;
+    shopOf = block.dataset.shop;
+    queue.push({ type: type, block: block.dataset.basketry, product_id: String(item.product_id), anchor_id: block.dataset.productId || "" });
+    if (queue.length >= 20) flush();
+  }
+  function flush() {
+    if (!queue.length || !consented()) { queue = []; return; }
+    var body = JSON.stringify({ shop: shopOf, events: queue.splice(0, 50) });
+    var url = API + "/api/storefront/v1/events";
+    if (!(navigator.sendBeacon && navigator.sendBeacon(url, new Blob([body], { type: "text/plain" })))) {
+      fetch(url, { method: "POST", body: body, keepalive: true, headers: { "Content-Type": "text/plain" } });
+    }
+  }
+  document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") flush(); });
+  window.addEventListener("pagehide", flush);
+  setInterval(flush, 5000);
+  var seen = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (entry) {
+      if (entry.isIntersecting) { seen.unobserve(entry.target); track(entry.target.bskBlock, "impression", entry.target.bskItem); }
+    });
+  }, { threshold: 0.5 }) : null;
+
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
     for (var key in attrs) node.setAttribute(key, attrs[key]);
@@ -38,8 +70,10 @@
       .then(function (r) { if (!r.ok) throw new Error(r.status); });
   }
 
-  function card(item, withBox, index, onChange) {
+  function card(block, item, withBox, index, onChange) {
     var li = el("li");
+    li.bskBlock = block; li.bskItem = item;
+    if (seen) seen.observe(li);
     if (withBox) {
       var box = el("input", { type: "checkbox", id: "bsk-" + index + "-" + item.product_id, checked: "", "aria-label": block_text("include", "Include") + " " + item.title });
       box.addEventListener("change", onChange);
@@ -47,6 +81,7 @@
       li.box = box;
     }
     var link = el("a", { href: item.url || "#" });
+    link.addEventListener("click", function () { track(block, "click", item); flush(); });
     link.appendChild(el("img", { src: item.image_url, alt: "", width: "300", height: "300", loading: "lazy", decoding: "async" }));
     link.appendChild(el("span", {}, item.title));
     li.appendChild(link);
@@ -79,7 +114,7 @@
       button.disabled = !chosen.length;
     }
     data.items.forEach(function (item, i) {
-      var li = card(item, bundle, serial, update);
+      var li = card(block, item, bundle, serial, update);
       rows.push({ li: li, item: item });
       list.appendChild(li);
     });
@@ -88,6 +123,8 @@
       var button = el("button", { type: "button" }, block_text("add", "Add selected to cart"));
       button.addEventListener("click", function () {
         var chosen = rows.filter(function (r) { return r.li.box.checked; }).map(function (r) { return r.item; });
+        chosen.forEach(function (item) { track(block, "add_to_cart", item); });
+        flush();
         addToCart(block, chosen).then(function () { status.textContent = block_text("added", "Added to cart"); },
           function () { status.textContent = block_text("failed", "Could not add to cart"); });
       });
