@@ -61,8 +61,11 @@
   function addToCart(block, items) {
     var platform = block.dataset.platform || "shopify";
     if (platform === "woocommerce") {
-      window.location.href = "?add-to-cart=" + items.map(function (i) { return i.product_id; }).join(",");
-      return Promise.resolve();
+      // WooCommerce adds one product per ?add-to-cart request (on any page, to the visitor's session).
+      return items.reduce(function (done, i) {
+        return done.then(function () { return fetch("/?add-to-cart=" + encodeURIComponent(i.product_id), { credentials: "same-origin" }); })
+          .then(function (r) { if (!r.ok) throw new Error(r.status); });
+      }, Promise.resolve());
     }
     var url = block.dataset.cartUrl || "/cart/add.js";
     var body = { items: items.map(function (i) { return { id: i.product_id, quantity: 1, properties: { _basketry: block.dataset.basketry } }; }) };
