@@ -57,6 +57,8 @@ ENCRYPTION_KEYS = _env_list("ENCRYPTION_KEYS") or [
 
 SHOPIFY_API_KEY = os.environ.get("SHOPIFY_API_KEY", "")
 SHOPIFY_API_SECRET = os.environ.get("SHOPIFY_API_SECRET", "")
+# The previous app secret during a rotation: signatures made with it are still accepted.
+SHOPIFY_API_SECRET_OLD = os.environ.get("SHOPIFY_API_SECRET_OLD", "")
 WOOCOMMERCE_ALLOW_INSECURE_HTTP = _env_flag("WOOCOMMERCE_ALLOW_INSECURE_HTTP", default=False)
 
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS") or ["127.0.0.1", "localhost", "[::1]", "testserver"]

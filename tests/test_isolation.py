@@ -105,7 +105,14 @@ def test_scope_cannot_switch_to_another_shop_inside_a_scope(shop, other_shop):
 PUBLIC_ROUTES = {"home", "livez", "readyz"}
 # Public storefront reads: the shop comes from the domain and they show only what a storefront
 # shows anyway; `test_storefront_never_shows_another_shops_products` covers them.
-STOREFRONT_ROUTES = {"storefront-recommendations", "storefront-events", "demo-product", "demo-cart", "demo-cart-add"}
+STOREFRONT_ROUTES = {
+    "storefront-recommendations",
+    "storefront-events",
+    "app-proxy-recommendations",
+    "demo-product",
+    "demo-cart",
+    "demo-cart-add",
+}
 # Operator-only routes (Django admin, staff login): cross-shop on purpose, behind staff auth.
 OPERATOR_NAMESPACES = {"admin"}
 # Shop-scoped routes: each one needs a cross-shop test in this module.

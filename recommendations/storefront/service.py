@@ -12,6 +12,7 @@ from recommendations.selectors import merchant_rules_active, model_version_live,
 from recommendations.services.serving import (
     popular_fallback,
     recommendations_for_cart,
+    recommendations_for_customer,
     recommendations_for_product,
 )
 from recommendations.storefront import cache as caches
@@ -86,7 +87,9 @@ def shop_state_get(*, domain: str) -> ShopState | None:
     return state
 
 
-def _render(state: ShopState, *, kind: str, product_id: str, cart: tuple[str, ...]) -> RenderedList:
+def _render(
+    state: ShopState, *, kind: str, product_id: str, cart: tuple[str, ...], customer_ref: str = ""
+) -> RenderedList:
     with shop_scope(state.shop_id):
         version = ModelVersion.objects.filter(pk=state.version_id).first() if state.version_id else None
         facts = product_facts_all()
@@ -96,6 +99,16 @@ def _render(state: ShopState, *, kind: str, product_id: str, cart: tuple[str, ..
         fallback = False
         if version is None:
             items, fallback = [], True
+        elif kind == "personal":
+            if customer_ref:
+                items = recommendations_for_customer(
+                    version=version, customer_ref=customer_ref, limit=RENDERED_ITEMS, facts=facts, rules=rules
+                )
+            if not customer_ref or not items:
+                items, fallback = (
+                    popular_fallback(version=version, limit=RENDERED_ITEMS, facts=facts, rules=rules),
+                    True,
+                )
         elif kind == "cart":
             cart_pks = [pk_of[external] for external in (product_id, *cart) if external in pk_of]
             items = recommendations_for_cart(
@@ -144,9 +157,17 @@ def _render(state: ShopState, *, kind: str, product_id: str, cart: tuple[str, ..
     return RenderedList(fallback=fallback, items=tuple(rendered))
 
 
-def storefront_list_get(*, state: ShopState, kind: str, product_id: str, cart: tuple[str, ...]) -> RenderedList:
-    """The rendered list: in-process cache, then Redis, then built from the database."""
-    anchor = product_id if kind != "cart" else ",".join((product_id, *sorted(set(cart))))
+def storefront_list_get(
+    *, state: ShopState, kind: str, product_id: str, cart: tuple[str, ...], customer_ref: str = ""
+) -> RenderedList:
+    """The rendered list: in-process cache, then Redis, then built from the database.
+
+    `customer_ref` (personal lists) must come from a platform-signed identity, never a raw id.
+    """
+    if kind == "personal":
+        anchor = customer_ref or "-"
+    else:
+        anchor = product_id if kind != "cart" else ",".join((product_id, *sorted(set(cart))))
     key = caches.list_key(shop_id=state.shop_id, generation=state.generation, kind=kind, anchor=anchor)
     found = caches.local.get(key)
     if found is not None:
@@ -154,7 +175,7 @@ def storefront_list_get(*, state: ShopState, kind: str, product_id: str, cart: t
     found, cache_answers = _cache_get(key)
     if found is None:
         try:
-            found = _render(state, kind=kind, product_id=product_id, cart=cart)
+            found = _render(state, kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref)
         except DatabaseError as error:
             raise StorefrontUnavailable("database unavailable") from error
         if cache_answers:

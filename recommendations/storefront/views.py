@@ -142,3 +142,54 @@ def events(request: HttpRequest) -> HttpResponse:
     except ValidationFailed as error:
         return _error(400, error.message)
     return _json(202, dumps({"stored": stored}))
+
+
+def _render_response(kind: str, rendered, limit: int) -> HttpResponse:
+    head = b'{"type":"%s","fallback":%s,"items":[' % (kind.encode(), b"true" if rendered.fallback else b"false")
+    return _json(200, head + b",".join(rendered.items[:limit]) + b"]}")
+
+
+@require_http_methods(["GET"])
+def app_proxy_recommendations(request: HttpRequest) -> HttpResponse:
+    """Shopify App Proxy: `https://{shop}/apps/basketry/recommendations?type=personal` arrives here
+    signed by Shopify. The shop and the logged-in customer come only from the verified query, so a
+    personal list is served for the customer Shopify vouches for, never for an id someone typed."""
+    from shopify_app.verify.app_proxy import verify_app_proxy_req
+
+    verified = verify_app_proxy_req(
+        {"method": "GET", "headers": {}, "url": request.build_absolute_uri(), "body": ""},
+        {"client_secret": settings.SHOPIFY_API_SECRET, "old_client_secret": settings.SHOPIFY_API_SECRET_OLD or None},
+    )
+    if not settings.SHOPIFY_API_SECRET or not verified.ok:
+        return _error(401, "unverified app proxy request")
+    kind = request.GET.get("type", "personal")
+    if kind not in (*TYPES, "personal"):
+        return _error(400, f"type: one of {', '.join((*TYPES, 'personal'))}")
+    try:
+        limit = int(request.GET.get("limit", DEFAULT_LIMIT))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_LIMIT:
+        return _error(400, f"limit: a whole number from 1 to {MAX_LIMIT}")
+    product_id = request.GET.get("product_id", "").strip()
+    if kind != "personal" and not _PRODUCT_ID.match(product_id):
+        return _error(400, "product_id: a product id is required")
+    # The verifier gives the store's handle (the shop parameter without ".myshopify.com").
+    domain = f"{verified.shop}.myshopify.com"
+    try:
+        state = shop_state_get(domain=domain)
+        if state is None:
+            return _error(404, "unknown shop")
+        customer_ref = ""
+        if kind == "personal" and verified.logged_in_customer_id:
+            with shop_scope(state.shop_id):
+                customer_ref = Shop.objects.get(pk=state.shop_id).customer_ref(str(verified.logged_in_customer_id))
+        rendered = storefront_list_get(
+            state=state, kind=kind, product_id=product_id, cart=(), customer_ref=customer_ref
+        )
+    except StorefrontUnavailable:
+        return _error(503, "recommendations are unavailable right now")
+    response = _render_response(kind, rendered, limit)
+    # Personal answers depend on who is logged in: no shared caches.
+    response["Cache-Control"] = "private, no-store" if kind == "personal" else "public, max-age=30"
+    return response

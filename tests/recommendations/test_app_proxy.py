@@ -1,0 +1,104 @@
+"""Shopify App Proxy: personal lists only for the customer Shopify signed for."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import time
+from collections import Counter
+from urllib.parse import urlencode
+
+import pytest
+from django.core.management import call_command
+
+from shops.demo.generator import demo_shop_generate
+from shops.services.demo import demo_shop_load
+from shops.tenancy import shop_scope
+from tests.factories import make_shop
+
+SECRET = "test-app-secret"
+pytestmark = pytest.mark.django_db
+
+
+def signed_query(params: dict[str, str], secret: str = SECRET) -> str:
+    """Sign like Shopify does: sorted key=value pairs, no separator, hex HMAC-SHA256."""
+    message = "".join(f"{key}={value}" for key, value in sorted(params.items()))
+    signature = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return urlencode({**params, "signature": signature})
+
+
+@pytest.fixture
+def shopify_store(settings):
+    settings.SHOPIFY_API_SECRET = SECRET
+    shop = make_shop(domain="proxy-test.myshopify.com", platform="shopify")
+    demo = demo_shop_generate(seed=3, product_count=50, order_count=900)
+    with shop_scope(shop):
+        demo_shop_load(shop=shop, demo=demo)
+    call_command("train", shop.domain, stdout=io.StringIO())
+    return shop, demo
+
+
+def proxy(client, shop, *, customer: str, secret: str = SECRET, timestamp: int | None = None, **extra):
+    params = {
+        "shop": shop.domain,
+        "logged_in_customer_id": customer,
+        "path_prefix": "/apps/basketry",
+        "timestamp": str(timestamp or int(time.time())),
+        "type": "personal",
+        "limit": "6",
+        **extra,
+    }
+    return client.get(f"/proxy/recommendations?{signed_query(params, secret)}")
+
+
+def test_the_signed_customer_gets_their_list_without_what_they_bought(client, shopify_store):
+    shop, demo = shopify_store
+    customer = Counter(order.customer_id for order in demo.orders if order.customer_id).most_common(1)[0][0]
+    bought = {
+        line.product_external_id for order in demo.orders if order.customer_id == customer for line in order.lines
+    }
+
+    response = proxy(client, shop, customer=customer)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["type"] == "personal" and body["fallback"] is False
+    assert body["items"] and not bought & {item["product_id"] for item in body["items"]}
+    assert response["Cache-Control"] == "private, no-store"
+
+
+def test_an_anonymous_visitor_gets_the_flagged_popular_list(client, shopify_store):
+    shop, _ = shopify_store
+    response = proxy(client, shop, customer="")
+    assert response.status_code == 200 and response.json()["fallback"] is True
+
+
+@pytest.mark.parametrize("case", ["tampered_customer", "wrong_secret", "stale_timestamp"])
+def test_unverified_requests_are_401(client, shopify_store, case):
+    shop, _ = shopify_store
+    if case == "wrong_secret":
+        response = proxy(client, shop, customer="C2001", secret="not-the-secret")
+    elif case == "stale_timestamp":
+        response = proxy(client, shop, customer="C2001", timestamp=int(time.time()) - 3600)
+    else:
+        good = signed_query(
+            {
+                "shop": shop.domain,
+                "logged_in_customer_id": "C2001",
+                "path_prefix": "/apps/basketry",
+                "timestamp": str(int(time.time())),
+                "type": "personal",
+            }
+        )
+        response = client.get("/proxy/recommendations?" + good.replace("C2001", "C2002"))
+    assert response.status_code == 401
+    assert "items" not in response.json()
+
+
+def test_the_public_api_never_serves_personal_lists(client, shopify_store):
+    shop, _ = shopify_store
+    response = client.get(
+        "/api/storefront/v1/recommendations", {"shop": shop.domain, "type": "personal", "product_id": "C2001"}
+    )
+    assert response.status_code == 400
