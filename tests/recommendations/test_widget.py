@@ -64,7 +64,9 @@ def browser_page():
         browser.close()
 
 
-@pytest.mark.services("chromium")
+# PostgreSQL: the live server answers the widget's parallel requests from several threads, which
+# an in-memory SQLite connection shared between threads cannot do reliably.
+@pytest.mark.services("postgres", "chromium")
 def test_blocks_render_explain_and_add_to_cart(live_server, demo_store, browser_page):
     shop, anchor, complement, titles = demo_store
     page, problems = browser_page
@@ -116,7 +118,9 @@ def test_blocks_render_explain_and_add_to_cart(live_server, demo_store, browser_
     assert all(url.startswith(live_server.url) for url in requests), "the widget requested another origin"
 
 
-@pytest.mark.services("chromium")
+# PostgreSQL: the live server answers the widget's parallel requests from several threads, which
+# an in-memory SQLite connection shared between threads cannot do reliably.
+@pytest.mark.services("postgres", "chromium")
 def test_nothing_loads_before_the_block_nears_the_viewport_and_nothing_shifts(live_server, demo_store, browser_page):
     shop, anchor, _, _ = demo_store
     page, problems = browser_page
@@ -147,7 +151,9 @@ def test_nothing_loads_before_the_block_nears_the_viewport_and_nothing_shifts(li
     assert problems == []
 
 
-@pytest.mark.services("chromium")
+# PostgreSQL: the live server answers the widget's parallel requests from several threads, which
+# an in-memory SQLite connection shared between threads cannot do reliably.
+@pytest.mark.services("postgres", "chromium")
 def test_events_are_sent_only_with_consent(live_server, demo_store, browser_page, monkeypatch):
     from recommendations.models import ShopperEvent
 
@@ -174,9 +180,12 @@ def test_events_are_sent_only_with_consent(live_server, demo_store, browser_page
     bundle.wait_for()
     page.wait_for_timeout(300)  # let the impression observer fire
     bundle.locator("button").click()
-    for _ in range(50):
+    for attempt in range(100):
         if {"impression", "add_to_cart"} <= {kind for kind, _ in stored()}:
             break
+        if attempt % 20 == 10:
+            # What a page being left does: send whatever is still queued.
+            page.evaluate("window.dispatchEvent(new Event('pagehide'))")
         page.wait_for_timeout(100)
     events = stored()
     assert {"impression", "add_to_cart"} <= {kind for kind, _ in events}
