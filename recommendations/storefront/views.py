@@ -82,8 +82,7 @@ def recommendations(request: HttpRequest) -> HttpResponse:
         rendered = storefront_list_get(state=state, kind=kind, product_id=product_id, cart=cart)
     except StorefrontUnavailable:
         return _error(503, "recommendations are unavailable right now")
-    head = b'{"type":"%s","fallback":%s,"items":[' % (kind.encode(), b"true" if rendered.fallback else b"false")
-    response = _json(200, head + b",".join(rendered.items[:limit]) + b"]}")
+    response = _render_response(kind, rendered, limit)
     # Browsers and CDNs may reuse a list briefly; stock and rule changes reach the server at once.
     response["Cache-Control"] = "public, max-age=30"
     return response
