@@ -16,5 +16,6 @@ urlpatterns = [
     path("demo/<str:domain>/products/<str:product_id>", demo_storefront.product_page, name="demo-product"),
     path("demo/<str:domain>/cart", demo_storefront.cart_page, name="demo-cart"),
     path("demo/<str:domain>/cart/add.js", demo_storefront.cart_add, name="demo-cart-add"),
+    path("products/<str:handle>", demo_storefront.product_by_handle, name="demo-product-by-handle"),
     path("admin/", admin.site.urls),
 ]

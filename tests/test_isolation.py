@@ -110,6 +110,7 @@ STOREFRONT_ROUTES = {
     "storefront-events",
     "app-proxy-recommendations",
     "demo-product",
+    "demo-product-by-handle",
     "demo-cart",
     "demo-cart-add",
 }

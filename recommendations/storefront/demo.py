@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from shops.demo import DEMO_DOMAIN
 from shops.models import Product, Shop
 from shops.tenancy import shop_scope
 
@@ -86,3 +87,17 @@ def cart_add(request: HttpRequest, domain: str) -> JsonResponse:
     carts[str(shop.pk)] = lines[-MAX_CART_LINES:]
     request.session[CART_SESSION_KEY] = carts
     return JsonResponse({"items": [{"id": pk} for pk in ids]})
+
+
+@require_GET
+def product_by_handle(request: HttpRequest, handle: str) -> HttpResponse:
+    """Product cards link to `/products/<handle>` as on a real store; in the demo that path leads
+    to the demo shop's product page."""
+    from django.shortcuts import redirect
+
+    shop = _shop(DEMO_DOMAIN)
+    with shop_scope(shop):
+        product = Product.objects.filter(handle=handle).first()
+    if product is None:
+        raise Http404("Unknown product.")
+    return redirect("demo-product", domain=shop.domain, product_id=product.external_id)

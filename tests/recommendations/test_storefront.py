@@ -11,7 +11,7 @@ from django.db import DatabaseError
 
 from recommendations.storefront import cache as caches
 from shops.demo.generator import demo_shop_generate
-from shops.models import Product
+from shops.models import Product, Shop
 from shops.records import ProductRecord
 from shops.services.catalog import product_bulk_upsert
 from shops.services.demo import demo_shop_load
@@ -142,3 +142,19 @@ def test_without_cache_and_database_it_fails_fast_with_503(client, trained, monk
     caches.local_states.clear()
     response = get(client, shop=shop.domain, type="related", product_id=anchor)
     assert response.status_code == 503 and response.json()["error"]
+
+
+def test_demo_product_links_lead_to_the_demo_product_page(client, settings):
+    from django.core.management import call_command as run
+
+    settings.DEMO_STOREFRONT = True
+    run("demo", "--skip-online-retail", stdout=io.StringIO())
+    with shop_scope(Shop.objects.get(domain="demo-store.localhost")):
+        product = Product.objects.filter(status="published").order_by("pk").first()
+    response = client.get(f"/products/{product.handle}")
+    assert response.status_code == 302
+    assert response["Location"] == f"/demo/demo-store.localhost/products/{product.external_id}"
+    page = client.get(response["Location"])
+    assert page.status_code == 200 and b'data-basketry="bought_together"' in page.content
+    settings.DEMO_STOREFRONT = False
+    assert client.get(f"/products/{product.handle}").status_code == 404

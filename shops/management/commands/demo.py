@@ -17,6 +17,7 @@ from recommendations.services.training import (
     training_run_create,
     training_run_execute,
 )
+from shops.demo import DEMO_DOMAIN
 from shops.demo.generator import demo_shop_generate
 from shops.management.base import BasketryCommand
 from shops.models import Order, Product, Shop
@@ -24,7 +25,6 @@ from shops.services.demo import demo_shop_load
 from shops.services.shops import shop_create
 from shops.tenancy import shop_scope
 
-DEMO_DOMAIN = "demo-store.localhost"
 ONLINE_RETAIL_DOMAIN = "online-retail.localhost"
 DEV_SUPERUSER = "admin"
 # The real UCI Online Retail file, when this checkout sits next to the shared data sets.
