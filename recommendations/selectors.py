@@ -8,11 +8,6 @@ from recommendations.rules import ProductFacts, Rule
 from shops.models import OrderLine, Product
 
 
-def data_profile_get() -> DataProfile | None:
-    """The profile of the shop in scope, or None if it was never computed."""
-    return DataProfile.objects.first()
-
-
 def data_readiness_summary(*, profile: DataProfile) -> str:
     """One line a merchant can read: what the data supports, with the numbers behind it."""
     share = round(profile.multi_item_share * 100)

@@ -33,10 +33,6 @@ def current_shop_id() -> int:
     return shop_id
 
 
-def current_shop_id_or_none() -> int | None:
-    return _current_shop_id.get()
-
-
 @contextlib.contextmanager
 def shop_scope(shop: Shop | int) -> Iterator[int]:
     """Scope the shop-owned managers to one shop for the duration of the block.

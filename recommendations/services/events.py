@@ -78,16 +78,25 @@ def events_roll_up(*, shop: Shop, before: dt.date | None = None) -> int:
         .values("day", "block", "kind", "product_external_id")
         .annotate(count=Count("pk"))
     )
-    written = 0
-    for row in counts:
-        EventDailyRollup.objects.update_or_create(
+    rollups = [
+        EventDailyRollup(
+            shop=shop,
             day=row["day"],
             block=row["block"],
             kind=row["kind"],
             product_external_id=row["product_external_id"],
-            defaults={"count": row["count"]},
+            count=row["count"],
         )
-        written += 1
+        for row in counts
+    ]
+    # One upsert for the whole set, not a query per product and day.
+    EventDailyRollup.objects.bulk_create(
+        rollups,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["shop", "day", "block", "kind", "product_external_id"],
+        update_fields=["count"],
+    )
     cutoff = timezone.now() - dt.timedelta(days=settings.EVENT_RETENTION_DAYS)
     ShopperEvent.objects.filter(occurred_at__lt=cutoff).delete()
-    return written
+    return len(rollups)

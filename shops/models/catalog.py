@@ -39,7 +39,3 @@ class Product(ShopOwnedModel):
 
     def __str__(self) -> str:
         return self.title
-
-    @property
-    def is_sellable(self) -> bool:
-        return self.status == self.Status.PUBLISHED and self.in_stock
