@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/storefront/v1/events", storefront_views.events, name="storefront-events"),
     path("proxy/recommendations", storefront_views.app_proxy_recommendations, name="app-proxy-recommendations"),
     path("demo/<str:domain>/products/<str:product_id>", demo_storefront.product_page, name="demo-product"),
+    path("demo/<str:domain>/", demo_storefront.store_home, name="demo-home"),
     path("demo/<str:domain>/cart", demo_storefront.cart_page, name="demo-cart"),
     path("demo/<str:domain>/cart/add.js", demo_storefront.cart_add, name="demo-cart-add"),
     path("products/<str:handle>", demo_storefront.product_by_handle, name="demo-product-by-handle"),

@@ -15,6 +15,12 @@ class ProductStatus:
     PUBLISHED = "published"
     DRAFT = "draft"
     ARCHIVED = "archived"
+    # Live on the platform but kept out of search and recommendations (Shopify UNLISTED,
+    # WooCommerce catalog visibility "hidden").
+    UNLISTED = "unlisted"
+    # Deleted (or trashed) on the platform. The row stays so that past baskets keep their
+    # product and a restore brings it back with its history.
+    DELETED = "deleted"
 
 
 class OrderStatus:

@@ -113,6 +113,7 @@ STOREFRONT_ROUTES = {
     "demo-product-by-handle",
     "demo-cart",
     "demo-cart-add",
+    "demo-home",
 }
 # Operator-only routes (Django admin, staff login): cross-shop on purpose, behind staff auth.
 OPERATOR_NAMESPACES = {"admin"}

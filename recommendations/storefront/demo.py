@@ -7,7 +7,7 @@ import json
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -32,9 +32,17 @@ def _cart(request: HttpRequest, shop: Shop) -> list[dict]:
     return request.session.get(CART_SESSION_KEY, {}).get(str(shop.pk), [])
 
 
+# `?platform=woocommerce` renders the blocks as the WordPress plugin embeds them (add to cart through
+# WooCommerce's `?add-to-cart=` handler, which `store_home` stands in for).
+PLATFORMS = ("shopify", "woocommerce")
+
+
 @require_GET
 def product_page(request: HttpRequest, domain: str, product_id: str) -> HttpResponse:
     shop = _shop(domain)
+    platform = request.GET.get("platform", "shopify")
+    if platform not in PLATFORMS:
+        raise Http404("Unknown platform.")
     with shop_scope(shop):
         product = Product.objects.filter(external_id=product_id).first()
         if product is None:
@@ -43,7 +51,13 @@ def product_page(request: HttpRequest, domain: str, product_id: str) -> HttpResp
     return render(
         request,
         "demo/product.html",
-        {"shop": shop, "product": product, "others": others, "cart_count": len(_cart(request, shop))},
+        {
+            "shop": shop,
+            "product": product,
+            "others": others,
+            "cart_count": len(_cart(request, shop)),
+            "platform": platform,
+        },
     )
 
 
@@ -77,24 +91,45 @@ def cart_add(request: HttpRequest, domain: str) -> JsonResponse:
         sources = [str(item.get("properties", {}).get("_basketry", "")) for item in items]
     except (ValueError, KeyError, TypeError, AttributeError):
         return JsonResponse({"error": 'expected {"items": [{"id": ..., "quantity": 1}]}'}, status=400)
+    if not _cart_append(request, shop, ids=ids, sources=sources):
+        return JsonResponse({"error": "unknown product"}, status=400)
+    return JsonResponse({"items": [{"id": pk} for pk in ids]})
+
+
+def _cart_append(request: HttpRequest, shop: Shop, *, ids: list[str], sources: list[str]) -> bool:
+    """Add the products to the visitor's cart; False (nothing added) if one is unknown."""
     with shop_scope(shop):
         known = set(Product.objects.filter(external_id__in=ids).values_list("external_id", flat=True))
     if not ids or set(ids) - known:
-        return JsonResponse({"error": "unknown product"}, status=400)
+        return False
     carts = request.session.get(CART_SESSION_KEY, {})
     lines = carts.get(str(shop.pk), [])
     lines += [{"id": pk, "source": source} for pk, source in zip(ids, sources, strict=True)]
     carts[str(shop.pk)] = lines[-MAX_CART_LINES:]
     request.session[CART_SESSION_KEY] = carts
-    return JsonResponse({"items": [{"id": pk} for pk in ids]})
+    return True
+
+
+@require_GET
+def store_home(request: HttpRequest, domain: str) -> HttpResponse:
+    """The store's front page. Like WooCommerce, it adds `?add-to-cart=ID` (with the widget's
+    `basketry` mark) to the visitor's cart, then shows the cart."""
+    shop = _shop(domain)
+    product_id = request.GET.get("add-to-cart")
+    if product_id is not None:
+        source = request.GET.get("basketry", "")[:32]
+        quantity = request.GET.get("quantity", "1")
+        if not quantity.isdigit() or not 1 <= int(quantity) <= 10:
+            return HttpResponse("Bad quantity.", status=400, content_type="text/plain")
+        if not _cart_append(request, shop, ids=[product_id] * int(quantity), sources=[source] * int(quantity)):
+            return HttpResponse("Unknown product.", status=400, content_type="text/plain")
+    return redirect("demo-cart", domain=shop.domain)
 
 
 @require_GET
 def product_by_handle(request: HttpRequest, handle: str) -> HttpResponse:
     """Product cards link to `/products/<handle>` as on a real store; in the demo that path leads
     to the demo shop's product page."""
-    from django.shortcuts import redirect
-
     shop = _shop(DEMO_DOMAIN)
     with shop_scope(shop):
         product = Product.objects.filter(handle=handle).first()

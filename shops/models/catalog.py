@@ -12,6 +12,8 @@ class Product(ShopOwnedModel):
         PUBLISHED = ProductStatus.PUBLISHED, "Published"
         DRAFT = ProductStatus.DRAFT, "Draft"
         ARCHIVED = ProductStatus.ARCHIVED, "Archived"
+        UNLISTED = ProductStatus.UNLISTED, "Unlisted"
+        DELETED = ProductStatus.DELETED, "Deleted"
 
     external_id = models.CharField(max_length=255, help_text="The platform's product id (or the CSV stock code).")
     title = models.CharField(max_length=512)

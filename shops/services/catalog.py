@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.utils import timezone
 
 from shops.models import Product, Shop
 from shops.records import ProductRecord
@@ -55,14 +57,19 @@ def _product_from_record(*, shop: Shop, record: ProductRecord) -> Product:
 
 
 def product_bulk_upsert(
-    *, shop: Shop, records: Iterable[ProductRecord], overwrite_existing: bool = True
+    *, shop: Shop, records: Iterable[ProductRecord], overwrite_existing: bool = True, skip_stale: bool = False
 ) -> dict[str, int]:
     """Insert the products, or update the ones that exist; returns {external_id: pk} for all of them.
 
     With overwrite_existing=False, products that already exist are left as they are: importers
     that derive products from order lines use it so that a richer synced record is never
-    replaced by a title taken from an order line. Must run inside the shop's scope.
+    replaced by a title taken from an order line. With skip_stale=True, a record older than the
+    stored product (by the platform's `updated_at`) changes nothing: webhooks arrive late and out
+    of order. Must run inside the shop's scope.
     """
+    records = list(records)
+    if skip_stale:
+        records = _newer_than_stored(records)
     products = [_product_from_record(shop=shop, record=record) for record in records]
     if not products:
         return {}
@@ -79,6 +86,38 @@ def product_bulk_upsert(
     _storefront_invalidate(shop=shop)
     external_ids = [product.external_id for product in products]
     return product_ids_by_external_id(external_ids=external_ids)
+
+
+def _newer_than_stored(records: list[ProductRecord]) -> list[ProductRecord]:
+    stored = dict(
+        Product.objects.filter(external_id__in=[record.external_id for record in records]).values_list(
+            "external_id", "updated_at"
+        )
+    )
+    return [
+        record
+        for record in records
+        if record.updated_at is None or record.updated_at >= stored.get(record.external_id, record.updated_at)
+    ]
+
+
+def product_bulk_delete(*, shop: Shop, external_ids: Iterable[str], deleted_at: dt.datetime | None = None) -> int:
+    """Mark the products deleted on the platform; they leave the storefront when this commits.
+
+    The rows stay (status "deleted") so that past baskets keep their products and a restore
+    (WooCommerce's trash) brings a product back with its history. A product changed on the
+    platform after `deleted_at` (a late delete delivery) is left alone. Returns how many changed.
+    Must run inside the shop's scope.
+    """
+    deleted_at = deleted_at or timezone.now()
+    changed = (
+        Product.objects.filter(external_id__in=list(external_ids), updated_at__lte=deleted_at)
+        .exclude(status=Product.Status.DELETED)
+        .update(status=Product.Status.DELETED, updated_at=deleted_at)
+    )
+    if changed:
+        _storefront_invalidate(shop=shop)
+    return changed
 
 
 def _storefront_invalidate(*, shop: Shop) -> None:

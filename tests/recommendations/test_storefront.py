@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 
 import pytest
@@ -13,7 +14,7 @@ from recommendations.storefront import cache as caches
 from shops.demo.generator import demo_shop_generate
 from shops.models import Product, Shop
 from shops.records import ProductRecord
-from shops.services.catalog import product_bulk_upsert
+from shops.services.catalog import product_bulk_delete, product_bulk_upsert
 from shops.services.demo import demo_shop_load
 from shops.tenancy import shop_scope
 
@@ -110,6 +111,38 @@ def test_an_unpublished_product_leaves_the_lists_at_once(client, trained, django
         product_bulk_upsert(shop=shop, records=[dataclasses.replace(record_of(product), status="archived")])
     after = get(client, shop=shop.domain, type="bought_together", product_id=anchor).json()["items"]
     assert shown not in [item["product_id"] for item in after]
+
+
+def test_a_deleted_product_leaves_the_lists_at_once_and_a_restore_brings_it_back(
+    client, trained, django_capture_on_commit_callbacks
+):
+    shop, _, anchor = trained
+    shown = get(client, shop=shop.domain, type="related", product_id=anchor).json()["items"][0]["product_id"]
+    with shop_scope(shop), django_capture_on_commit_callbacks(execute=True):
+        assert product_bulk_delete(shop=shop, external_ids=[shown]) == 1
+    after = get(client, shop=shop.domain, type="related", product_id=anchor).json()["items"]
+    assert shown not in [item["product_id"] for item in after]
+    with shop_scope(shop):
+        product = Product.objects.get(external_id=shown)
+        # The basket history stays: the row is kept, only marked deleted.
+        assert product.status == "deleted"
+    restored = dataclasses.replace(record_of(product), updated_at=product.updated_at + dt.timedelta(seconds=1))
+    with shop_scope(shop), django_capture_on_commit_callbacks(execute=True):
+        product_bulk_upsert(shop=shop, records=[restored], skip_stale=True)
+    again = get(client, shop=shop.domain, type="related", product_id=anchor).json()["items"]
+    assert shown in [item["product_id"] for item in again]
+
+
+def test_late_deliveries_change_nothing(trained):
+    shop, demo, anchor = trained
+    with shop_scope(shop):
+        product = Product.objects.get(external_id=anchor)
+        stamp = product.updated_at
+        older = dataclasses.replace(record_of(product), title="Old title", updated_at=stamp - dt.timedelta(hours=1))
+        product_bulk_upsert(shop=shop, records=[older], skip_stale=True)
+        assert product_bulk_delete(shop=shop, external_ids=[anchor], deleted_at=stamp - dt.timedelta(hours=1)) == 0
+        product.refresh_from_db()
+    assert product.title != "Old title" and product.status == "published" and product.updated_at == stamp
 
 
 def test_without_the_cache_lists_come_from_the_database(client, trained, monkeypatch):

@@ -191,3 +191,64 @@ def test_events_are_sent_only_with_consent(live_server, demo_store, browser_page
     assert {"impression", "add_to_cart"} <= {kind for kind, _ in events}
     assert all(event_anchor == anchor for _, event_anchor in events)
     assert problems == []
+
+
+# PostgreSQL: the live server answers the widget's parallel requests from several threads.
+@pytest.mark.services("postgres", "chromium")
+def test_woocommerce_add_to_cart_uses_the_add_to_cart_handler_with_the_block_mark(
+    live_server, demo_store, browser_page
+):
+    shop, anchor, _, titles = demo_store
+    page, problems = browser_page
+    page.goto(f"{live_server.url}/demo/{shop.domain}/products/{anchor}?platform=woocommerce")
+    bundle = page.locator('[data-basketry="bought_together"] section')
+    bundle.wait_for()
+    shown = bundle.locator("li a span").all_inner_texts()
+    sent = []
+    page.on("request", lambda request: sent.append(request.url) if "add-to-cart=" in request.url else None)
+    bundle.locator("button").click()
+    page.locator('[role="status"]', has_text="Added to cart").wait_for()
+
+    # One request per ticked product, in order, each carrying the block's mark for attribution.
+    assert len(sent) == len(shown)
+    by_title = {title: external_id for external_id, title in titles.items()}
+    for url, title in zip(sent, shown, strict=True):
+        assert url.startswith(f"{live_server.url}/demo/{shop.domain}/?add-to-cart=")
+        assert f"add-to-cart={by_title[title]}&" in url and url.endswith("&quantity=1&basketry=bought_together")
+    page.goto(f"{live_server.url}/demo/{shop.domain}/cart")
+    lines = page.locator("main > ul > li").all_inner_texts()
+    assert len(lines) == len(shown)
+    assert all("(added from a bought_together block)" in line for line in lines)
+    assert problems == []
+
+
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+# PostgreSQL: the live server answers the widget's parallel requests from several threads.
+@pytest.mark.services("postgres", "chromium")
+def test_the_blocks_pass_an_automated_wcag_21_aa_audit(live_server, demo_store, browser_page):
+    """axe-core over the rendered blocks, with a "Why this?" disclosure open and a cart block."""
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright").Axe()
+    shop, anchor, _, _ = demo_store
+    page, problems = browser_page
+    page.goto(f"{live_server.url}/demo/{shop.domain}/products/{anchor}")
+    for kind in ("bought_together", "related"):
+        page.locator(f'[data-basketry="{kind}"] section li').first.wait_for()
+    page.locator('[data-basketry="related"] summary').first.click()
+    page.locator('[data-basketry="bought_together"] button').click()
+    page.locator('[role="status"]', has_text="Added to cart").wait_for()
+    pages = {"product": page.url}
+
+    page.goto(f"{live_server.url}/demo/{shop.domain}/cart")
+    page.locator('[data-basketry="cart"] section li').first.wait_for()
+    pages["cart"] = page.url
+
+    for name, url in pages.items():
+        page.goto(url)
+        page.locator("[data-basketry] section li").first.wait_for()
+        results = axe.run(page, context="[data-basketry]", options={"runOnly": {"type": "tag", "values": WCAG_21_AA}})
+        assert results.violations_count == 0, f"{name} page:\n{results.generate_snapshot()}"
+        # The audit really ran over the widget: it found rules that passed there.
+        assert results.response["passes"], name
+    assert problems == []

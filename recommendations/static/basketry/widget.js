@@ -61,10 +61,13 @@
   function addToCart(block, items) {
     var platform = block.dataset.platform || "shopify";
     if (platform === "woocommerce") {
-      // WooCommerce adds one product per ?add-to-cart request (on any page, to the visitor's session).
+      // WooCommerce adds one product per ?add-to-cart request (on any page, to the visitor's session);
+      // the plugin copies `basketry` into the cart item's meta for attribution.
+      var base = block.dataset.cartUrl || "/";
       return items.reduce(function (done, i) {
-        return done.then(function () { return fetch("/?add-to-cart=" + encodeURIComponent(i.product_id), { credentials: "same-origin" }); })
-          .then(function (r) { if (!r.ok) throw new Error(r.status); });
+        return done.then(function () {
+          return fetch(base + (base.indexOf("?") < 0 ? "?" : "&") + "add-to-cart=" + encodeURIComponent(i.product_id) + "&quantity=1&basketry=" + block.dataset.basketry, { credentials: "same-origin" });
+        }).then(function (r) { if (!r.ok) throw new Error(r.status); });
       }, Promise.resolve());
     }
     var url = block.dataset.cartUrl || "/cart/add.js";
