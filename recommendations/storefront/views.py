@@ -10,12 +10,19 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from recommendations.services.events import event_batch_record
 from recommendations.storefront.cache import dumps
+from recommendations.storefront.identity import (
+    CREDENTIALS_KEY,
+    CustomerTokenInvalid,
+    customer_token_parse,
+    customer_token_verify,
+)
 from recommendations.storefront.service import StorefrontUnavailable, shop_state_get, storefront_list_get
 from shops.errors import ValidationFailed
 from shops.models import Shop
@@ -57,9 +64,12 @@ def recommendations(request: HttpRequest) -> HttpResponse:
     product_id = params.get("product_id", "").strip()
     if not domain or not _DOMAIN.match(domain):
         return _error(400, "shop: the store's domain is required, e.g. my-store.myshopify.com")
-    if kind not in TYPES:
-        return _error(400, f"type: one of {', '.join(TYPES)}")
-    if not _PRODUCT_ID.match(product_id):
+    token = params.get("customer_token", "")
+    if kind == "personal" and not token:
+        return _error(400, "customer_token: personal lists need a customer token signed for this shop")
+    if kind not in (*TYPES, "personal"):
+        return _error(400, f"type: one of {', '.join(TYPES)}, or personal with a customer_token")
+    if kind != "personal" and not _PRODUCT_ID.match(product_id):
         return _error(400, "product_id: a product id is required (letters, digits, - _ . : /, at most 255)")
     try:
         limit = int(params.get("limit", DEFAULT_LIMIT))
@@ -79,13 +89,35 @@ def recommendations(request: HttpRequest) -> HttpResponse:
         state = shop_state_get(domain=domain)
         if state is None:
             return _error(404, "unknown shop")
-        rendered = storefront_list_get(state=state, kind=kind, product_id=product_id, cart=cart)
-    except StorefrontUnavailable:
+        customer_ref = ""
+        if kind == "personal":
+            customer_ref = _customer_ref_from_token(state.shop_id, domain=domain, token=token)
+            if customer_ref is None:
+                return _error(401, "customer_token: not a valid token for this shop (or expired)")
+        rendered = storefront_list_get(
+            state=state, kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref
+        )
+    except (StorefrontUnavailable, DatabaseError):
         return _error(503, "recommendations are unavailable right now")
     response = _render_response(kind, rendered, limit)
     # Browsers and CDNs may reuse a list briefly; stock and rule changes reach the server at once.
-    response["Cache-Control"] = "public, max-age=30"
+    # A personal answer depends on who asked: never shared.
+    response["Cache-Control"] = "private, no-store" if kind == "personal" else "public, max-age=30"
     return response
+
+
+def _customer_ref_from_token(shop_id: int, *, domain: str, token: str) -> str | None:
+    """The shop's pseudonym for the customer a plugin-signed token vouches for, or None."""
+    try:
+        customer_token_parse(token)
+    except CustomerTokenInvalid:
+        return None
+    shop = Shop.objects.get(pk=shop_id)
+    try:
+        customer_id = customer_token_verify(key=shop.credentials.get(CREDENTIALS_KEY, ""), domain=domain, token=token)
+    except CustomerTokenInvalid:
+        return None
+    return shop.customer_ref(customer_id)
 
 
 MAX_EVENT_BODY_BYTES = 16 * 1024

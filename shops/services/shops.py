@@ -85,3 +85,19 @@ def shop_secrets_reencrypt() -> int:
             shop.save(update_fields=["credentials", "customer_ref_secret"])
         count += 1
     return count
+
+
+def shop_storefront_token_key_get(*, shop: Shop) -> str:
+    """The key a platform plugin signs customer tokens with (see recommendations.storefront.identity),
+    created on first use and kept encrypted with the shop's credentials."""
+    from recommendations.storefront.identity import CREDENTIALS_KEY, customer_token_key_new
+
+    if shop.credentials.get(CREDENTIALS_KEY):
+        return shop.credentials[CREDENTIALS_KEY]
+    with transaction.atomic():
+        locked = Shop.objects.select_for_update().get(pk=shop.pk)
+        if not locked.credentials.get(CREDENTIALS_KEY):
+            locked.credentials = {**locked.credentials, CREDENTIALS_KEY: customer_token_key_new()}
+            locked.save(update_fields=["credentials", "updated_at"])
+    shop.credentials = locked.credentials
+    return locked.credentials[CREDENTIALS_KEY]

@@ -80,7 +80,8 @@ def test_unknown_shop_is_404_and_unknown_product_gets_the_flagged_popular_list(c
     "params,message",
     [
         ({"type": "related", "product_id": "1"}, "shop:"),
-        ({"shop": "a.example", "type": "personal", "product_id": "1"}, "type:"),
+        ({"shop": "a.example", "type": "personal", "product_id": "1"}, "customer_token:"),
+        ({"shop": "a.example", "type": "popular", "product_id": "1"}, "type:"),
         ({"shop": "a.example", "type": "related", "product_id": ""}, "product_id:"),
         ({"shop": "a.example", "type": "related", "product_id": "<script>"}, "product_id:"),
         ({"shop": "a.example", "type": "related", "product_id": "1", "limit": "25"}, "limit:"),

@@ -252,3 +252,35 @@ def test_the_blocks_pass_an_automated_wcag_21_aa_audit(live_server, demo_store, 
         # The audit really ran over the widget: it found rules that passed there.
         assert results.response["passes"], name
     assert problems == []
+
+
+# PostgreSQL: the live server answers the widget's parallel requests from several threads.
+@pytest.mark.services("postgres", "chromium")
+def test_a_personal_block_sends_the_plugin_signed_token(live_server, demo_store, browser_page, monkeypatch):
+    import time
+
+    from recommendations.storefront.identity import customer_token_sign
+    from shops.services.shops import shop_storefront_token_key_get
+
+    # The browser's event loop runs in this thread; the key is read with a plain, blocking query.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+    shop, anchor, _, _ = demo_store
+    page, problems = browser_page
+    key = shop_storefront_token_key_get(shop=shop)
+    token = customer_token_sign(key=key, domain=shop.domain, customer_id="C2001", expires=int(time.time()) + 600)
+    block = f'<div data-basketry="personal" data-shop="{shop.domain}" data-customer-token="{token}"></div>'
+    # What the WordPress plugin prints for a logged-in shopper.
+    page.route(
+        f"**/demo/{shop.domain}/products/{anchor}",
+        lambda route: route.fulfill(
+            response=route.fetch(), body=route.fetch().text().replace("<main>", "<main>" + block)
+        ),
+    )
+    with page.expect_response(lambda response: "type=personal" in response.url) as caught:
+        page.goto(f"{live_server.url}/demo/{shop.domain}/products/{anchor}")
+    assert caught.value.status == 200 and f"customer_token={token}" in caught.value.url
+    section = page.locator('[data-basketry="personal"] section')
+    section.wait_for()
+    assert section.locator("h2").inner_text() == "Picked for you"
+    assert section.locator("li").count() >= 1
+    assert problems == []

@@ -4,7 +4,7 @@
   "use strict";
   var script = document.currentScript;
   var API = (script && script.dataset.api) || (script ? new URL(script.src).origin : "");
-  var TITLES = { related: "You may also like", bought_together: "Frequently bought together", cart: "Goes well with your cart" };
+  var TITLES = { related: "You may also like", bought_together: "Frequently bought together", cart: "Goes well with your cart", personal: "Picked for you" };
   var CSS = ".bsk{min-height:var(--basketry-min-height,300px);font:inherit;color:var(--basketry-text,inherit)}" +
     ".bsk h2{font-size:var(--basketry-title-size,1.25rem);margin:0 0 .75rem}" +
     ".bsk ul{display:grid;grid-template-columns:repeat(auto-fill,minmax(var(--basketry-card-width,150px),1fr));gap:1rem;list-style:none;margin:0;padding:0}" +
@@ -143,8 +143,9 @@
   }
 
   function load(block, serial) {
-    var q = new URLSearchParams({ shop: block.dataset.shop, type: block.dataset.basketry, product_id: block.dataset.productId, limit: block.dataset.limit || "4" });
+    var q = new URLSearchParams({ shop: block.dataset.shop, type: block.dataset.basketry, product_id: block.dataset.productId || "", limit: block.dataset.limit || "4" });
     if (block.dataset.cart) q.set("cart", block.dataset.cart);
+    if (block.dataset.customerToken) q.set("customer_token", block.dataset.customerToken);
     fetch(API + "/api/storefront/v1/recommendations?" + q.toString())
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (data) { render(block, data, serial); }, function () { block.hidden = true; });
