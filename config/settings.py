@@ -59,6 +59,22 @@ SHOPIFY_API_KEY = os.environ.get("SHOPIFY_API_KEY", "")
 SHOPIFY_API_SECRET = os.environ.get("SHOPIFY_API_SECRET", "")
 # The previous app secret during a rotation: signatures made with it are still accepted.
 SHOPIFY_API_SECRET_OLD = os.environ.get("SHOPIFY_API_SECRET_OLD", "")
+# The Admin API version every request and webhook subscription uses; upgraded once a quarter
+# (each stable version is supported for at least 12 months).
+SHOPIFY_API_VERSION = "2026-10"
+SHOPIFY_SCOPES = "read_products,read_orders,write_app_proxy"
+# Orders older than 60 days need this scope; it is optional (shopify.app.toml) and used when granted.
+SHOPIFY_OPTIONAL_SCOPES = "read_all_orders"
+# Development and tests only: where `https://{shop}` Admin API calls go instead, e.g.
+# http://127.0.0.1:8765/shops/{shop} for a local stand-in. Empty in production.
+SHOPIFY_ADMIN_API_BASE_URL = os.environ.get("SHOPIFY_ADMIN_API_BASE_URL", "")
+# Refresh an expiring offline token this long before it runs out.
+SHOPIFY_TOKEN_REFRESH_MARGIN_SECONDS = 300
+# Largest webhook body accepted; Shopify's biggest payloads (orders with many lines) stay well below.
+SHOPIFY_WEBHOOK_MAX_BYTES = int(os.environ.get("SHOPIFY_WEBHOOK_MAX_BYTES", str(2 * 1024 * 1024)))
+# Hours between uninstall and the purge of a shop's data if `shop/redact` never arrives (Shopify
+# sends it 48 hours after uninstall).
+SHOP_PURGE_AFTER_UNINSTALL_HOURS = int(os.environ.get("SHOP_PURGE_AFTER_UNINSTALL_HOURS", "72"))
 WOOCOMMERCE_ALLOW_INSECURE_HTTP = _env_flag("WOOCOMMERCE_ALLOW_INSECURE_HTTP", default=False)
 
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS") or ["127.0.0.1", "localhost", "[::1]", "testserver"]
@@ -153,12 +169,21 @@ CELERY_TASK_ROUTES = {
     "recommendations.training_nightly": {"queue": "default"},
     "recommendations.events_roll_up": {"queue": "default"},
     "recommendations.events_roll_up_all": {"queue": "default"},
+    "integrations.webhook_process": {"queue": "webhooks"},
+    "integrations.shopify_sync_run": {"queue": "sync"},
+    "integrations.shopify_sync_poll": {"queue": "sync"},
+    "integrations.shopify_reconcile_all": {"queue": "default"},
+    "integrations.shops_purge_due": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULE = {
     # 03:15 UTC, after most shops' evening peak: https://crontab.guru/#15_3_*_*_*
     "training-nightly": {"task": "recommendations.training_nightly", "schedule": crontab(minute=15, hour=3)},
     # 00:20 UTC, once the day is over: https://crontab.guru/#20_0_*_*_*
     "events-roll-up": {"task": "recommendations.events_roll_up_all", "schedule": crontab(minute=20, hour=0)},
+    # Every 6 hours: catch changes whose webhooks never arrived (https://crontab.guru/#40_*/6_*_*_*).
+    "shopify-reconcile": {"task": "integrations.shopify_reconcile_all", "schedule": crontab(minute=40, hour="*/6")},
+    # Hourly: purge shops uninstalled long enough ago (https://crontab.guru/#5_*_*_*_*).
+    "shops-purge": {"task": "integrations.shops_purge_due", "schedule": crontab(minute=5)},
 }
 # Training tasks run for minutes: one message at a time per worker process keeps the others free.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -186,6 +211,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "integrations.shopify.views._invalid_session_handler",
 }
 
 BASKETRY_MODE = {

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import path
 
 from config import health
+from integrations.shopify import views as shopify_views
+from integrations.shopify import webhooks as shopify_webhooks
 from recommendations.storefront import demo as demo_storefront
 from recommendations.storefront import views as storefront_views
 from shops import views as shop_views
@@ -18,5 +20,11 @@ urlpatterns = [
     path("demo/<str:domain>/cart", demo_storefront.cart_page, name="demo-cart"),
     path("demo/<str:domain>/cart/add.js", demo_storefront.cart_add, name="demo-cart-add"),
     path("products/<str:handle>", demo_storefront.product_by_handle, name="demo-product-by-handle"),
+    path("webhooks/shopify", shopify_webhooks.shopify_webhook, name="shopify-webhooks"),
+    path("shopify/app", shopify_views.app_home, name="shopify-app-home"),
+    path("shopify/patch-id-token", shopify_views.patch_id_token, name="shopify-patch-id-token"),
+    path("shopify/auth", shopify_views.oauth_start, name="shopify-oauth-start"),
+    path("shopify/auth/callback", shopify_views.oauth_callback, name="shopify-oauth-callback"),
+    path("api/admin/v1/status", shopify_views.admin_status, name="admin-status"),
     path("admin/", admin.site.urls),
 ]

@@ -67,6 +67,8 @@ class OrderRecord:
     # stored and never persisted as given; None means a guest order.
     customer_id: str | None = None
     status: str = OrderStatus.PAID
+    # Already the shop's keyed hash (set where a platform id was hashed on arrival); wins over customer_id.
+    customer_ref: str | None = None
     currency: str = ""
     # None: the sum of the lines.
     total: Decimal | None = None

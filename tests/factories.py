@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import models
 from django.utils import timezone
 
+from integrations.models import PrivacyRequest, SyncRun, WebhookDelivery
 from recommendations.models import (
     DataProfile,
     EventDailyRollup,
@@ -136,6 +137,31 @@ def make_event_rollup(shop: Shop, *, save: bool = True, **overrides) -> EventDai
     return _persist(EventDailyRollup(**fields), save)
 
 
+def make_webhook_delivery(shop: Shop, *, save: bool = True, **overrides) -> WebhookDelivery:
+    fields = dict(
+        shop=shop,
+        platform="shopify",
+        delivery_id=f"delivery-{next(_sequence)}",
+        topic="products/update",
+        triggered_at=timezone.now(),
+        work={},
+    )
+    fields.update(overrides)
+    return _persist(WebhookDelivery(**fields), save)
+
+
+def make_sync_run(shop: Shop, *, save: bool = True, **overrides) -> SyncRun:
+    fields = dict(shop=shop, kind=SyncRun.Kind.FULL, checkpoint={"phase": "products"})
+    fields.update(overrides)
+    return _persist(SyncRun(**fields), save)
+
+
+def make_privacy_request(shop: Shop, *, save: bool = True, **overrides) -> PrivacyRequest:
+    fields = dict(shop=shop, kind=PrivacyRequest.Kind.DATA_REQUEST, customer_ref="0" * 64)
+    fields.update(overrides)
+    return _persist(PrivacyRequest(**fields), save)
+
+
 ROW_FACTORIES = {
     Product: make_product,
     Order: make_order,
@@ -147,4 +173,7 @@ ROW_FACTORIES = {
     MerchantRule: make_merchant_rule,
     ShopperEvent: make_shopper_event,
     EventDailyRollup: make_event_rollup,
+    WebhookDelivery: make_webhook_delivery,
+    SyncRun: make_sync_run,
+    PrivacyRequest: make_privacy_request,
 }

@@ -55,6 +55,11 @@ def test_every_task_is_routed_to_its_queue():
         "recommendations.training_nightly": "default",
         "recommendations.events_roll_up": "default",
         "recommendations.events_roll_up_all": "default",
+        "integrations.webhook_process": "webhooks",
+        "integrations.shopify_sync_run": "sync",
+        "integrations.shopify_sync_poll": "sync",
+        "integrations.shopify_reconcile_all": "default",
+        "integrations.shops_purge_due": "default",
     }
     for task, queue in expected.items():
         assert task in app.tasks

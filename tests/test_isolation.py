@@ -103,6 +103,15 @@ def test_scope_cannot_switch_to_another_shop_inside_a_scope(shop, other_shop):
 
 # Routes that show no shop data at all.
 PUBLIC_ROUTES = {"home", "livez", "readyz"}
+# Platform entry points: the shop comes only from what the platform signed (webhook HMAC, ID
+# token, OAuth query HMAC); tests/integrations/shopify covers forged and cross-shop requests.
+PLATFORM_ROUTES = {
+    "shopify-webhooks",
+    "shopify-app-home",
+    "shopify-patch-id-token",
+    "shopify-oauth-start",
+    "shopify-oauth-callback",
+}
 # Public storefront reads: the shop comes from the domain and they show only what a storefront
 # shows anyway; `test_storefront_never_shows_another_shops_products` covers them.
 STOREFRONT_ROUTES = {
@@ -118,7 +127,7 @@ STOREFRONT_ROUTES = {
 # Operator-only routes (Django admin, staff login): cross-shop on purpose, behind staff auth.
 OPERATOR_NAMESPACES = {"admin"}
 # Shop-scoped routes: each one needs a cross-shop test in this module.
-SHOP_SCOPED_ROUTES: set[str] = set()
+SHOP_SCOPED_ROUTES = {"admin-status"}
 
 
 def _route_names(patterns, namespace: str = "") -> list[str]:
@@ -136,7 +145,7 @@ def test_every_endpoint_is_classified():
         name
         for name in _route_names(get_resolver().url_patterns)
         if name.split(":")[0] not in OPERATOR_NAMESPACES
-        and name not in PUBLIC_ROUTES | STOREFRONT_ROUTES | SHOP_SCOPED_ROUTES
+        and name not in PUBLIC_ROUTES | PLATFORM_ROUTES | STOREFRONT_ROUTES | SHOP_SCOPED_ROUTES
     ]
     assert unclassified == [], "classify these routes and, if shop-scoped, add their cross-shop tests"
 

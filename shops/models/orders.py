@@ -28,6 +28,9 @@ class Order(ShopOwnedModel):
     customer_ref = models.CharField(
         max_length=64, null=True, blank=True, help_text="Keyed hash of the platform customer id; empty for guests."
     )
+    updated_at = models.DateTimeField(
+        null=True, blank=True, help_text="The platform's last change; late deliveries older than this change nothing."
+    )
     synced_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +26,12 @@ class OrderImportResult:
     lines_created: int
 
 
+def _customer_ref(shop: Shop, record: OrderRecord) -> str | None:
+    if record.customer_ref:
+        return record.customer_ref
+    return shop.customer_ref(record.customer_id) if record.customer_id else None
+
+
 def _line_total(lines: Sequence[OrderLineRecord]) -> Decimal:
     return sum((line.unit_price * line.quantity for line in lines), Decimal(0))
 
@@ -45,7 +52,11 @@ def _line_rows(
 
 
 def order_bulk_import(
-    *, shop: Shop, records: Sequence[OrderRecord], product_ids: Mapping[str, int]
+    *,
+    shop: Shop,
+    records: Sequence[OrderRecord],
+    product_ids: Mapping[str, int],
+    updated_at: Mapping[str, dt.datetime | None] | None = None,
 ) -> OrderImportResult:
     """Insert the orders that are not stored yet, with their lines; never touches stored ones.
 
@@ -66,7 +77,8 @@ def order_bulk_import(
             currency=record.currency or shop.currency,
             total=record.total if record.total is not None else _line_total(record.lines),
             status=record.status,
-            customer_ref=shop.customer_ref(record.customer_id) if record.customer_id else None,
+            customer_ref=_customer_ref(shop, record),
+            updated_at=(updated_at or {}).get(record.external_id),
         )
         for record in new_records
     ]
@@ -96,3 +108,55 @@ def order_lines_append(
         rows=_line_rows(shop=shop, order_id=order_id, lines=lines, product_ids=product_ids),
     )
     Order.objects.filter(pk=order_id).update(total=F("total") + _line_total(lines))
+
+
+@dataclass(frozen=True)
+class OrderUpsertResult:
+    created: int
+    updated: int
+    stale: int
+
+
+def order_bulk_upsert(
+    *,
+    shop: Shop,
+    records: Sequence[OrderRecord],
+    product_ids: Mapping[str, int],
+    updated_at: Mapping[str, dt.datetime | None],
+) -> OrderUpsertResult:
+    """Insert new orders and bring stored ones up to date (status, total, lines) from a platform
+    that edits orders after they are placed (payments, cancellations, refunds, edits).
+
+    A record older than what is stored (by the platform's `updated_at`) changes nothing: webhooks
+    arrive late and out of order. Must run inside the shop's scope and the caller's transaction.
+    """
+    by_external_id = {record.external_id: record for record in records}
+    stored = {
+        external_id: (pk, stamp)
+        for external_id, pk, stamp in Order.objects.filter(external_id__in=list(by_external_id)).values_list(
+            "external_id", "pk", "updated_at"
+        )
+    }
+    fresh = [record for record in records if record.external_id not in stored]
+    result = order_bulk_import(shop=shop, records=fresh, product_ids=product_ids, updated_at=updated_at)
+    updated = stale = 0
+    for external_id, (pk, stamp) in stored.items():
+        record = by_external_id[external_id]
+        incoming = updated_at.get(external_id)
+        if stamp is not None and (incoming is None or incoming <= stamp):
+            stale += 1
+            continue
+        Order.objects.filter(pk=pk).update(
+            status=record.status,
+            total=record.total if record.total is not None else _line_total(record.lines),
+            customer_ref=_customer_ref(shop, record),
+            updated_at=incoming,
+        )
+        OrderLine.objects.filter(order_id=pk).delete()
+        rows_insert(
+            model=OrderLine,
+            fields=_LINE_FIELDS,
+            rows=_line_rows(shop=shop, order_id=pk, lines=record.lines, product_ids=product_ids),
+        )
+        updated += 1
+    return OrderUpsertResult(created=len(result.created), updated=updated, stale=stale)

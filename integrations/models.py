@@ -1,0 +1,86 @@
+"""What the platform integrations record: webhook deliveries, sync runs and privacy requests."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from shops.tenancy import ShopOwnedModel
+
+
+class WebhookDelivery(ShopOwnedModel):
+    """One verified delivery. The unique key makes a redelivery a no-op; only what processing
+    needs is kept (`work`), never the shopper fields a platform payload carries."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        DONE = "done", "Done"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    platform = models.CharField(max_length=16)
+    delivery_id = models.CharField(max_length=255, help_text="The platform's id of this delivery (dedup key).")
+    topic = models.CharField(max_length=64)
+    triggered_at = models.DateTimeField(help_text="When the platform fired the event (stale-delivery checks).")
+    received_at = models.DateTimeField(auto_now_add=True)
+    work = models.JSONField(default=dict, help_text="The minimised payload processing needs.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    detail = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "delivery_id"], name="webhookdelivery_platform_id_unique")
+        ]
+        indexes = [models.Index(fields=["shop", "received_at"], name="webhookdelivery_shop_time_idx")]
+
+
+class SyncRun(ShopOwnedModel):
+    """A catalogue and order sync with its checkpoint, so that a killed run resumes where it was."""
+
+    class Kind(models.TextChoices):
+        FULL = "full", "Full (bulk operations)"
+        RECONCILE = "reconcile", "Reconciliation (changes since the last sync)"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    # Where the run is: {"phase": "products"|"orders"|"done", "bulk_id": gid, "cursor": ..., "lines_done": n}.
+    checkpoint = models.JSONField(default=dict)
+    # Changes after this instant are what the next reconciliation asks for.
+    watermark = models.DateTimeField(null=True, blank=True)
+    products_synced = models.PositiveIntegerField(default=0)
+    orders_synced = models.PositiveIntegerField(default=0)
+    requests_made = models.PositiveIntegerField(default=0)
+    throttled = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["shop", "started_at"], name="syncrun_shop_started_idx")]
+
+
+class PrivacyRequest(ShopOwnedModel):
+    """A platform's privacy request about one customer, and what was done about it.
+
+    The customer appears only as the shop's keyed hash; the export lists what Basketry holds
+    under that hash, for the merchant to pass on.
+    """
+
+    class Kind(models.TextChoices):
+        DATA_REQUEST = "data_request", "Customer data request"
+        CUSTOMER_REDACT = "customer_redact", "Customer redaction"
+
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    platform_request_id = models.CharField(max_length=255, blank=True)
+    customer_ref = models.CharField(max_length=64)
+    received_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    export = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["shop", "received_at"], name="privacyrequest_shop_time_idx")]

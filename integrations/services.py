@@ -1,0 +1,70 @@
+"""Services behind the integrations' tasks and commands: process a delivery, run a sync."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.models import SyncRun, WebhookDelivery
+from shops.models import Shop
+
+logger = logging.getLogger("basketry.integrations")
+
+
+def webhook_delivery_process(*, shop: Shop, delivery_pk: int) -> str | None:
+    """Apply a recorded delivery once; a second call finds it done and does nothing."""
+    from integrations.shopify.handlers import delivery_apply
+    from integrations.shopify.mapping import PayloadInvalid
+
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_pk).first()
+        if delivery is None or delivery.status != WebhookDelivery.Status.QUEUED:
+            return None
+        topic = delivery.topic
+        try:
+            status, detail = delivery_apply(shop=shop, delivery=delivery)
+        except (PayloadInvalid, KeyError, ValueError) as error:
+            status, detail = WebhookDelivery.Status.FAILED, f"{type(error).__name__}: {error}"
+        if topic != "shop/redact":  # the purge removed the delivery with everything else
+            WebhookDelivery.objects.filter(pk=delivery_pk).update(
+                status=status, detail=detail[:2000], processed_at=timezone.now()
+            )
+    logger.info("webhook.processed shop=%s topic=%s status=%s", shop.pk, topic, status)
+    return status
+
+
+def shopify_sync_execute(
+    *, shop: Shop, kind: str, wait: bool = False, poll_seconds: float = 2.0, timeout_seconds: float = 3600
+) -> SyncRun:
+    """Start or resume the shop's sync of that kind and advance it.
+
+    With wait=False (tasks) it returns while a bulk operation runs, leaving the run to be polled
+    (or woken by bulk_operations/finish); with wait=True (the `sync` command) it polls until done.
+    Errors other than waiting leave the checkpoint for a retry and are re-raised.
+    """
+    from integrations.shopify.client import ShopifyClient
+    from integrations.shopify.sync import SyncWaiting, sync_run_advance, sync_run_start
+
+    run = sync_run_start(shop=shop, kind=kind)
+    deadline = time.monotonic() + timeout_seconds
+    with ShopifyClient(shop=shop) as client:
+        while True:
+            try:
+                sync_run_advance(run=run, client=client)
+                return run
+            except SyncWaiting:
+                if not wait:
+                    return run
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(poll_seconds)
+
+
+def shopify_sync_resume(*, shop: Shop, run_id: int) -> SyncRun | None:
+    run = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).first()
+    if run is None:
+        return None
+    return shopify_sync_execute(shop=shop, kind=run.kind)

@@ -1,0 +1,117 @@
+"""Processing of a recorded Shopify delivery, by topic. Each handler is safe to run twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.models import PrivacyRequest, SyncRun, WebhookDelivery
+from integrations.shopify import sync
+from shops.models import Shop
+from shops.records import OrderLineRecord, OrderRecord, ProductRecord
+from shops.services.catalog import product_bulk_delete, product_bulk_upsert
+from shops.services.lifecycle import customer_data_export, customer_redact, shop_purge, shop_uninstall
+
+
+def _time(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def _product(data: dict) -> ProductRecord:
+    return ProductRecord(
+        **{
+            **data,
+            "price": Decimal(data["price"]),
+            "tags": tuple(data["tags"]),
+            "created_at": _time(data["created_at"]),
+            "updated_at": _time(data["updated_at"]),
+        }
+    )
+
+
+def _order(data: dict) -> OrderRecord:
+    return OrderRecord(
+        **{
+            **data,
+            "created_at": _time(data["created_at"]),
+            "total": Decimal(data["total"]) if data["total"] is not None else None,
+            "lines": tuple(
+                OrderLineRecord(**{**line, "unit_price": Decimal(line["unit_price"])}) for line in data["lines"]
+            ),
+        }
+    )
+
+
+class Outcome:
+    DONE = WebhookDelivery.Status.DONE
+    IGNORED = WebhookDelivery.Status.IGNORED
+
+
+def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
+    """Apply one delivery; returns (status, detail). Runs inside the shop's scope."""
+    topic, work = delivery.topic, delivery.work
+    if topic == "shop/redact":
+        shop_purge(shop=shop)
+        return Outcome.DONE, "every row of the shop deleted"
+    if topic == "app/uninstalled":
+        if shop.installed_at and delivery.triggered_at < shop.installed_at:
+            return Outcome.IGNORED, "fired before the current installation"
+        shop_uninstall(shop=shop, at=delivery.triggered_at)
+        return Outcome.DONE, "tokens dropped, serving stopped"
+    if shop.status != Shop.Status.INSTALLED and not topic.startswith("customers/"):
+        return Outcome.IGNORED, "shop not installed"
+    with transaction.atomic():
+        if topic in ("products/create", "products/update"):
+            product_bulk_upsert(shop=shop, records=[_product(work["product"])], skip_stale=True)
+        elif topic == "products/delete":
+            changed = product_bulk_delete(
+                shop=shop, external_ids=[work["product_id"]], deleted_at=delivery.triggered_at
+            )
+            if not changed:
+                return Outcome.IGNORED, "unknown, already deleted or changed since"
+        elif topic.startswith("orders/"):
+            record = _order(work["order"])
+            created, updated = sync.orders_write(
+                shop=shop,
+                records=[record],
+                updated_at={record.external_id: _time(work["updated_at"])},
+                titles=work.get("titles") or {},
+            )
+            if not created and not updated:
+                return Outcome.IGNORED, "stale: the stored order is as new or newer"
+        elif topic == "customers/redact":
+            count = customer_redact(shop=shop, customer_ref=work["customer_ref"])
+            PrivacyRequest.objects.create(
+                shop=shop,
+                kind=PrivacyRequest.Kind.CUSTOMER_REDACT,
+                customer_ref=work["customer_ref"],
+                completed_at=timezone.now(),
+                export={"orders_anonymised": count},
+            )
+        elif topic == "customers/data_request":
+            PrivacyRequest.objects.create(
+                shop=shop,
+                kind=PrivacyRequest.Kind.DATA_REQUEST,
+                platform_request_id=work.get("request_id", ""),
+                customer_ref=work["customer_ref"],
+                completed_at=timezone.now(),
+                export=customer_data_export(shop=shop, customer_ref=work["customer_ref"]),
+            )
+        elif topic == "bulk_operations/finish":
+            waiting = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, checkpoint__bulk_id=work["bulk_id"]).first()
+            if waiting is None:
+                return Outcome.IGNORED, "no sync waits for this operation"
+            from integrations.tasks import shopify_sync_poll
+
+            run_id = waiting.pk
+            transaction.on_commit(lambda: shopify_sync_poll.delay(shop.pk, run_id))
+        elif topic == "app/scopes_update":
+            locked = Shop.objects.select_for_update().get(pk=shop.pk)
+            locked.credentials = {**locked.credentials, "scope": ",".join(work.get("scopes") or [])}
+            locked.save(update_fields=["credentials", "updated_at"])
+        else:
+            return Outcome.IGNORED, f"topic {topic} not handled"
+    return Outcome.DONE, ""

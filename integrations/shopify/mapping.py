@@ -1,0 +1,220 @@
+"""Shopify's shapes to Basketry's records: REST webhook payloads and GraphQL (bulk) nodes.
+
+Only what recommendations need survives: no customer fields but the id (hashed later), no
+addresses, emails, notes or shipping lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from decimal import Decimal, InvalidOperation
+
+from integrations.shopify.auth import customer_id_from_gid
+from shops.records import OrderLineRecord, OrderRecord, OrderStatus, ProductRecord, ProductStatus
+
+PRODUCT_STATUSES = {
+    "active": ProductStatus.PUBLISHED,
+    "draft": ProductStatus.DRAFT,
+    "archived": ProductStatus.ARCHIVED,
+    "unlisted": ProductStatus.UNLISTED,
+}
+PAID_LIKE = {"paid", "partially_paid", "partially_refunded"}
+REFUNDED_LIKE = {"refunded", "voided"}
+ATTRIBUTION_KEY = "_basketry"
+_TAG = re.compile(r"<[^>]+>")
+
+
+class PayloadInvalid(ValueError):
+    """A payload misses what Basketry needs; the delivery is recorded as failed with this reason."""
+
+
+def numeric_id(value: object) -> str:
+    """`gid://shopify/Product/1001` and `1001` are the same product."""
+    text = str(value if value is not None else "").strip()
+    if text.startswith("gid://"):
+        text = text.rsplit("/", 1)[-1]
+    if not text.isdigit():
+        raise PayloadInvalid(f"not a Shopify id: {value!r}")
+    return text
+
+
+def parse_time(value: object) -> dt.datetime | None:
+    if not value:
+        return None
+    text = str(value).replace("Z", "+00:00")
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError as error:
+        raise PayloadInvalid(f"not a timestamp: {value!r}") from error
+    if parsed.tzinfo is None:
+        raise PayloadInvalid(f"timestamp without a time zone: {value!r}")
+    return parsed
+
+
+def _money(value: object) -> Decimal:
+    try:
+        amount = Decimal(str(value if value not in (None, "") else "0"))
+    except InvalidOperation as error:
+        raise PayloadInvalid(f"not an amount: {value!r}") from error
+    if amount < 0 or not amount.is_finite():
+        raise PayloadInvalid(f"not an amount: {value!r}")
+    return amount
+
+
+def _text(value: object) -> str:
+    return html.unescape(_TAG.sub(" ", str(value or ""))).strip()
+
+
+def _tags(value: object) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    return tuple(dict.fromkeys(str(tag).strip() for tag in items if str(tag).strip()))
+
+
+def _order_status(*, financial: str, cancelled: bool, test: bool) -> str:
+    if test:
+        return OrderStatus.TEST
+    if cancelled:
+        return OrderStatus.CANCELLED
+    financial = (financial or "").lower()
+    if financial in PAID_LIKE:
+        return OrderStatus.PAID
+    if financial in REFUNDED_LIKE:
+        return OrderStatus.REFUNDED
+    return OrderStatus.PENDING
+
+
+# --- REST (webhook payloads) -------------------------------------------------------------------
+
+
+def product_from_rest(payload: dict, *, domain: str) -> ProductRecord:
+    if not isinstance(payload, dict) or "id" not in payload:
+        raise PayloadInvalid("product payload without an id")
+    variants = [v for v in payload.get("variants") or [] if isinstance(v, dict)]
+    prices = [_money(v.get("price")) for v in variants if v.get("price") not in (None, "")]
+    image = payload.get("image") or next(iter(payload.get("images") or []), None) or {}
+    handle = str(payload.get("handle") or "")
+    # Product webhooks no longer carry inventory tracking; a variant counts as sellable when it has
+    # stock or sells when out of stock. Reconciliation (GraphQL availableForSale) corrects the rest.
+    in_stock = not variants or any(
+        int(v.get("inventory_quantity") or 0) > 0 or v.get("inventory_policy") == "continue" for v in variants
+    )
+    return ProductRecord(
+        external_id=numeric_id(payload["id"]),
+        title=str(payload.get("title") or "").strip() or f"Product {payload['id']}",
+        price=min(prices) if prices else Decimal(0),
+        handle=handle,
+        url=f"https://{domain}/products/{handle}" if handle else "",
+        image_url=str(image.get("src") or ""),
+        category=str(payload.get("product_type") or ""),
+        vendor=str(payload.get("vendor") or ""),
+        tags=_tags(payload.get("tags")),
+        description=_text(payload.get("body_html"))[:5000],
+        status=PRODUCT_STATUSES.get(str(payload.get("status") or "active").lower(), ProductStatus.DRAFT),
+        in_stock=in_stock,
+        created_at=parse_time(payload.get("created_at")),
+        updated_at=parse_time(payload.get("updated_at")),
+    )
+
+
+def _line_from_rest(item: dict) -> OrderLineRecord | None:
+    if not isinstance(item, dict) or item.get("product_id") in (None, ""):
+        return None  # custom items and gift cards have no product to recommend
+    quantity = int(item.get("quantity") or 0)
+    if quantity <= 0:
+        return None
+    return OrderLineRecord(
+        product_external_id=numeric_id(item["product_id"]),
+        quantity=quantity,
+        unit_price=_money(item.get("price")),
+        variant_id=str(item.get("variant_id") or ""),
+    )
+
+
+def order_from_rest(payload: dict) -> tuple[OrderRecord, dt.datetime | None, dict[str, str]]:
+    """(record, the platform's updated_at, {product id: line title}) of an order webhook."""
+    if not isinstance(payload, dict) or "id" not in payload or "created_at" not in payload:
+        raise PayloadInvalid("order payload without an id or created_at")
+    items = [item for item in payload.get("line_items") or [] if isinstance(item, dict)]
+    lines = tuple(line for line in (_line_from_rest(item) for item in items) if line is not None)
+    titles = {numeric_id(i["product_id"]): str(i.get("title") or "") for i in items if i.get("product_id")}
+    customer = payload.get("customer") or {}
+    record = OrderRecord(
+        external_id=numeric_id(payload["id"]),
+        created_at=parse_time(payload["created_at"]),
+        lines=lines,
+        customer_id=customer_id_from_gid(customer.get("id")) or None if isinstance(customer, dict) else None,
+        status=_order_status(
+            financial=str(payload.get("financial_status") or ""),
+            cancelled=bool(payload.get("cancelled_at")),
+            test=bool(payload.get("test")),
+        ),
+        currency=str(payload.get("currency") or "")[:3],
+        total=_money(payload.get("total_price")) if payload.get("total_price") not in (None, "") else None,
+    )
+    return record, parse_time(payload.get("updated_at")), titles
+
+
+# --- GraphQL (bulk JSONL and paginated queries) --------------------------------------------------
+
+
+def product_from_graphql(node: dict, variants: list[dict], *, domain: str) -> ProductRecord:
+    prices = [_money(v.get("price")) for v in variants if v.get("price") not in (None, "")]
+    image = ((node.get("featuredMedia") or {}).get("preview") or {}).get("image") or {}
+    handle = str(node.get("handle") or "")
+    if variants:
+        in_stock = any(bool(v.get("availableForSale")) for v in variants)
+    else:
+        in_stock = not node.get("tracksInventory") or int(node.get("totalInventory") or 0) > 0
+    return ProductRecord(
+        external_id=numeric_id(node.get("legacyResourceId") or node.get("id")),
+        title=str(node.get("title") or "").strip() or f"Product {node.get('id')}",
+        price=min(prices) if prices else Decimal(0),
+        handle=handle,
+        url=str(node.get("onlineStoreUrl") or (f"https://{domain}/products/{handle}" if handle else "")),
+        image_url=str(image.get("url") or ""),
+        category=str(node.get("productType") or ""),
+        vendor=str(node.get("vendor") or ""),
+        tags=_tags(node.get("tags")),
+        description=_text(node.get("description"))[:5000],
+        status=PRODUCT_STATUSES.get(str(node.get("status") or "ACTIVE").lower(), ProductStatus.DRAFT),
+        in_stock=in_stock,
+        created_at=parse_time(node.get("createdAt")),
+        updated_at=parse_time(node.get("updatedAt")),
+    )
+
+
+def _line_from_graphql(item: dict) -> OrderLineRecord | None:
+    product = item.get("product") or {}
+    if not product.get("id"):
+        return None
+    quantity = int(item.get("quantity") or 0)
+    if quantity <= 0:
+        return None
+    money = ((item.get("originalUnitPriceSet") or {}).get("shopMoney") or {}).get("amount")
+    return OrderLineRecord(
+        product_external_id=numeric_id(product["id"]),
+        quantity=quantity,
+        unit_price=_money(money),
+        variant_id=numeric_id((item.get("variant") or {}).get("id")) if (item.get("variant") or {}).get("id") else "",
+    )
+
+
+def order_from_graphql(node: dict, line_items: list[dict]) -> tuple[OrderRecord, dt.datetime | None]:
+    lines = tuple(line for line in (_line_from_graphql(item) for item in line_items) if line is not None)
+    total = ((node.get("totalPriceSet") or {}).get("shopMoney") or {}).get("amount")
+    record = OrderRecord(
+        external_id=numeric_id(node.get("legacyResourceId") or node.get("id")),
+        created_at=parse_time(node.get("createdAt")),
+        lines=lines,
+        customer_id=customer_id_from_gid((node.get("customer") or {}).get("id")) or None,
+        status=_order_status(
+            financial=str(node.get("displayFinancialStatus") or ""),
+            cancelled=bool(node.get("cancelledAt")),
+            test=bool(node.get("test")),
+        ),
+        currency=str(node.get("currencyCode") or "")[:3],
+        total=_money(total) if total not in (None, "") else None,
+    )
+    return record, parse_time(node.get("updatedAt"))

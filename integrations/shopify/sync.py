@@ -1,0 +1,426 @@
+"""Shopify sync: the initial import through Bulk Operations, and a reconciliation query on
+`updated_at` that catches what webhooks missed.
+
+A run keeps a checkpoint (`SyncRun.checkpoint`): which bulk operation it waits for, how many
+result lines are already stored, or which page cursor comes next. Each batch is written in one
+transaction together with its checkpoint, so a run killed at any point resumes from the last
+stored batch, and upserts make a replayed batch harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.models import SyncRun
+from integrations.shopify.client import ShopifyApiError, ShopifyClient
+from integrations.shopify.mapping import (
+    PayloadInvalid,
+    order_from_graphql,
+    order_from_rest,
+    product_from_graphql,
+    product_from_rest,
+)
+from shops.models import Shop
+from shops.records import OrderRecord, ProductRecord, ProductStatus
+from shops.services.catalog import product_bulk_delete, product_bulk_upsert, product_ids_by_external_id
+from shops.services.orders import order_bulk_upsert
+
+logger = logging.getLogger("basketry.shopify")
+
+# Parents (products or orders) written per transaction.
+BATCH = 500
+# Orders older than this need the optional read_all_orders scope.
+DEFAULT_ORDER_DAYS = 60
+# Reconciliation asks for changes since the last sync minus this overlap (clock skew, late writes).
+RECONCILE_OVERLAP = dt.timedelta(minutes=10)
+PAGE_SIZE = 100
+
+_PRODUCT_FIELDS = """id legacyResourceId title handle status vendor productType tags description
+      createdAt updatedAt onlineStoreUrl totalInventory tracksInventory
+      featuredMedia { preview { image { url } } }"""
+_VARIANT_FIELDS = "id price availableForSale"
+_ORDER_FIELDS = """id legacyResourceId createdAt updatedAt cancelledAt test displayFinancialStatus currencyCode
+      customer { id } totalPriceSet { shopMoney { amount } }"""
+_LINE_FIELDS = """id quantity product { id } variant { id } originalUnitPriceSet { shopMoney { amount } }
+      customAttributes { key value }"""
+
+BULK_RUN = """mutation BulkRun($query: String!) {
+  bulkOperationRunQuery(query: $query) { bulkOperation { id status } userErrors { field message code } }
+}"""
+BULK_STATUS = """query BulkStatus($id: ID!) {
+  bulkOperation(id: $id) { id status errorCode objectCount rootObjectCount url partialDataUrl }
+}"""
+
+
+def products_bulk_query() -> str:
+    return (
+        "{ products { edges { node { " + _PRODUCT_FIELDS + " variants { edges { node { " + _VARIANT_FIELDS + " } } }"
+        " } } } }"
+    )
+
+
+def orders_bulk_query(*, since: dt.datetime | None) -> str:
+    search = f"(query: \"created_at:>='{since.strftime('%Y-%m-%dT%H:%M:%SZ')}'\")" if since else ""
+    return (
+        "{ orders"
+        + search
+        + " { edges { node { "
+        + _ORDER_FIELDS
+        + " lineItems { edges { node { "
+        + _LINE_FIELDS
+        + " } } } } } } }"
+    )
+
+
+PRODUCTS_PAGE = (
+    "query Products($first: Int!, $cursor: String, $query: String) {"
+    " products(first: $first, after: $cursor, query: $query, sortKey: UPDATED_AT) {"
+    " pageInfo { hasNextPage endCursor } nodes { "
+    + _PRODUCT_FIELDS
+    + " variants(first: 100) { nodes { "
+    + _VARIANT_FIELDS
+    + " } } } } }"
+)
+ORDERS_PAGE = (
+    "query Orders($first: Int!, $cursor: String, $query: String) {"
+    " orders(first: $first, after: $cursor, query: $query, sortKey: UPDATED_AT) {"
+    " pageInfo { hasNextPage endCursor } nodes { "
+    + _ORDER_FIELDS
+    + " lineItems(first: 250) { nodes { "
+    + _LINE_FIELDS
+    + " } } } } }"
+)
+
+
+class SyncWaiting(Exception):
+    """The run waits for a bulk operation; poll again later (or on bulk_operations/finish)."""
+
+
+class SyncFailed(Exception):
+    """The run cannot go on (a failed bulk operation, a malformed result)."""
+
+
+def _orders_since(shop: Shop) -> dt.datetime | None:
+    scopes = {scope.strip() for scope in (shop.credentials or {}).get("scope", "").split(",")}
+    if "read_all_orders" in scopes:
+        return None
+    return timezone.now() - dt.timedelta(days=DEFAULT_ORDER_DAYS)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _placeholders(shop: Shop, records: list[OrderRecord], titles: dict[str, str]) -> dict[str, int]:
+    """Products the lines name that are not synced yet (a webhook ahead of its product's): stored
+    as drafts with an old timestamp, so the real product replaces them and they are never shown."""
+    wanted = {line.product_external_id for record in records for line in record.lines}
+    known = product_ids_by_external_id(external_ids=wanted)
+    missing = wanted - set(known)
+    if missing:
+        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        prices = {line.product_external_id: line.unit_price for record in records for line in record.lines}
+        product_bulk_upsert(
+            shop=shop,
+            records=[
+                ProductRecord(
+                    external_id=external_id,
+                    title=titles.get(external_id) or f"Product {external_id}",
+                    price=prices[external_id],
+                    status=ProductStatus.DRAFT,
+                    created_at=epoch,
+                    updated_at=epoch,
+                )
+                for external_id in sorted(missing)
+            ],
+            overwrite_existing=False,
+        )
+        known = product_ids_by_external_id(external_ids=wanted)
+    return known
+
+
+def products_write(*, shop: Shop, records: list[ProductRecord]) -> int:
+    product_bulk_upsert(shop=shop, records=records, skip_stale=True)
+    return len(records)
+
+
+def orders_write(
+    *, shop: Shop, records: list[OrderRecord], updated_at: dict[str, dt.datetime | None], titles: dict[str, str]
+) -> tuple[int, int]:
+    """Returns (new orders, updated orders)."""
+    if not records:
+        return 0, 0
+    product_ids = _placeholders(shop, records, titles)
+    result = order_bulk_upsert(shop=shop, records=records, product_ids=product_ids, updated_at=updated_at)
+    return result.created, result.updated
+
+
+SHOP_INFO = "query ShopInfo { shop { name currencyCode ianaTimezone } }"
+
+
+def shop_info_refresh(*, shop: Shop, client: ShopifyClient) -> None:
+    """The store's name, currency and time zone, as Shopify has them."""
+    info = client.graphql(SHOP_INFO).get("shop") or {}
+    changes = {
+        "name": str(info.get("name") or shop.name)[:255],
+        "currency": str(info.get("currencyCode") or shop.currency)[:3],
+        "timezone": str(info.get("ianaTimezone") or shop.timezone)[:64],
+    }
+    Shop.objects.filter(pk=shop.pk).update(**changes)
+    for field, value in changes.items():
+        setattr(shop, field, value)
+
+
+# --- bulk operations -------------------------------------------------------------------------
+
+
+def _jsonl_groups(lines: Iterable[bytes], *, skip: int) -> Iterator[tuple[int, dict, list[dict]]]:
+    """(line number after the group, parent, children) for each parent in a bulk result.
+
+    Shopify writes each parent before its children; a child whose parent is not the current one
+    means the file is not what this reader expects, and the run fails rather than drop rows.
+    """
+    parent: dict | None = None
+    children: list[dict] = []
+    number = 0
+    for number, raw in enumerate(lines, start=1):
+        if number <= skip or not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except ValueError as error:
+            raise SyncFailed(f"bulk result line {number} is not JSON") from error
+        parent_id = row.get("__parentId")
+        if parent_id is None:
+            if parent is not None:
+                yield number - 1, parent, children
+            parent, children = row, []
+        elif parent is not None and parent_id == parent.get("id"):
+            children.append(row)
+        else:
+            raise SyncFailed(f"bulk result line {number}: child of {parent_id} away from its parent")
+    if parent is not None:
+        yield number, parent, children
+
+
+@dataclass
+class _Batch:
+    products: list[ProductRecord]
+    orders: list[OrderRecord]
+    updated_at: dict[str, dt.datetime | None]
+    end_line: int
+
+
+def _flush(run: SyncRun, shop: Shop, phase: str, batch: _Batch) -> None:
+    with transaction.atomic():
+        if phase == "products":
+            run.products_synced += products_write(shop=shop, records=batch.products)
+        else:
+            created, updated = orders_write(shop=shop, records=batch.orders, updated_at=batch.updated_at, titles={})
+            run.orders_synced += created + updated
+            run.checkpoint["new_orders"] = run.checkpoint.get("new_orders", 0) + created
+        run.checkpoint["lines_done"] = batch.end_line
+        run.save(update_fields=["products_synced", "orders_synced", "checkpoint"])
+
+
+def _ingest(run: SyncRun, shop: Shop, phase: str, lines: Iterable[bytes]) -> None:
+    batch = _Batch([], [], {}, 0)
+    skip = run.checkpoint.get("lines_done", 0)
+    for end_line, parent, children in _jsonl_groups(lines, skip=skip):
+        try:
+            if phase == "products":
+                batch.products.append(product_from_graphql(parent, children, domain=shop.domain))
+            else:
+                record, updated_at = order_from_graphql(parent, children)
+                batch.orders.append(record)
+                batch.updated_at[record.external_id] = updated_at
+        except PayloadInvalid as error:
+            raise SyncFailed(f"bulk result line {end_line}: {error}") from error
+        batch.end_line = end_line
+        if len(batch.products) + len(batch.orders) >= BATCH:
+            _flush(run, shop, phase, batch)
+            batch = _Batch([], [], {}, end_line)
+    if batch.products or batch.orders:
+        _flush(run, shop, phase, batch)
+
+
+def _bulk_start(client: ShopifyClient, query: str) -> str:
+    data = client.graphql(BULK_RUN, {"query": query})
+    payload = data.get("bulkOperationRunQuery") or {}
+    errors = payload.get("userErrors") or []
+    if errors:
+        raise ShopifyApiError(
+            "bulk operation refused: " + "; ".join(str(e.get("message")) for e in errors),
+            retryable=any(e.get("code") == "OPERATION_IN_PROGRESS" for e in errors),
+        )
+    return payload["bulkOperation"]["id"]
+
+
+def _full_step(run: SyncRun, shop: Shop, client: ShopifyClient) -> bool:
+    """Advance a full sync; True when done, raises SyncWaiting while a bulk operation runs."""
+    checkpoint = run.checkpoint
+    phase = checkpoint.setdefault("phase", "products")
+    if phase == "done":
+        return True
+    if not checkpoint.get("bulk_id"):
+        if phase == "products":
+            shop_info_refresh(shop=shop, client=client)
+            checkpoint["since_start"] = timezone.now().isoformat()
+            query = products_bulk_query()
+        else:
+            since = _orders_since(shop)
+            query = orders_bulk_query(since=since)
+        checkpoint["bulk_id"] = _bulk_start(client, query)
+        checkpoint["lines_done"] = 0
+        run.save(update_fields=["checkpoint"])
+    operation = (client.graphql(BULK_STATUS, {"id": checkpoint["bulk_id"]}) or {}).get("bulkOperation") or {}
+    status = operation.get("status")
+    if status in ("CREATED", "RUNNING", "CANCELING"):
+        raise SyncWaiting(checkpoint["bulk_id"])
+    if status != "COMPLETED":
+        # Failed, cancelled or expired: start that phase again on the next attempt.
+        checkpoint.pop("bulk_id", None)
+        run.save(update_fields=["checkpoint"])
+        raise SyncFailed(f"bulk operation {status or 'missing'} ({operation.get('errorCode') or 'no error code'})")
+    if operation.get("url"):
+        with client.download(operation["url"]) as response:
+            if response.status_code != 200:
+                raise ShopifyApiError(f"bulk result download: HTTP {response.status_code}", retryable=True)
+            _ingest(run, shop, phase, response.iter_lines())
+    checkpoint["phase"] = "orders" if phase == "products" else "done"
+    checkpoint.pop("bulk_id", None)
+    checkpoint["lines_done"] = 0
+    run.save(update_fields=["checkpoint"])
+    return checkpoint["phase"] == "done"
+
+
+# --- reconciliation ----------------------------------------------------------------------------
+
+
+def _reconcile_step(run: SyncRun, shop: Shop, client: ShopifyClient) -> bool:
+    """One page of changes since the watermark; True when both products and orders are done."""
+    checkpoint = run.checkpoint
+    phase = checkpoint.setdefault("phase", "products")
+    if phase == "done":
+        return True
+    since = dt.datetime.fromisoformat(checkpoint["since"])
+    search = f"updated_at:>'{since.strftime('%Y-%m-%dT%H:%M:%SZ')}'"
+    query, key = (PRODUCTS_PAGE, "products") if phase == "products" else (ORDERS_PAGE, "orders")
+    data = client.graphql(query, {"first": PAGE_SIZE, "cursor": checkpoint.get("cursor"), "query": search})
+    page = data.get(key) or {}
+    nodes = page.get("nodes") or []
+    with transaction.atomic():
+        if phase == "products":
+            records = [
+                product_from_graphql(node, (node.get("variants") or {}).get("nodes") or [], domain=shop.domain)
+                for node in nodes
+            ]
+            run.products_synced += products_write(shop=shop, records=records)
+        else:
+            parsed = [order_from_graphql(node, (node.get("lineItems") or {}).get("nodes") or []) for node in nodes]
+            created, updated = orders_write(
+                shop=shop,
+                records=[record for record, _ in parsed],
+                updated_at={record.external_id: stamp for record, stamp in parsed},
+                titles={},
+            )
+            run.orders_synced += created + updated
+            checkpoint["new_orders"] = checkpoint.get("new_orders", 0) + created
+        info = page.get("pageInfo") or {}
+        if info.get("hasNextPage"):
+            checkpoint["cursor"] = info.get("endCursor")
+        else:
+            checkpoint["phase"] = "orders" if phase == "products" else "done"
+            checkpoint.pop("cursor", None)
+        run.save(update_fields=["products_synced", "orders_synced", "checkpoint"])
+    return checkpoint["phase"] == "done"
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+def sync_run_start(*, shop: Shop, kind: str) -> SyncRun:
+    """The shop's unfinished run of that kind (to resume), or a new one."""
+    existing = SyncRun.objects.filter(kind=kind, status=SyncRun.Status.RUNNING).order_by("-pk").first()
+    if existing is not None:
+        return existing
+    checkpoint: dict = {}
+    if kind == SyncRun.Kind.RECONCILE:
+        last = (
+            SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED, watermark__isnull=False)
+            .order_by("-watermark")
+            .first()
+        )
+        if last is None:
+            kind = SyncRun.Kind.FULL
+        else:
+            checkpoint["since"] = (last.watermark - RECONCILE_OVERLAP).isoformat()
+            checkpoint["since_start"] = timezone.now().isoformat()
+    return SyncRun.objects.create(shop=shop, kind=kind, checkpoint=checkpoint)
+
+
+def sync_run_advance(*, run: SyncRun, client: ShopifyClient) -> bool:
+    """Work on the run until it is done (True) or waits for Shopify (raises SyncWaiting).
+
+    ShopifyApiError and SyncFailed leave the checkpoint in place for a retry; the caller decides
+    whether to retry or to mark the run failed.
+    """
+    shop = Shop.objects.get(pk=run.shop_id)
+    step = _full_step if run.kind == SyncRun.Kind.FULL else _reconcile_step
+    try:
+        while not step(run, shop, client):
+            pass
+    finally:
+        run.requests_made += client.stats.requests
+        run.throttled += client.stats.throttled
+        client.stats.requests = client.stats.throttled = 0
+        run.save(update_fields=["requests_made", "throttled"])
+    _finish(run, shop)
+    return True
+
+
+def _finish(run: SyncRun, shop: Shop) -> None:
+    from recommendations.services.training import training_after_sync
+
+    started = run.checkpoint.get("since_start")
+    run.watermark = dt.datetime.fromisoformat(started) if started else run.started_at
+    run.status = SyncRun.Status.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.save(update_fields=["watermark", "status", "finished_at"])
+    new_orders = run.checkpoint.get("new_orders", 0)
+    from shops.models import Order
+
+    known = Order.objects.count()
+    if new_orders:
+        training_after_sync(shop=shop, new_orders=new_orders, known_orders=known - new_orders)
+
+
+def sync_run_fail(*, run: SyncRun, reason: str) -> None:
+    run.status = SyncRun.Status.FAILED
+    run.error = reason[:2000]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+
+
+# --- webhook topics --------------------------------------------------------------------------
+
+
+def product_webhook_apply(*, shop: Shop, payload: dict) -> None:
+    product_bulk_upsert(shop=shop, records=[product_from_rest(payload, domain=shop.domain)], skip_stale=True)
+
+
+def product_delete_webhook_apply(*, shop: Shop, payload: dict, triggered_at: dt.datetime) -> None:
+    from integrations.shopify.mapping import numeric_id
+
+    product_bulk_delete(shop=shop, external_ids=[numeric_id(payload.get("id"))], deleted_at=triggered_at)
+
+
+def order_webhook_apply(*, shop: Shop, payload: dict) -> None:
+    record, updated_at, titles = order_from_rest(payload)
+    orders_write(shop=shop, records=[record], updated_at={record.external_id: updated_at}, titles=titles)

@@ -1,0 +1,96 @@
+"""Celery entry points of the integrations: thin wrappers around one service each."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from shops.tenancy import shop_scope_by_id
+
+# Network errors, 5xx, 429 and THROTTLED beyond the client's own retries: try the task again
+# later, a bounded number of times, from the run's checkpoint.
+SYNC_RETRY_DELAYS = (30, 120, 600)
+# Seconds between polls of a running bulk operation when no bulk_operations/finish arrives.
+BULK_POLL_SECONDS = 10
+
+
+# Webhooks queue: one delivery touches one product or order (or, for shop/redact, every row of a
+# shop with set-based deletes); a minute covers the largest shop.
+@shared_task(name="integrations.webhook_process", soft_time_limit=60, time_limit=90)
+def webhook_process(shop_id: int, delivery_pk: int) -> None:
+    from integrations.services import webhook_delivery_process
+
+    with shop_scope_by_id(shop_id) as shop:
+        if shop is not None:
+            webhook_delivery_process(shop=shop, delivery_pk=delivery_pk)
+
+
+def _sync(task, shop_id: int, *, kind: str | None = None, run_id: int | None = None) -> None:
+    from integrations.models import SyncRun
+    from integrations.services import shopify_sync_execute
+    from integrations.shopify.client import ShopifyApiError
+    from integrations.shopify.install import ShopifyAuthError, ShopifyReauthRequired
+    from integrations.shopify.sync import SyncFailed, sync_run_fail
+
+    with shop_scope_by_id(shop_id) as shop:
+        if shop is None or shop.status != shop.Status.INSTALLED:
+            return
+        if run_id is not None:
+            run = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).first()
+            if run is None:
+                return
+            kind = run.kind
+        try:
+            # Without a broker (embedded mode) there is no later task to poll with: wait here.
+            run = shopify_sync_execute(shop=shop, kind=kind, wait=bool(settings.CELERY_TASK_ALWAYS_EAGER))
+        except ShopifyApiError as error:
+            run = SyncRun.objects.filter(kind=kind, status=SyncRun.Status.RUNNING).order_by("-pk").first()
+            if error.retryable and task.request.retries < len(SYNC_RETRY_DELAYS):
+                raise task.retry(countdown=SYNC_RETRY_DELAYS[task.request.retries], exc=error) from error
+            if run is not None:
+                sync_run_fail(run=run, reason=str(error))
+            return
+        except (SyncFailed, ShopifyReauthRequired, ShopifyAuthError) as error:
+            run = SyncRun.objects.filter(kind=kind, status=SyncRun.Status.RUNNING).order_by("-pk").first()
+            if run is not None:
+                sync_run_fail(run=run, reason=str(error))
+            return
+        if run.status == SyncRun.Status.RUNNING:
+            shopify_sync_poll.apply_async((shop_id, run.pk), countdown=BULK_POLL_SECONDS)
+
+
+# Sync queue. A bulk result of 100k lines ingests in well under a minute; 15 minutes covers
+# shops several times larger. Waiting for Shopify's bulk operation happens between tasks.
+@shared_task(name="integrations.shopify_sync_run", bind=True, soft_time_limit=15 * 60, time_limit=16 * 60)
+def shopify_sync_run(self, shop_id: int, kind: str) -> None:
+    _sync(self, shop_id, kind=kind)
+
+
+@shared_task(name="integrations.shopify_sync_poll", bind=True, soft_time_limit=15 * 60, time_limit=16 * 60)
+def shopify_sync_poll(self, shop_id: int, run_id: int) -> None:
+    _sync(self, shop_id, run_id=run_id)
+
+
+# Fans out one reconciliation per installed Shopify shop; fast.
+@shared_task(name="integrations.shopify_reconcile_all", soft_time_limit=60, time_limit=90)
+def shopify_reconcile_all() -> int:
+    from shops.models import Shop
+
+    shop_ids = list(
+        Shop.objects.filter(platform=Shop.Platform.SHOPIFY, status=Shop.Status.INSTALLED).values_list("pk", flat=True)
+    )
+    for shop_id in shop_ids:
+        shopify_sync_run.delay(shop_id, "reconcile")
+    return len(shop_ids)
+
+
+# Purges are set-based deletes; ten minutes covers many large shops in one sweep.
+@shared_task(name="integrations.shops_purge_due", soft_time_limit=10 * 60, time_limit=11 * 60)
+def shops_purge_due() -> int:
+    from shops.services.lifecycle import shops_purge_due as purge
+
+    cutoff = timezone.now() - dt.timedelta(hours=settings.SHOP_PURGE_AFTER_UNINSTALL_HOURS)
+    return len(purge(older_than=cutoff))

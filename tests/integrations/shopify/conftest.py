@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+
+import pytest
+from django.utils import timezone
+
+API_KEY = "test-api-key"
+SECRET = "test-app-secret"
+OLD_SECRET = "previous-app-secret"
+
+
+@pytest.fixture
+def shopify_settings(settings):
+    settings.SHOPIFY_API_KEY = API_KEY
+    settings.SHOPIFY_API_SECRET = SECRET
+    settings.SHOPIFY_API_SECRET_OLD = ""
+    return settings
+
+
+def signed_webhook(
+    client,
+    *,
+    topic: str,
+    domain: str,
+    payload,
+    secret: str = SECRET,
+    webhook_id: str | None = None,
+    triggered_at: str | None = None,
+    **headers,
+):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return client.post(
+        "/webhooks/shopify",
+        data=body,
+        content_type="application/json",
+        headers={
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Hmac-Sha256": digest,
+            "X-Shopify-Shop-Domain": domain,
+            "X-Shopify-Api-Version": "2026-10",
+            "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
+            "X-Shopify-Triggered-At": triggered_at or timezone.now().isoformat().replace("+00:00", "Z"),
+            **headers,
+        },
+    )
