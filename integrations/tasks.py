@@ -44,8 +44,8 @@ def _sync(task, shop_id: int, *, kind: str | None = None, run_id: int | None = N
                 return
             kind = run.kind
         try:
-            # Without a broker (embedded mode) there is no later task to poll with: wait here.
-            run = shopify_sync_execute(shop=shop, kind=kind, wait=bool(settings.CELERY_TASK_ALWAYS_EAGER))
+            # Run eagerly (embedded mode, no broker) there is no later task to poll with: wait here.
+            run = shopify_sync_execute(shop=shop, kind=kind, wait=bool(task.request.is_eager))
         except ShopifyApiError as error:
             run = SyncRun.objects.filter(kind=kind, status=SyncRun.Status.RUNNING).order_by("-pk").first()
             if error.retryable and task.request.retries < len(SYNC_RETRY_DELAYS):

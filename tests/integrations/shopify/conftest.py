@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 API_KEY = "test-api-key"
-SECRET = "test-app-secret"
-OLD_SECRET = "previous-app-secret"
+SECRET = "test-app-secret-with-32-bytes-or-more"
+OLD_SECRET = "previous-app-secret-also-32-bytes-long"
 
 
 @pytest.fixture

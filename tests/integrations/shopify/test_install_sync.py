@@ -1,0 +1,318 @@
+"""Install -> sync -> train -> storefront against the fake Shopify Admin server, over real HTTP."""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from integrations.models import SyncRun
+from integrations.services import shopify_sync_execute
+from integrations.shopify import sync as shopify_sync
+from integrations.shopify.client import ShopifyApiError
+from integrations.shopify.install import ShopifyReauthRequired, shopify_access_token_get
+from integrations.shopify.sync import SyncFailed
+from shops.models import Order, OrderLine, Product, Shop
+from shops.tenancy import shop_scope
+from tests.fakes.shopify import FakeShopify, populate
+from tests.integrations.shopify.conftest import API_KEY, SECRET
+
+DOMAIN = "round-trip.myshopify.com"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fake(shopify_settings):
+    with FakeShopify(client_id=API_KEY, client_secret=SECRET) as server:
+        shopify_settings.SHOPIFY_ADMIN_API_BASE_URL = f"{server.base_url}/shops/{{shop}}"
+        yield server
+
+
+@pytest.fixture
+def store(fake):
+    store = fake.add_store(DOMAIN, currency="EUR", timezone="Europe/Paris", name="Round Trip")
+    populate(store, products=60, orders=700, seed=3)
+    store.add_product(title="Retired mug", status="ARCHIVED")
+    store.add_product(title="Members-only print", status="UNLISTED")
+    return store
+
+
+@pytest.fixture
+def no_waiting(monkeypatch):
+    """Throttling and Retry-After waits are recorded but not slept through."""
+    monkeypatch.setattr("integrations.shopify.client.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("integrations.services.time.sleep", lambda seconds: None)
+
+
+def expected_counts(store) -> tuple[int, int]:
+    """What the fake shows: every product, and the orders within the default 60 days."""
+    visible_orders = sum(1 for _ in store._visible_orders())
+    return len(store.products), visible_orders
+
+
+def install(client, fake, capture):
+    with capture(execute=True):
+        response = client.get(
+            "/shopify/app",
+            {
+                "shop": DOMAIN,
+                "host": "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvcm91bmQtdHJpcA",
+                "id_token": fake.id_token(DOMAIN),
+            },
+        )
+    return response
+
+
+def test_install_sync_train_and_serve(client, fake, store, no_waiting, django_capture_on_commit_callbacks):
+    store.throttle_next(2)
+    store.rate_limit_next(1, retry_after=1.5)
+
+    response = install(client, fake, django_capture_on_commit_callbacks)
+
+    assert response.status_code == 200, response.content
+    assert response["Content-Security-Policy"] == f"frame-ancestors https://{DOMAIN} https://admin.shopify.com;"
+    shop = Shop.objects.get(domain=DOMAIN)
+    assert (shop.platform, shop.status, shop.currency, shop.timezone, shop.name) == (
+        "shopify",
+        "installed",
+        "EUR",
+        "Europe/Paris",
+        "Round Trip",
+    )
+    assert shop.credentials["access_token"].startswith("shpat_") and shop.credentials["refresh_token"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT credentials FROM shops_shop WHERE id = %s", [shop.pk])
+        assert shop.credentials["access_token"] not in cursor.fetchone()[0]
+
+    products, orders = expected_counts(store)
+    with shop_scope(shop):
+        run = SyncRun.objects.get()
+        assert run.status == "succeeded" and run.kind == "full", run.error
+        assert Product.objects.count() == products
+        assert Order.objects.count() == orders
+        expected_lines = sum(
+            1
+            for _, order in store._visible_orders()
+            for item in order["lineItems"]
+            if item.get("product") and item["quantity"] > 0
+        )
+        assert OrderLine.objects.count() == expected_lines
+        assert run.throttled == 2 and run.watermark is not None
+        statuses = dict(Product.objects.values_list("external_id", "status"))
+        assert {"published", "draft", "archived", "unlisted"} <= set(statuses.values())
+        assert Order.objects.filter(status="test").exists()  # kept, never trained on
+        # GraphQL customer gids are hashed as the same numeric id the App Proxy signs.
+        customer = next(o["customer"]["id"] for _, o in store._visible_orders() if o.get("customer"))
+        assert Order.objects.filter(customer_ref=shop.customer_ref(customer.rsplit("/", 1)[-1])).exists()
+
+    call_command("train", DOMAIN, stdout=io.StringIO())
+    sellable = [external_id for external_id, status in statuses.items() if status == "published"]
+    served = client.get(
+        "/api/storefront/v1/recommendations", {"shop": DOMAIN, "type": "related", "product_id": sellable[0]}
+    ).json()
+    assert served["items"]
+    assert all(statuses[item["product_id"]] == "published" for item in served["items"])
+    assert all(item["currency"] == "EUR" for item in served["items"])
+
+    # Opening the app again neither exchanges tokens again nor starts another sync.
+    exchanges = len(store.token_requests)
+    again = install(client, fake, django_capture_on_commit_callbacks)
+    assert again.status_code == 200 and len(store.token_requests) == exchanges
+    with shop_scope(shop):
+        assert SyncRun.objects.count() == 1
+
+
+def test_a_sync_that_fails_midway_resumes_from_its_checkpoint_without_duplicates(
+    fake, store, no_waiting, monkeypatch, django_capture_on_commit_callbacks
+):
+    from integrations.shopify.install import shopify_connect_with_token
+
+    token = store.issue_access_token()["access_token"]
+    shop = shopify_connect_with_token(domain=DOMAIN, access_token=token)
+    monkeypatch.setattr(shopify_sync, "BATCH", 50)
+    real_write = shopify_sync.orders_write
+    calls = {"n": 0}
+
+    def dies_on_the_fourth_batch(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise ShopifyApiError("connection dropped mid-ingest", retryable=True)
+        return real_write(**kwargs)
+
+    monkeypatch.setattr(shopify_sync, "orders_write", dies_on_the_fourth_batch)
+    with shop_scope(shop):
+        with pytest.raises(ShopifyApiError):
+            shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        run = SyncRun.objects.get()
+        assert run.status == "running" and run.checkpoint["phase"] == "orders"
+        assert run.checkpoint["lines_done"] > 0 and Order.objects.count() == 150
+        bulk_runs_before = sum(1 for r in store.requests if r.get("operation") == "bulkOperationRunQuery")
+
+        resumed = shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+
+        products, orders = expected_counts(store)
+        assert resumed.pk == run.pk and resumed.status == "succeeded"
+        assert Order.objects.count() == orders and Product.objects.count() == products
+        # The finished bulk operation's file was read again from the checkpoint, not queried anew.
+        assert sum(1 for r in store.requests if r.get("operation") == "bulkOperationRunQuery") == bulk_runs_before
+
+
+def test_a_failed_bulk_operation_is_recorded_and_a_retry_starts_that_phase_again(
+    fake, store, no_waiting, django_capture_on_commit_callbacks
+):
+    from integrations.shopify.install import shopify_connect_with_token
+
+    shop = shopify_connect_with_token(domain=DOMAIN, access_token=store.issue_access_token()["access_token"])
+    store.fail_bulk_next()
+    with shop_scope(shop):
+        with pytest.raises(SyncFailed, match="FAILED"):
+            shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        run = shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        assert run.status == "succeeded" and Product.objects.count() == len(store.products)
+
+
+def test_reconciliation_catches_what_webhooks_missed_in_few_requests(
+    fake, store, no_waiting, django_capture_on_commit_callbacks
+):
+    from integrations.shopify.install import shopify_connect_with_token
+
+    shop = shopify_connect_with_token(domain=DOMAIN, access_token=store.issue_access_token()["access_token"])
+    with shop_scope(shop):
+        shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        changed_id = next(iter(store.products))
+        store.touch_product(changed_id, title="Renamed while a webhook was lost")
+        run = shopify_sync_execute(shop=shop, kind="reconcile", wait=True, poll_seconds=0)
+        assert run.kind == "reconcile" and run.status == "succeeded"
+        assert Product.objects.get(external_id=str(changed_id)).title == "Renamed while a webhook was lost"
+        assert run.products_synced >= 1 and run.requests_made <= 4
+
+
+def test_tokens_refresh_before_expiry_and_a_dead_refresh_token_asks_for_reauth(
+    client, fake, store, no_waiting, django_capture_on_commit_callbacks
+):
+    install(client, fake, django_capture_on_commit_callbacks)
+    shop = Shop.objects.get(domain=DOMAIN)
+    first = shop.credentials["access_token"]
+    shop.credentials = {**shop.credentials, "expires_at": "2020-01-01T00:00:00+00:00"}
+    shop.save()
+
+    refreshed = shopify_access_token_get(shop=shop)
+    assert refreshed != first
+    assert Shop.objects.get(pk=shop.pk).credentials["access_token"] == refreshed
+    refreshes = [r for r in store.token_requests if r.get("grant_type") == "refresh_token"]
+    assert len(refreshes) == 1
+    # Still fresh: no second refresh.
+    assert shopify_access_token_get(shop=Shop.objects.get(pk=shop.pk)) == refreshed
+    assert len([r for r in store.token_requests if r.get("grant_type") == "refresh_token"]) == 1
+
+    store.revoke_all()
+    shop = Shop.objects.get(pk=shop.pk)
+    with pytest.raises(ShopifyReauthRequired):
+        shopify_access_token_get(shop=shop, force_refresh=True)
+    assert "access_token" not in Shop.objects.get(pk=shop.pk).credentials
+
+
+def test_the_admin_api_takes_the_shop_from_the_id_token_only(
+    client, fake, store, no_waiting, django_capture_on_commit_callbacks
+):
+    install(client, fake, django_capture_on_commit_callbacks)
+    other = fake.add_store("other.myshopify.com")
+    populate(other, products=5, orders=20, seed=1)
+    install_other = fake.id_token("other.myshopify.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get("/shopify/app", {"shop": "other.myshopify.com", "id_token": install_other})
+
+    mine = client.get("/api/admin/v1/status", headers={"Authorization": f"Bearer {fake.id_token(DOMAIN)}"})
+    theirs = client.get(
+        "/api/admin/v1/status", headers={"Authorization": f"Bearer {fake.id_token('other.myshopify.com')}"}
+    )
+    assert mine.status_code == theirs.status_code == 200
+    assert (mine.json()["shop"], mine.json()["products"]) == (DOMAIN, len(store.products))
+    assert (theirs.json()["shop"], theirs.json()["products"]) == ("other.myshopify.com", 5)
+    # A query string or body naming another shop changes nothing.
+    forged = client.get(
+        "/api/admin/v1/status?shop=other.myshopify.com", headers={"Authorization": f"Bearer {fake.id_token(DOMAIN)}"}
+    )
+    assert forged.json()["shop"] == DOMAIN
+
+
+@pytest.mark.parametrize(
+    "case", ["expired", "other_app", "wrong_secret", "iss_other_shop", "not_installed", "not_a_jwt"]
+)
+def test_bad_id_tokens_get_401_with_the_retry_header(client, fake, store, case):
+    tokens = {
+        "expired": lambda: fake.id_token(DOMAIN, expires_in=-60),
+        "other_app": lambda: fake.id_token(DOMAIN, audience="someone-elses-app"),
+        "wrong_secret": lambda: fake.id_token(DOMAIN, secret="not-our-secret"),
+        "iss_other_shop": lambda: fake.id_token(DOMAIN, iss="https://victim.myshopify.com/admin"),
+        "not_installed": lambda: fake.id_token(DOMAIN),
+        "not_a_jwt": lambda: "garbage",
+    }
+    response = client.get("/api/admin/v1/status", headers={"Authorization": f"Bearer {tokens[case]()}"})
+    assert response.status_code == 401
+    assert response["X-Shopify-Retry-Invalid-Session-Request"] == "1"
+    assert "shop" not in response.json()
+
+
+def test_a_document_request_without_an_id_token_goes_to_the_patch_page(client, fake, store):
+    response = client.get("/shopify/app", {"shop": DOMAIN, "host": "abc"})
+    assert response.status_code == 302
+    assert urlsplit(response["Location"]).path == "/shopify/patch-id-token"
+    assert not Shop.objects.filter(domain=DOMAIN).exists()
+
+
+def test_the_authorization_code_grant_checks_state_and_signature(
+    client, fake, store, no_waiting, django_capture_on_commit_callbacks
+):
+    import hashlib
+    import hmac
+    import time
+
+    def signed(params: dict) -> str:
+        message = "&".join(f"{key}={params[key]}" for key in sorted(params))
+        return urlencode({**params, "hmac": hmac.new(SECRET.encode(), message.encode(), hashlib.sha256).hexdigest()})
+
+    start = client.get(f"/shopify/auth?{signed({'shop': DOMAIN, 'timestamp': str(int(time.time()))})}")
+    assert start.status_code == 302
+    authorize = urlsplit(start["Location"])
+    assert authorize.netloc == DOMAIN and authorize.path == "/admin/oauth/authorize"
+    state = parse_qs(authorize.query)["state"][0]
+
+    code = store.issue_auth_code()
+    callback = {"code": code, "shop": DOMAIN, "state": state, "timestamp": str(int(time.time()))}
+    forged_state = client.get(f"/shopify/auth/callback?{signed({**callback, 'state': 'guessed'})}")
+    unsigned = client.get(f"/shopify/auth/callback?{urlencode({**callback, 'hmac': '0' * 64})}")
+    assert forged_state.status_code == unsigned.status_code == 400
+    assert not Shop.objects.filter(domain=DOMAIN).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.get(f"/shopify/auth/callback?{signed(callback)}")
+    assert done.status_code == 302 and done["Location"] == f"https://{DOMAIN}/admin/apps/{API_KEY}"
+    shop = Shop.objects.get(domain=DOMAIN)
+    assert shop.credentials["access_token"] and shop.status == "installed"
+
+    stale = {**callback, "timestamp": str(int(time.time()) - 3600)}
+    assert client.get(f"/shopify/auth?{signed({'shop': DOMAIN, 'timestamp': stale['timestamp']})}").status_code == 400
+
+
+def test_reinstall_after_uninstall_restores_the_shop(
+    client, fake, store, no_waiting, django_capture_on_commit_callbacks
+):
+    from shops.services.lifecycle import shop_uninstall
+
+    install(client, fake, django_capture_on_commit_callbacks)
+    shop = Shop.objects.get(domain=DOMAIN)
+    shop_uninstall(shop=shop)
+    store.revoke_all()
+    store.reinstall()
+    response = install(client, fake, django_capture_on_commit_callbacks)
+    shop.refresh_from_db()
+    assert response.status_code == 200
+    assert shop.status == "installed" and shop.uninstalled_at is None and shop.credentials["access_token"]
+    with shop_scope(shop):
+        # The reinstall synced again; the data of the first install was kept, not duplicated.
+        assert SyncRun.objects.filter(status="succeeded").count() == 2
+        assert Product.objects.count() == len(store.products)
