@@ -118,6 +118,8 @@ STOREFRONT_ROUTES = {
     "storefront-recommendations",
     "storefront-events",
     "app-proxy-recommendations",
+    "app-proxy-events",
+    "app-proxy-widget",
     "demo-product",
     "demo-product-by-handle",
     "demo-cart",

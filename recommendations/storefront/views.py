@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import re
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -148,17 +151,28 @@ def events(request: HttpRequest) -> HttpResponse:
         response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
         response["Access-Control-Allow-Headers"] = "Content-Type"
         return response
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_EVENT_BODY_BYTES or len(request.body) > MAX_EVENT_BODY_BYTES:
-        return _error(413, f"body: at most {MAX_EVENT_BODY_BYTES} bytes")
-    try:
-        payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, 'body: JSON {"shop": ..., "events": [...]}')
-    if not isinstance(payload, dict):
-        return _error(400, 'body: JSON {"shop": ..., "events": [...]}')
+    payload, problem = _events_parse(request)
+    if problem is not None:
+        return problem
     domain = str(payload.get("shop", "")).strip().lower()
     if not _DOMAIN.match(domain):
         return _error(400, "shop: the store's domain is required")
+    return _events_store(request, domain=domain, events=payload.get("events"))
+
+
+def _events_parse(request: HttpRequest) -> tuple[dict | None, HttpResponse | None]:
+    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_EVENT_BODY_BYTES or len(request.body) > MAX_EVENT_BODY_BYTES:
+        return None, _error(413, f"body: at most {MAX_EVENT_BODY_BYTES} bytes")
+    try:
+        payload = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        payload = None
+    if not isinstance(payload, dict):
+        return None, _error(400, 'body: JSON {"shop": ..., "events": [...]}')
+    return payload, None
+
+
+def _events_store(request: HttpRequest, *, domain: str, events) -> HttpResponse:
     try:
         state = shop_state_get(domain=domain)
     except StorefrontUnavailable:
@@ -169,7 +183,7 @@ def events(request: HttpRequest) -> HttpResponse:
         return _error(429, "too many event batches: slow down")
     try:
         with shop_scope(state.shop_id):
-            stored = event_batch_record(shop=Shop(pk=state.shop_id), events=payload.get("events"))
+            stored = event_batch_record(shop=Shop(pk=state.shop_id), events=events)
     except ValidationFailed as error:
         return _error(400, error.message)
     return _json(202, dumps({"stored": stored}))
@@ -180,22 +194,41 @@ def _render_response(kind: str, rendered, limit: int) -> HttpResponse:
     return _json(200, head + b",".join(rendered.items[:limit]) + b"]}")
 
 
-@require_http_methods(["GET"])
-def app_proxy_recommendations(request: HttpRequest) -> HttpResponse:
-    """Shopify App Proxy: `https://{shop}/apps/basketry/recommendations?type=personal` arrives here
-    signed by Shopify. The shop and the logged-in customer come only from the verified query, so a
-    personal list is served for the customer Shopify vouches for, never for an id someone typed."""
+def _proxy_verified(request: HttpRequest):
+    """The shop domain and logged-in customer Shopify signed this App Proxy request for, or None."""
     from shopify_app.verify.app_proxy import verify_app_proxy_req
 
+    if not settings.SHOPIFY_API_SECRET:
+        return None
     verified = verify_app_proxy_req(
         {"method": "GET", "headers": {}, "url": request.build_absolute_uri(), "body": ""},
         {"client_secret": settings.SHOPIFY_API_SECRET, "old_client_secret": settings.SHOPIFY_API_SECRET_OLD or None},
     )
-    if not settings.SHOPIFY_API_SECRET or not verified.ok:
+    if not verified.ok:
+        return None
+    # The verifier gives the store's handle (the shop parameter without ".myshopify.com").
+    return f"{verified.shop}.myshopify.com", str(verified.logged_in_customer_id or "")
+
+
+@require_http_methods(["GET"])
+def app_proxy_recommendations(request: HttpRequest) -> HttpResponse:
+    """Shopify App Proxy: `https://{shop}/apps/basketry/recommendations` arrives here signed by
+    Shopify. The shop and the logged-in customer come only from the verified query, so a personal
+    list is served for the customer Shopify vouches for, never for an id someone typed.
+
+    JSON for the widget; `format=html` gives the same list as an HTML fragment for themes that
+    render it server-side.
+    """
+    verified = _proxy_verified(request)
+    if verified is None:
         return _error(401, "unverified app proxy request")
+    domain, customer_id = verified
     kind = request.GET.get("type", "personal")
     if kind not in (*TYPES, "personal"):
         return _error(400, f"type: one of {', '.join((*TYPES, 'personal'))}")
+    output = request.GET.get("format", "json")
+    if output not in ("json", "html"):
+        return _error(400, "format: json or html")
     try:
         limit = int(request.GET.get("limit", DEFAULT_LIMIT))
     except ValueError:
@@ -205,22 +238,73 @@ def app_proxy_recommendations(request: HttpRequest) -> HttpResponse:
     product_id = request.GET.get("product_id", "").strip()
     if kind != "personal" and not _PRODUCT_ID.match(product_id):
         return _error(400, "product_id: a product id is required")
-    # The verifier gives the store's handle (the shop parameter without ".myshopify.com").
-    domain = f"{verified.shop}.myshopify.com"
+    cart: tuple[str, ...] = ()
+    if kind == "cart":
+        cart = tuple(value.strip() for value in request.GET.get("cart", "").split(",") if value.strip())
+        if len(cart) > MAX_CART_ITEMS or not all(_PRODUCT_ID.match(value) for value in cart):
+            return _error(400, f"cart: up to {MAX_CART_ITEMS} comma-separated product ids")
     try:
         state = shop_state_get(domain=domain)
         if state is None:
             return _error(404, "unknown shop")
         customer_ref = ""
-        if kind == "personal" and verified.logged_in_customer_id:
-            with shop_scope(state.shop_id):
-                customer_ref = Shop.objects.get(pk=state.shop_id).customer_ref(str(verified.logged_in_customer_id))
+        if kind == "personal" and customer_id:
+            customer_ref = Shop.objects.get(pk=state.shop_id).customer_ref(customer_id)
         rendered = storefront_list_get(
-            state=state, kind=kind, product_id=product_id, cart=(), customer_ref=customer_ref
+            state=state, kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref
         )
-    except StorefrontUnavailable:
+    except (StorefrontUnavailable, DatabaseError):
         return _error(503, "recommendations are unavailable right now")
-    response = _render_response(kind, rendered, limit)
+    if output == "html":
+        response = render(
+            request,
+            "storefront/fragment.html",
+            {
+                "kind": kind,
+                "title": TITLES_BY_KIND[kind],
+                "fallback": rendered.fallback,
+                "items": [json.loads(item) for item in rendered.items[:limit]],
+            },
+        )
+    else:
+        response = _render_response(kind, rendered, limit)
     # Personal answers depend on who is logged in: no shared caches.
     response["Cache-Control"] = "private, no-store" if kind == "personal" else "public, max-age=30"
     return response
+
+
+TITLES_BY_KIND = {
+    "related": "You may also like",
+    "bought_together": "Frequently bought together",
+    "cart": "Goes well with your cart",
+    "personal": "Picked for you",
+}
+
+
+@csrf_exempt  # signed by Shopify in the query string; no session or cookie is involved
+@require_http_methods(["POST"])
+def app_proxy_events(request: HttpRequest) -> HttpResponse:
+    """The widget's events through the App Proxy: the shop comes from Shopify's signature."""
+    verified = _proxy_verified(request)
+    if verified is None:
+        return _error(401, "unverified app proxy request")
+    payload, problem = _events_parse(request)
+    if problem is not None:
+        return problem
+    return _events_store(request, domain=verified[0], events=payload.get("events"))
+
+
+@require_http_methods(["GET"])
+def app_proxy_widget(request: HttpRequest) -> HttpResponse:
+    """The widget script on the store's own origin (`/apps/basketry/widget.js`): the same public
+    file as /static/basketry/widget.js, so no signature is needed to read it."""
+    response = HttpResponse(_widget_source(), content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@functools.cache
+def _widget_source() -> bytes:
+    from django.contrib.staticfiles import finders
+
+    return Path(finders.find("basketry/widget.js")).read_bytes()

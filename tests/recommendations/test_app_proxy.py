@@ -101,3 +101,49 @@ def test_the_public_api_never_serves_personal_lists_for_a_raw_id(client, shopify
     for params in ({"product_id": "C2001"}, {"customer": "C2001"}, {"customer_token": "C2001"}):
         response = client.get("/api/storefront/v1/recommendations", {"shop": shop.domain, "type": "personal", **params})
         assert response.status_code in (400, 401) and "items" not in response.json()
+
+
+def test_the_html_fragment_lists_the_same_products_escaped(client, shopify_store):
+    shop, demo = shopify_store
+    anchor = demo.complementary_pairs[0][0]
+    as_json = proxy(client, shop, customer="", type="related", product_id=anchor).json()
+    response = proxy(client, shop, customer="", type="related", product_id=anchor, format="html")
+
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert page.count("<li>") == len(as_json["items"]) > 0
+    from django.utils.html import escape
+
+    for item in as_json["items"]:
+        assert escape(item["title"]) in page and escape(item["explanation"]) in page
+    assert proxy(client, shop, customer="", type="related", product_id=anchor, format="xml").status_code == 400
+
+
+def test_events_through_the_proxy_take_the_shop_from_the_signature(client, shopify_store):
+    import json
+
+    from recommendations.models import ShopperEvent
+
+    shop, demo = shopify_store
+    params = {
+        "shop": shop.domain,
+        "logged_in_customer_id": "",
+        "path_prefix": "/apps/basketry",
+        "timestamp": str(int(time.time())),
+    }
+    body = json.dumps(
+        # The body's shop is ignored: only the signed query names the shop.
+        {"shop": "someone-else.myshopify.com", "events": [{"type": "click", "block": "related", "product_id": "1"}]}
+    )
+    signed = client.post(f"/proxy/events?{signed_query(params)}", data=body, content_type="text/plain")
+    unsigned = client.post(f"/proxy/events?{urlencode(params)}&signature=00", data=body, content_type="text/plain")
+
+    assert signed.status_code == 202 and unsigned.status_code == 401
+    with shop_scope(shop):
+        assert list(ShopperEvent.objects.values_list("kind", "product_external_id")) == [("click", "1")]
+
+
+def test_the_widget_is_served_on_the_stores_origin(client):
+    response = client.get("/proxy/widget.js")
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/javascript")
+    assert b"data-basketry" in response.content or b"[data-basketry]" in response.content

@@ -284,3 +284,59 @@ def test_a_personal_block_sends_the_plugin_signed_token(live_server, demo_store,
     assert section.locator("h2").inner_text() == "Picked for you"
     assert section.locator("li").count() >= 1
     assert problems == []
+
+
+# PostgreSQL: the live server answers the widget's parallel requests from several threads.
+@pytest.mark.services("postgres", "chromium")
+def test_behind_the_shopify_app_proxy_every_request_stays_on_the_store_and_is_signed(
+    live_server, demo_store, browser_page, settings, monkeypatch
+):
+    """The theme extension's app embed loads the widget from /apps/basketry; here the browser
+    plays Shopify's proxy: it forwards /apps/basketry/* to the app's /proxy/* with Shopify's
+    signature, as the real proxy does."""
+    import hashlib
+    import hmac
+    import time
+    from pathlib import Path
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+    settings.SHOPIFY_API_SECRET = "proxy-test-secret-of-at-least-32-bytes"
+    shop, anchor, complement, titles = demo_store
+    handle = "widget-demo"
+    shop.domain = f"{handle}.myshopify.com"
+    shop.platform = "shopify"
+    shop.save()
+    page, problems = browser_page
+    forwarded: list[str] = []
+
+    def shopify_proxy(route):
+        url = urlsplit(route.request.url)
+        params = dict(parse_qsl(url.query, keep_blank_values=True))
+        params.update(
+            shop=shop.domain, logged_in_customer_id="", path_prefix="/apps/basketry", timestamp=str(int(time.time()))
+        )
+        message = "".join(f"{key}={value}" for key, value in sorted(params.items()))
+        signature = hmac.new(settings.SHOPIFY_API_SECRET.encode(), message.encode(), hashlib.sha256).hexdigest()
+        target = f"{live_server.url}/proxy{url.path.removeprefix('/apps/basketry')}?{urlencode(params)}&signature={signature}"
+        forwarded.append(url.path)
+        route.fulfill(response=route.fetch(url=target))
+
+    embed = Path(settings.BASE_DIR, "extensions/basketry-theme/blocks/basketry-embed.liquid").read_text()
+    script_tag = next(line for line in embed.splitlines() if line.startswith("<script src="))
+    page.route("**/apps/basketry/**", shopify_proxy)
+    page.route(
+        f"**/demo/{shop.domain}/products/{anchor}",
+        lambda route: route.fulfill(
+            response=route.fetch(),
+            body=route.fetch().text().split('<script src="/static/basketry/widget.js"')[0]
+            + script_tag
+            + "</body></html>",
+        ),
+    )
+    page.goto(f"{live_server.url}/demo/{shop.domain}/products/{anchor}")
+    bundle = page.locator('[data-basketry="bought_together"] section')
+    bundle.wait_for()
+    assert titles[complement] in bundle.locator("li a span").all_inner_texts()
+    assert "/apps/basketry/widget.js" in forwarded and "/apps/basketry/recommendations" in forwarded
+    assert problems == []

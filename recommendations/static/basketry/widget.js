@@ -4,6 +4,8 @@
   "use strict";
   var script = document.currentScript;
   var API = (script && script.dataset.api) || (script ? new URL(script.src).origin : "");
+  // Behind Shopify's App Proxy (data-proxy) the same endpoints live under the proxy path, signed by Shopify.
+  var BASE = API + (script && script.dataset.proxy ? "/" : "/api/storefront/v1/");
   var TITLES = { related: "You may also like", bought_together: "Frequently bought together", cart: "Goes well with your cart", personal: "Picked for you" };
   var CSS = ".bsk{min-height:var(--basketry-min-height,300px);font:inherit;color:var(--basketry-text,inherit)}" +
     ".bsk h2{font-size:var(--basketry-title-size,1.25rem);margin:0 0 .75rem}" +
@@ -32,7 +34,7 @@
   function flush() {
     if (!queue.length || !consented()) { queue = []; return; }
     var body = JSON.stringify({ shop: shopOf, events: queue.splice(0, 50) });
-    var url = API + "/api/storefront/v1/events";
+    var url = BASE + "events";
     if (!(navigator.sendBeacon && navigator.sendBeacon(url, new Blob([body], { type: "text/plain" })))) {
       fetch(url, { method: "POST", body: body, keepalive: true, headers: { "Content-Type": "text/plain" } });
     }
@@ -146,7 +148,7 @@
     var q = new URLSearchParams({ shop: block.dataset.shop, type: block.dataset.basketry, product_id: block.dataset.productId || "", limit: block.dataset.limit || "4" });
     if (block.dataset.cart) q.set("cart", block.dataset.cart);
     if (block.dataset.customerToken) q.set("customer_token", block.dataset.customerToken);
-    fetch(API + "/api/storefront/v1/recommendations?" + q.toString())
+    fetch(BASE + "recommendations?" + q.toString())
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (data) { render(block, data, serial); }, function () { block.hidden = true; });
   }
