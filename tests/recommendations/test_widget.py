@@ -318,7 +318,8 @@ def test_behind_the_shopify_app_proxy_every_request_stays_on_the_store_and_is_si
         )
         message = "".join(f"{key}={value}" for key, value in sorted(params.items()))
         signature = hmac.new(settings.SHOPIFY_API_SECRET.encode(), message.encode(), hashlib.sha256).hexdigest()
-        target = f"{live_server.url}/proxy{url.path.removeprefix('/apps/basketry')}?{urlencode(params)}&signature={signature}"
+        path = url.path.removeprefix("/apps/basketry")
+        target = f"{live_server.url}/proxy{path}?{urlencode(params)}&signature={signature}"
         forwarded.append(url.path)
         route.fulfill(response=route.fetch(url=target))
 
