@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-requirements
 
-.PHONY: install demo test lint migrate bench-import bench-quality bench-scale bench-serving clean
+.PHONY: install demo test lint migrate bench-import bench-quality bench-scale bench-serving bench-sync bench-webhooks clean
 
 $(INSTALLED): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ bench-scale: install
 
 bench-serving: install
 	$(BIN)/python -m bench.serving
+
+bench-sync: install
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.shopify_sync
+
+bench-webhooks: install
+	$(BIN)/python -m bench.webhooks
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

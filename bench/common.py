@@ -34,13 +34,13 @@ def manage(env: dict, *args: str) -> tuple[float, int, str]:
     return elapsed, usage.ru_maxrss // 1024, stdout
 
 
-def scratch_database_env(name: str) -> dict:
+def scratch_database_env(name: str, *, needs_dataset: bool = True) -> dict:
     """Drop and create database `name` on the PostgreSQL server of DATABASE_URL; the environment
     for commands that use it (no Redis: tasks run in-process, as on a single worker)."""
     server_url = os.environ.get("DATABASE_URL", "")
     if not server_url.startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres")
-    if not ONLINE_RETAIL.is_file():
+    if needs_dataset and not ONLINE_RETAIL.is_file():
         sys.exit(f"The UCI Online Retail file is not at {ONLINE_RETAIL}")
     parts = urlsplit(server_url)
     psql = ["psql", "-q", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432)]

@@ -22,6 +22,11 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 
 def _copy_text(value: Any) -> str:
+    kind = type(value)
+    if kind is int or kind is Decimal:
+        return str(value)
+    if kind is str:
+        return value.translate(_COPY_ESCAPES)
     if value is None:
         return "\\N"
     if isinstance(value, bool):
@@ -54,7 +59,7 @@ def rows_insert(*, model: type[ShopOwnedModel], fields: Sequence[str], rows: Seq
     columns = [model._meta.get_field(name).column for name in fields]
     buffer = io.StringIO()
     for row in rows:
-        buffer.write("\t".join(_copy_text(value) for value in row))
+        buffer.write("\t".join(map(_copy_text, row)))
         buffer.write("\n")
     buffer.seek(0)
     table = connection.ops.quote_name(model._meta.db_table)

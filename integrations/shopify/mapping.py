@@ -32,10 +32,9 @@ class PayloadInvalid(ValueError):
 
 def numeric_id(value: object) -> str:
     """`gid://shopify/Product/1001` and `1001` are the same product."""
-    text = str(value if value is not None else "").strip()
-    if text.startswith("gid://"):
-        text = text.rsplit("/", 1)[-1]
-    if not text.isdigit():
+    text = value if type(value) is str else str(value if value is not None else "")
+    prefix, _, text = text.strip().rpartition("/")
+    if (prefix and not prefix.startswith("gid://shopify/")) or not text.isdigit():
         raise PayloadInvalid(f"not a Shopify id: {value!r}")
     return text
 

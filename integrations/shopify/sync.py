@@ -10,12 +10,15 @@ stored batch, and upserts make a replayed batch harmless.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
+import queue
+import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from django.db import transaction
+import orjson
+from django.db import connection, transaction
 from django.utils import timezone
 
 from integrations.models import SyncRun
@@ -34,8 +37,9 @@ from shops.services.orders import order_bulk_upsert
 
 logger = logging.getLogger("basketry.shopify")
 
-# Parents (products or orders) written per transaction.
-BATCH = 500
+# Parents (products or orders) written per transaction: large enough that commits and round trips
+# are amortised, small enough that a resumed run repeats little.
+BATCH = 2000
 # Orders older than this need the optional read_all_orders scope.
 DEFAULT_ORDER_DAYS = 60
 # Reconciliation asks for changes since the last sync minus this overlap (clock skew, late writes).
@@ -117,11 +121,16 @@ def _orders_since(shop: Shop) -> dt.datetime | None:
 # --- writing ---------------------------------------------------------------------------------
 
 
-def _placeholders(shop: Shop, records: list[OrderRecord], titles: dict[str, str]) -> dict[str, int]:
-    """Products the lines name that are not synced yet (a webhook ahead of its product's): stored
-    as drafts with an old timestamp, so the real product replaces them and they are never shown."""
+def _placeholders(
+    shop: Shop, records: list[OrderRecord], titles: dict[str, str], known_ids: dict[str, int] | None = None
+) -> dict[str, int]:
+    """{external id: pk} of the products the lines name. Those not synced yet (a webhook ahead of
+    its product's) are stored as drafts with an old timestamp, so the real product replaces them
+    and they are never shown. `known_ids` carries what earlier batches of one sync looked up."""
     wanted = {line.product_external_id for record in records for line in record.lines}
-    known = product_ids_by_external_id(external_ids=wanted)
+    known = {external_id: known_ids[external_id] for external_id in wanted if external_id in (known_ids or {})}
+    if len(known) < len(wanted):
+        known.update(product_ids_by_external_id(external_ids=wanted - set(known)))
     missing = wanted - set(known)
     if missing:
         epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -142,6 +151,8 @@ def _placeholders(shop: Shop, records: list[OrderRecord], titles: dict[str, str]
             overwrite_existing=False,
         )
         known = product_ids_by_external_id(external_ids=wanted)
+    if known_ids is not None:
+        known_ids.update(known)
     return known
 
 
@@ -151,12 +162,17 @@ def products_write(*, shop: Shop, records: list[ProductRecord]) -> int:
 
 
 def orders_write(
-    *, shop: Shop, records: list[OrderRecord], updated_at: dict[str, dt.datetime | None], titles: dict[str, str]
+    *,
+    shop: Shop,
+    records: list[OrderRecord],
+    updated_at: dict[str, dt.datetime | None],
+    titles: dict[str, str],
+    known_ids: dict[str, int] | None = None,
 ) -> tuple[int, int]:
     """Returns (new orders, updated orders)."""
     if not records:
         return 0, 0
-    product_ids = _placeholders(shop, records, titles)
+    product_ids = _placeholders(shop, records, titles, known_ids)
     result = order_bulk_upsert(shop=shop, records=records, product_ids=product_ids, updated_at=updated_at)
     return result.created, result.updated
 
@@ -193,8 +209,8 @@ def _jsonl_groups(lines: Iterable[bytes], *, skip: int) -> Iterator[tuple[int, d
         if number <= skip or not raw.strip():
             continue
         try:
-            row = json.loads(raw)
-        except ValueError as error:
+            row = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
             raise SyncFailed(f"bulk result line {number} is not JSON") from error
         parent_id = row.get("__parentId")
         if parent_id is None:
@@ -209,6 +225,15 @@ def _jsonl_groups(lines: Iterable[bytes], *, skip: int) -> Iterator[tuple[int, d
         yield number, parent, children
 
 
+def _relaxed_commit() -> None:
+    """Bulk batches skip waiting for the WAL flush at commit. A crash can lose the last few
+    batches, but each batch commits with its checkpoint, so the resumed run re-reads exactly
+    those: nothing is lost and nothing doubles."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 @dataclass
 class _Batch:
     products: list[ProductRecord]
@@ -217,25 +242,28 @@ class _Batch:
     end_line: int
 
 
-def _flush(run: SyncRun, shop: Shop, phase: str, batch: _Batch) -> None:
+def _flush(run: SyncRun, shop: Shop, phase: str, batch: _Batch, known_ids: dict[str, int]) -> None:
     with transaction.atomic():
+        _relaxed_commit()
         if phase == "products":
             run.products_synced += products_write(shop=shop, records=batch.products)
         else:
-            created, updated = orders_write(shop=shop, records=batch.orders, updated_at=batch.updated_at, titles={})
+            created, updated = orders_write(
+                shop=shop, records=batch.orders, updated_at=batch.updated_at, titles={}, known_ids=known_ids
+            )
             run.orders_synced += created + updated
             run.checkpoint["new_orders"] = run.checkpoint.get("new_orders", 0) + created
         run.checkpoint["lines_done"] = batch.end_line
         run.save(update_fields=["products_synced", "orders_synced", "checkpoint"])
 
 
-def _ingest(run: SyncRun, shop: Shop, phase: str, lines: Iterable[bytes]) -> None:
-    batch = _Batch([], [], {}, 0)
-    skip = run.checkpoint.get("lines_done", 0)
+def _parsed_batches(*, domain: str, phase: str, lines: Iterable[bytes], skip: int) -> Iterator[_Batch]:
+    """Records in batches of BATCH parents; pure parsing, no database."""
+    batch = _Batch([], [], {}, skip)
     for end_line, parent, children in _jsonl_groups(lines, skip=skip):
         try:
             if phase == "products":
-                batch.products.append(product_from_graphql(parent, children, domain=shop.domain))
+                batch.products.append(product_from_graphql(parent, children, domain=domain))
             else:
                 record, updated_at = order_from_graphql(parent, children)
                 batch.orders.append(record)
@@ -244,10 +272,58 @@ def _ingest(run: SyncRun, shop: Shop, phase: str, lines: Iterable[bytes]) -> Non
             raise SyncFailed(f"bulk result line {end_line}: {error}") from error
         batch.end_line = end_line
         if len(batch.products) + len(batch.orders) >= BATCH:
-            _flush(run, shop, phase, batch)
+            yield batch
             batch = _Batch([], [], {}, end_line)
     if batch.products or batch.orders:
-        _flush(run, shop, phase, batch)
+        yield batch
+
+
+_DONE = object()
+
+
+def _read_ahead(batches: Iterator[_Batch], *, depth: int = 2) -> Iterator[_Batch]:
+    """Parse the next batches in a thread while this one waits on PostgreSQL: parsing is Python
+    work, writing mostly the database's, so on two cores they overlap. Batches still come out in
+    file order, so checkpoints stay exact; a parse error is raised here, in order."""
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        slots.put(batch, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(_DONE)
+        except BaseException as error:  # handed to the consumer, which raises it in order
+            slots.put(error)
+
+    worker = threading.Thread(target=produce, name="bulk-parse", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
+def _ingest(run: SyncRun, shop: Shop, phase: str, lines: Iterable[bytes]) -> None:
+    skip = run.checkpoint.get("lines_done", 0)
+    # Product ids looked up by earlier batches; products are not deleted while a sync ingests.
+    known_ids: dict[str, int] = {}
+    for batch in _read_ahead(_parsed_batches(domain=shop.domain, phase=phase, lines=lines, skip=skip)):
+        _flush(run, shop, phase, batch, known_ids)
 
 
 def _bulk_start(client: ShopifyClient, query: str) -> str:
@@ -289,10 +365,16 @@ def _full_step(run: SyncRun, shop: Shop, client: ShopifyClient) -> bool:
         run.save(update_fields=["checkpoint"])
         raise SyncFailed(f"bulk operation {status or 'missing'} ({operation.get('errorCode') or 'no error code'})")
     if operation.get("url"):
-        with client.download(operation["url"]) as response:
-            if response.status_code != 200:
-                raise ShopifyApiError(f"bulk result download: HTTP {response.status_code}", retryable=True)
-            _ingest(run, shop, phase, response.iter_lines())
+        # Download first, then ingest from disk: a dropped connection costs a download, never a
+        # half-read batch, and the database work does not hold Shopify's connection open.
+        with tempfile.TemporaryFile() as result:
+            with client.download(operation["url"]) as response:
+                if response.status_code != 200:
+                    raise ShopifyApiError(f"bulk result download: HTTP {response.status_code}", retryable=True)
+                for chunk in response.iter_bytes(1 << 20):
+                    result.write(chunk)
+            result.seek(0)
+            _ingest(run, shop, phase, result)
     checkpoint["phase"] = "orders" if phase == "products" else "done"
     checkpoint.pop("bulk_id", None)
     checkpoint["lines_done"] = 0
