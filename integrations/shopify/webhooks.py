@@ -145,7 +145,8 @@ def shopify_webhook(request: HttpRequest) -> HttpResponse:
         triggered_at = parse_time(request.headers.get("X-Shopify-Triggered-At")) or timezone.now()
     except PayloadInvalid:
         return _plain(400, "X-Shopify-Triggered-At is not a timestamp")
-    shop = Shop.objects.filter(platform=Shop.Platform.SHOPIFY, domain=domain).first()
+    # The credentials are not needed here; not loading them skips their decryption.
+    shop = Shop.objects.defer("credentials").filter(platform=Shop.Platform.SHOPIFY, domain=domain).first()
     if shop is None:
         # Already purged, or never installed: nothing to do, and a retry would not change that.
         return _plain(200, "unknown shop: ignored")
