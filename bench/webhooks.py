@@ -1,6 +1,6 @@
 """Benchmark: Shopify webhook ingress latency (verify HMAC + record + enqueue) at a fixed rate.
 
-gunicorn (2 sync workers) on a scratch PostgreSQL database with Redis as the Celery broker (no
+gunicorn (4 sync workers; BENCH_WORKERS to change) on a scratch PostgreSQL database with Redis as the Celery broker (no
 worker consumes, so only the ingress is measured). An open-loop generator sends signed
 `products/update` and `orders/create` deliveries at 200 per second for 30 s, each with its own
 webhook id, and measures every response from the moment the request was due, so a slow server
@@ -29,6 +29,8 @@ import uuid
 from bench.common import ROOT, manage, scratch_database_env
 
 PORT = 8766
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 RATE = 200
 SECONDS = 30
 SENDERS = 32
@@ -160,7 +162,9 @@ def main() -> None:
             "gunicorn",
             "config.wsgi:application",
             "--workers",
-            "2",
+            str(WORKERS),
+            "--threads",
+            str(THREADS),
             "--bind",
             f"127.0.0.1:{PORT}",
             "--log-level",
@@ -190,7 +194,7 @@ def main() -> None:
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
 
-    print(f"gunicorn 2 sync workers, {total} signed deliveries at {RATE}/s ({total / wall:.0f}/s achieved)")
+    print(f"gunicorn {WORKERS} workers x {THREADS} threads, {total} signed deliveries at {RATE}/s ({total / wall:.0f}/s achieved)")
     print(
         f"latency from due time: p50 {pct(50):.1f} ms, p90 {pct(90):.1f} ms, p99 {pct(99):.1f} ms, "
         f"max {latencies[-1] * 1000:.1f} ms, mean {statistics.mean(latencies) * 1000:.1f} ms"
