@@ -194,7 +194,10 @@ def main() -> None:
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
 
-    print(f"gunicorn {WORKERS} workers x {THREADS} threads, {total} signed deliveries at {RATE}/s ({total / wall:.0f}/s achieved)")
+    print(
+        f"gunicorn {WORKERS} workers x {THREADS} threads, {total} signed deliveries at {RATE}/s "
+        f"({total / wall:.0f}/s achieved)"
+    )
     print(
         f"latency from due time: p50 {pct(50):.1f} ms, p90 {pct(90):.1f} ms, p99 {pct(99):.1f} ms, "
         f"max {latencies[-1] * 1000:.1f} ms, mean {statistics.mean(latencies) * 1000:.1f} ms"

@@ -45,8 +45,9 @@ def shopify_sync_execute(
     (or woken by bulk_operations/finish); with wait=True (the `sync` command) it polls until done.
     Errors other than waiting leave the checkpoint for a retry and are re-raised.
     """
-    from integrations.shopify.client import ShopifyClient
-    from integrations.shopify.sync import SyncWaiting, sync_run_advance, sync_run_start
+    from integrations.shopify.client import ShopifyApiError, ShopifyClient
+    from integrations.shopify.install import ShopifyAuthError, ShopifyReauthRequired
+    from integrations.shopify.sync import SyncFailed, SyncWaiting, sync_run_advance, sync_run_start
 
     run = sync_run_start(shop=shop, kind=kind)
     deadline = time.monotonic() + timeout_seconds
@@ -61,10 +62,8 @@ def shopify_sync_execute(
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(poll_seconds)
-
-
-def shopify_sync_resume(*, shop: Shop, run_id: int) -> SyncRun | None:
-    run = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).first()
-    if run is None:
-        return None
-    return shopify_sync_execute(shop=shop, kind=run.kind)
+            except (ShopifyApiError, SyncFailed, ShopifyReauthRequired, ShopifyAuthError) as error:
+                # The run keeps its checkpoint; the error is what the merchant and operator see
+                # until a retry gets past it.
+                SyncRun.objects.filter(pk=run.pk).update(error=f"{type(error).__name__}: {error}"[:2000])
+                raise

@@ -474,7 +474,8 @@ def _finish(run: SyncRun, shop: Shop) -> None:
     run.watermark = dt.datetime.fromisoformat(started) if started else run.started_at
     run.status = SyncRun.Status.SUCCEEDED
     run.finished_at = timezone.now()
-    run.save(update_fields=["watermark", "status", "finished_at"])
+    run.error = ""
+    run.save(update_fields=["watermark", "status", "finished_at", "error"])
     new_orders = run.checkpoint.get("new_orders", 0)
     from shops.models import Order
 

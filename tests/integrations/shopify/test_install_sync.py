@@ -316,3 +316,133 @@ def test_reinstall_after_uninstall_restores_the_shop(
         # The reinstall synced again; the data of the first install was kept, not duplicated.
         assert SyncRun.objects.filter(status="succeeded").count() == 2
         assert Product.objects.count() == len(store.products)
+
+
+def connected(store):
+    from integrations.shopify.install import shopify_connect_with_token
+
+    return shopify_connect_with_token(domain=DOMAIN, access_token=store.issue_access_token()["access_token"])
+
+
+def test_a_graphql_error_mid_sync_is_recorded_and_the_retry_resumes(fake, store, no_waiting):
+    shop = connected(store)
+    with shop_scope(shop):
+        waiting = shopify_sync_execute(shop=shop, kind="full")  # products bulk operation started
+        assert waiting.status == "running" and waiting.checkpoint["bulk_id"]
+        store.graphql_error_next(1)
+        with pytest.raises(ShopifyApiError):
+            shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        waiting.refresh_from_db()
+        assert waiting.status == "running" and "Internal error" in waiting.error
+
+        done = shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+
+        assert done.pk == waiting.pk and done.status == "succeeded" and done.error == ""
+        assert Product.objects.count() == len(store.products)
+        assert Order.objects.count() == expected_counts(store)[1]
+
+
+def test_orders_older_than_60_days_need_read_all_orders(fake, store, no_waiting):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    old = store.add_order(
+        createdAt=(timezone.now() - dt.timedelta(days=100)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        lineItems=[{"product_id": next(iter(store.products)), "quantity": 1}],
+    )
+    shop = connected(store)
+    with shop_scope(shop):
+        shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        assert not Order.objects.filter(external_id=str(old["id"]).rsplit("/", 1)[-1]).exists()
+
+    store.scopes.add("read_all_orders")
+    shop.credentials = {**shop.credentials, "scope": "read_products,read_orders,read_all_orders"}
+    shop.save()
+    with shop_scope(shop):
+        shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        assert Order.objects.filter(external_id=str(old["id"]).rsplit("/", 1)[-1]).exists()
+
+
+def test_bulk_operations_finish_wakes_the_waiting_sync(
+    client, fake, store, no_waiting, django_capture_on_commit_callbacks
+):
+    from tests.integrations.shopify.conftest import signed_webhook
+
+    shop = connected(store)
+    with shop_scope(shop):
+        run = shopify_sync_execute(shop=shop, kind="full")
+        assert run.status == "running"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_webhook(
+            client,
+            topic="bulk_operations/finish",
+            domain=DOMAIN,
+            payload={"admin_graphql_api_id": run.checkpoint["bulk_id"], "status": "completed"},
+        )
+    assert response.status_code == 200
+    run.refresh_from_db()
+    assert run.status == "succeeded"
+    with shop_scope(shop):
+        assert Product.objects.count() == len(store.products)
+
+
+def test_shops_uninstalled_long_ago_are_purged_when_no_redact_arrives(shopify_settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from integrations.tasks import shops_purge_due
+    from shops.services.lifecycle import shop_uninstall
+    from tests.factories import make_product, make_shop
+
+    long_gone = make_shop(domain="long-gone.myshopify.com", platform="shopify")
+    recent = make_shop(domain="recent.myshopify.com", platform="shopify")
+    for owner in (long_gone, recent):
+        with shop_scope(owner):
+            make_product(owner)
+    shop_uninstall(shop=long_gone, at=timezone.now() - dt.timedelta(hours=100))
+    shop_uninstall(shop=recent, at=timezone.now() - dt.timedelta(hours=1))
+
+    assert shops_purge_due() == 1
+
+    assert not Shop.objects.filter(pk=long_gone.pk).exists()
+    assert not Product.all_shops.filter(shop_id=long_gone.pk).exists()
+    assert Product.all_shops.filter(shop_id=recent.pk).count() == 1
+
+
+@pytest.mark.services("postgres")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_refresh_a_token_once(fake, store):
+    import threading
+
+    from django.db import connections
+
+    token = store.issue_access_token(expiring=True)
+    shop = connected(store)
+    # Expired, with a live refresh token: what two workers find at the same moment.
+    shop.credentials = {
+        **shop.credentials,
+        "access_token": token["access_token"],
+        "refresh_token": token["refresh_token"],
+        "expires_at": "2020-01-01T00:00:00+00:00",
+    }
+    shop.save()
+    results: list[str] = []
+    start = threading.Barrier(3)
+
+    def worker() -> None:
+        start.wait()
+        try:
+            results.append(shopify_access_token_get(shop=Shop.objects.get(pk=shop.pk)))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 3 and len(set(results)) == 1 and results[0] != token["access_token"]
+    assert len([r for r in store.token_requests if r.get("grant_type") == "refresh_token"]) == 1
