@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -12,6 +14,13 @@ from integrations.models import SyncRun, WebhookDelivery
 from shops.models import Shop
 
 logger = logging.getLogger("basketry.integrations")
+
+# Longer than a sync task's hard time limit, so a killed worker's lock always expires.
+SYNC_LOCK_SECONDS = 17 * 60
+
+
+class SyncBusy(Exception):
+    """Another worker is syncing this shop; it carries the run on."""
 
 
 def webhook_delivery_process(*, shop: Shop, delivery_pk: int) -> str | None:
@@ -39,12 +48,26 @@ def webhook_delivery_process(*, shop: Shop, delivery_pk: int) -> str | None:
 def shopify_sync_execute(
     *, shop: Shop, kind: str, wait: bool = False, poll_seconds: float = 2.0, timeout_seconds: float = 3600
 ) -> SyncRun:
-    """Start or resume the shop's sync of that kind and advance it.
+    """Start or resume the shop's sync of that kind and advance it; one worker per shop at a time
+    (raises SyncBusy when another holds the shop's sync lock).
 
     With wait=False (tasks) it returns while a bulk operation runs, leaving the run to be polled
     (or woken by bulk_operations/finish); with wait=True (the `sync` command) it polls until done.
     Errors other than waiting leave the checkpoint for a retry and are re-raised.
     """
+
+    token = uuid.uuid4().hex
+    lock = f"shop:{shop.pk}:sync-lock"
+    if not cache.add(lock, token, timeout=SYNC_LOCK_SECONDS):
+        raise SyncBusy(f"another sync of {shop.domain} is running")
+    try:
+        return _advance(shop=shop, kind=kind, wait=wait, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
+    finally:
+        if cache.get(lock) == token:
+            cache.delete(lock)
+
+
+def _advance(*, shop: Shop, kind: str, wait: bool, poll_seconds: float, timeout_seconds: float) -> SyncRun:
     from integrations.shopify.client import ShopifyApiError, ShopifyClient
     from integrations.shopify.install import ShopifyAuthError, ShopifyReauthRequired
     from integrations.shopify.sync import SyncFailed, SyncWaiting, sync_run_advance, sync_run_start

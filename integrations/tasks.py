@@ -30,7 +30,7 @@ def webhook_process(shop_id: int, delivery_pk: int) -> None:
 
 def _sync(task, shop_id: int, *, kind: str | None = None, run_id: int | None = None) -> None:
     from integrations.models import SyncRun
-    from integrations.services import shopify_sync_execute
+    from integrations.services import SyncBusy, shopify_sync_execute
     from integrations.shopify.client import ShopifyApiError
     from integrations.shopify.install import ShopifyAuthError, ShopifyReauthRequired
     from integrations.shopify.sync import SyncFailed, sync_run_fail
@@ -46,6 +46,8 @@ def _sync(task, shop_id: int, *, kind: str | None = None, run_id: int | None = N
         try:
             # Run eagerly (embedded mode, no broker) there is no later task to poll with: wait here.
             run = shopify_sync_execute(shop=shop, kind=kind, wait=bool(task.request.is_eager))
+        except SyncBusy:
+            return  # the worker holding the lock carries the run on and schedules its polls
         except ShopifyApiError as error:
             run = SyncRun.objects.filter(kind=kind, status=SyncRun.Status.RUNNING).order_by("-pk").first()
             if error.retryable and task.request.retries < len(SYNC_RETRY_DELAYS):

@@ -429,7 +429,10 @@ def _reconcile_step(run: SyncRun, shop: Shop, client: ShopifyClient) -> bool:
 
 def sync_run_start(*, shop: Shop, kind: str) -> SyncRun:
     """The shop's unfinished run of that kind (to resume), or a new one."""
-    existing = SyncRun.objects.filter(kind=kind, status=SyncRun.Status.RUNNING).order_by("-pk").first()
+    running = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).order_by("-pk")
+    # A reconciliation resumes whatever run is under way (a full sync covers it); a full sync
+    # resumes an unfinished full sync.
+    existing = (running if kind == SyncRun.Kind.RECONCILE else running.filter(kind=kind)).first()
     if existing is not None:
         return existing
     checkpoint: dict = {}

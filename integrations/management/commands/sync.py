@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from integrations.models import SyncRun
-from integrations.services import shopify_sync_execute
+from integrations.services import SyncBusy, shopify_sync_execute
 from integrations.shopify.client import ShopifyApiError
 from integrations.shopify.install import ShopifyAuthError, ShopifyReauthRequired
 from integrations.shopify.sync import SyncFailed, sync_run_fail
@@ -32,6 +32,8 @@ class Command(BasketryCommand):
         with shop_scope(shop):
             try:
                 run = shopify_sync_execute(shop=shop, kind=kind, wait=True)
+            except SyncBusy as error:
+                raise ValidationFailed(f"{error}; try again when it has finished.") from error
             except (ShopifyApiError, SyncFailed, ShopifyReauthRequired, ShopifyAuthError) as error:
                 running = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).order_by("-pk").first()
                 if running is not None and not getattr(error, "retryable", False):

@@ -446,3 +446,29 @@ def test_concurrent_workers_refresh_a_token_once(fake, store):
 
     assert len(results) == 3 and len(set(results)) == 1 and results[0] != token["access_token"]
     assert len([r for r in store.token_requests if r.get("grant_type") == "refresh_token"]) == 1
+
+
+def test_one_sync_per_shop_at_a_time_and_reconciliation_joins_a_running_sync(fake, store, no_waiting):
+    from django.core.cache import cache
+    from django.core.management import CommandError
+
+    from integrations.services import SyncBusy
+
+    shop = connected(store)
+    with shop_scope(shop):
+        waiting = shopify_sync_execute(shop=shop, kind="full")
+        assert waiting.status == "running"
+        # The periodic reconciliation arriving now carries the unfinished full sync on.
+        joined = shopify_sync_execute(shop=shop, kind="reconcile", wait=True, poll_seconds=0)
+        assert joined.pk == waiting.pk and joined.status == "succeeded"
+        assert SyncRun.objects.count() == 1
+
+        cache.add(f"shop:{shop.pk}:sync-lock", "another-worker", timeout=60)
+        with pytest.raises(SyncBusy):
+            shopify_sync_execute(shop=shop, kind="reconcile")
+    with pytest.raises(CommandError, match="another sync of round-trip.myshopify.com is running"):
+        call_command("sync", DOMAIN, stdout=io.StringIO())
+    cache.delete(f"shop:{shop.pk}:sync-lock")
+    out = io.StringIO()
+    call_command("sync", DOMAIN, stdout=out)
+    assert "Reconciliation" in out.getvalue()
