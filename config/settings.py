@@ -68,6 +68,9 @@ SHOPIFY_OPTIONAL_SCOPES = "read_all_orders"
 # Development and tests only: where `https://{shop}` Admin API calls go instead, e.g.
 # http://127.0.0.1:8765/shops/{shop} for a local stand-in. Empty in production.
 SHOPIFY_ADMIN_API_BASE_URL = os.environ.get("SHOPIFY_ADMIN_API_BASE_URL", "")
+# The theme app extension's id (`shopify app deploy` prints it; also in the Dev Dashboard): the
+# onboarding deep links into the theme editor need it. Empty: the links are not offered.
+SHOPIFY_THEME_EXTENSION_ID = os.environ.get("SHOPIFY_THEME_EXTENSION_ID", "")
 # Refresh an expiring offline token this long before it runs out.
 SHOPIFY_TOKEN_REFRESH_MARGIN_SECONDS = 300
 # Largest webhook body accepted; Shopify's biggest payloads (orders with many lines) stay well below.

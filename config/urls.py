@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path
 
 from config import health
+from integrations import admin_api
 from integrations.shopify import views as shopify_views
 from integrations.shopify import webhooks as shopify_webhooks
 from recommendations.storefront import demo as demo_storefront
@@ -28,5 +29,11 @@ urlpatterns = [
     path("shopify/auth", shopify_views.oauth_start, name="shopify-oauth-start"),
     path("shopify/auth/callback", shopify_views.oauth_callback, name="shopify-oauth-callback"),
     path("api/admin/v1/status", shopify_views.admin_status, name="admin-status"),
+    path("api/admin/v1/privacy-requests", admin_api.privacy_requests, name="admin-privacy-requests"),
+    path(
+        "api/admin/v1/privacy-requests/<int:request_id>",
+        admin_api.privacy_request_detail,
+        name="admin-privacy-request",
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -129,7 +129,7 @@ STOREFRONT_ROUTES = {
 # Operator-only routes (Django admin, staff login): cross-shop on purpose, behind staff auth.
 OPERATOR_NAMESPACES = {"admin"}
 # Shop-scoped routes: each one needs a cross-shop test in this module.
-SHOP_SCOPED_ROUTES = {"admin-status"}
+SHOP_SCOPED_ROUTES = {"admin-status", "admin-privacy-requests", "admin-privacy-request"}
 
 
 def _route_names(patterns, namespace: str = "") -> list[str]:
@@ -195,3 +195,61 @@ def test_storefront_never_shows_another_shops_products(client, shop, other_shop)
         assert mine.json()["items"] and theirs.json()["items"]
         assert all(item["title"] != "Other shop's product" for item in mine.json()["items"])
         assert all(item["title"] == "Other shop's product" for item in theirs.json()["items"])
+
+
+def _id_token(domain: str, *, secret: str, audience: str) -> str:
+    import time
+    import uuid
+
+    import jwt
+
+    now = int(time.time())
+    claims = {
+        "iss": f"https://{domain}/admin",
+        "dest": f"https://{domain}",
+        "aud": audience,
+        "sub": "42",
+        "exp": now + 60,
+        "nbf": now,
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+        "sid": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+@pytest.mark.django_db
+def test_the_admin_api_only_shows_the_authenticated_shops_data(client, settings):
+    """Every admin endpoint, with two shops' rows side by side: a shop's token reaches only its
+    own, and another shop's id answers 404 exactly like a missing one."""
+    from integrations.models import PrivacyRequest
+    from tests.factories import make_privacy_request, make_product, make_shop
+
+    settings.SHOPIFY_API_KEY = "isolation-app"
+    settings.SHOPIFY_API_SECRET = "isolation-secret-of-at-least-32-bytes"
+    mine = make_shop(domain="mine.myshopify.com", platform="shopify")
+    theirs = make_shop(domain="theirs.myshopify.com", platform="shopify")
+    rows = {}
+    for owner, count in ((mine, 1), (theirs, 3)):
+        with shop_scope(owner):
+            for _ in range(count):
+                make_product(owner)
+            rows[owner.pk] = make_privacy_request(owner, export={"orders": [], "shop": owner.domain})
+
+    def get(path: str, owner):
+        token = _id_token(owner.domain, secret=settings.SHOPIFY_API_SECRET, audience=settings.SHOPIFY_API_KEY)
+        return client.get(path, headers={"Authorization": f"Bearer {token}"})
+
+    assert get("/api/admin/v1/status", mine).json()["products"] == 1
+    assert get("/api/admin/v1/status", theirs).json()["products"] == 3
+    listed = get("/api/admin/v1/privacy-requests", mine).json()["privacy_requests"]
+    assert [row["id"] for row in listed] == [rows[mine.pk].pk]
+    own = get(f"/api/admin/v1/privacy-requests/{rows[mine.pk].pk}", mine)
+    assert own.status_code == 200 and own.json()["export"]["shop"] == mine.domain
+    foreign = get(f"/api/admin/v1/privacy-requests/{rows[theirs.pk].pk}", mine)
+    missing = get(f"/api/admin/v1/privacy-requests/{PrivacyRequest.all_shops.count() + 100}", mine)
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.content == missing.content
+    # No token, or a query string naming a shop, gets nothing.
+    anonymous = client.get("/api/admin/v1/privacy-requests?shop=mine.myshopify.com")
+    assert anonymous.status_code in (401, 403) and "privacy_requests" not in anonymous.json()

@@ -158,7 +158,11 @@ def order_from_rest(payload: dict) -> tuple[OrderRecord, dt.datetime | None, dic
 # --- GraphQL (bulk JSONL and paginated queries) --------------------------------------------------
 
 
-def product_from_graphql(node: dict, variants: list[dict], *, domain: str) -> ProductRecord:
+def product_from_graphql(node: dict, children: list[dict], *, domain: str) -> ProductRecord:
+    """A product from its node and its children: variants, and the collections it is in, which
+    become `collection:<handle>` tags (content similarity and rules read tags)."""
+    variants = [child for child in children if "/ProductVariant/" in str(child.get("id", ""))]
+    collections = [child for child in children if "/Collection/" in str(child.get("id", ""))]
     prices = [_money(v.get("price")) for v in variants if v.get("price") not in (None, "")]
     image = ((node.get("featuredMedia") or {}).get("preview") or {}).get("image") or {}
     handle = str(node.get("handle") or "")
@@ -175,7 +179,7 @@ def product_from_graphql(node: dict, variants: list[dict], *, domain: str) -> Pr
         image_url=str(image.get("url") or ""),
         category=str(node.get("productType") or ""),
         vendor=str(node.get("vendor") or ""),
-        tags=_tags(node.get("tags")),
+        tags=_tags(node.get("tags")) + tuple(f"collection:{c['handle']}" for c in collections if c.get("handle")),
         description=_text(node.get("description"))[:5000],
         status=PRODUCT_STATUSES.get(str(node.get("status") or "ACTIVE").lower(), ProductStatus.DRAFT),
         in_stock=in_stock,

@@ -50,6 +50,7 @@ _PRODUCT_FIELDS = """id legacyResourceId title handle status vendor productType 
       createdAt updatedAt onlineStoreUrl totalInventory tracksInventory
       featuredMedia { preview { image { url } } }"""
 _VARIANT_FIELDS = "id price availableForSale"
+_COLLECTION_FIELDS = "id handle title"
 _ORDER_FIELDS = """id legacyResourceId createdAt updatedAt cancelledAt test displayFinancialStatus currencyCode
       customer { id } totalPriceSet { shopMoney { amount } }"""
 _LINE_FIELDS = """id quantity product { id } variant { id } originalUnitPriceSet { shopMoney { amount } }
@@ -66,7 +67,7 @@ BULK_STATUS = """query BulkStatus($id: ID!) {
 def products_bulk_query() -> str:
     return (
         "{ products { edges { node { " + _PRODUCT_FIELDS + " variants { edges { node { " + _VARIANT_FIELDS + " } } }"
-        " } } } }"
+        " collections { edges { node { " + _COLLECTION_FIELDS + " } } } } } } }"
     )
 
 
@@ -400,7 +401,14 @@ def _reconcile_step(run: SyncRun, shop: Shop, client: ShopifyClient) -> bool:
     with transaction.atomic():
         if phase == "products":
             records = [
-                product_from_graphql(node, (node.get("variants") or {}).get("nodes") or [], domain=shop.domain)
+                product_from_graphql(
+                    node,
+                    [
+                        *((node.get("variants") or {}).get("nodes") or []),
+                        *((node.get("collections") or {}).get("nodes") or []),
+                    ],
+                    domain=shop.domain,
+                )
                 for node in nodes
             ]
             run.products_synced += products_write(shop=shop, records=records)

@@ -49,12 +49,46 @@ def app_home(request: HttpRequest) -> HttpResponse:
     response = render(
         request,
         "shopify/app_home.html",
-        {"shop": shop, "installed": installed, "api_key": settings.SHOPIFY_API_KEY},
+        {
+            "shop": shop,
+            "installed": installed,
+            "api_key": settings.SHOPIFY_API_KEY,
+            "theme_links": _theme_links(shop.domain),
+        },
     )
     for header, value in verification.headers.items():
         response[header] = value
     response["Content-Security-Policy"] = _frame_ancestors(shop.domain)
     return response
+
+
+def _theme_links(domain: str) -> list[tuple[str, str]]:
+    """Onboarding: each link opens the shop's theme editor with a Basketry block being added."""
+    from integrations.shopify.theme import theme_editor_block_link, theme_editor_embed_link
+
+    extension = settings.SHOPIFY_THEME_EXTENSION_ID
+    if not extension:
+        return []
+    return [
+        (
+            "Turn on the Basketry app embed (loads the widget)",
+            theme_editor_embed_link(shop_domain=domain, extension_id=extension),
+        ),
+        (
+            "Add “Related products” to product pages",
+            theme_editor_block_link(shop_domain=domain, extension_id=extension, block="related-products"),
+        ),
+        (
+            "Add “Frequently bought together” to product pages",
+            theme_editor_block_link(shop_domain=domain, extension_id=extension, block="bought-together"),
+        ),
+        (
+            "Add recommendations to the cart page",
+            theme_editor_block_link(
+                shop_domain=domain, extension_id=extension, block="cart-recommendations", template="cart"
+            ),
+        ),
+    ]
 
 
 @require_GET

@@ -104,6 +104,10 @@ def test_install_sync_train_and_serve(client, fake, store, no_waiting, django_ca
         statuses = dict(Product.objects.values_list("external_id", "status"))
         assert {"published", "draft", "archived", "unlisted"} <= set(statuses.values())
         assert Order.objects.filter(status="test").exists()  # kept, never trained on
+        # Collections come along as tags, which content similarity and the rules read.
+        in_collections = next(p for p in store.products.values() if p["collections"])
+        stored_tags = Product.objects.get(external_id=str(in_collections["id"]).rsplit("/", 1)[-1]).tags
+        assert {f"collection:{c['handle']}" for c in in_collections["collections"]} <= set(stored_tags)
         # GraphQL customer gids are hashed as the same numeric id the App Proxy signs.
         customer = next(o["customer"]["id"] for _, o in store._visible_orders() if o.get("customer"))
         assert Order.objects.filter(customer_ref=shop.customer_ref(customer.rsplit("/", 1)[-1])).exists()
@@ -472,3 +476,19 @@ def test_one_sync_per_shop_at_a_time_and_reconciliation_joins_a_running_sync(fak
     out = io.StringIO()
     call_command("sync", DOMAIN, stdout=out)
     assert "Reconciliation" in out.getvalue()
+
+
+def test_the_app_home_links_into_the_theme_editor_with_the_blocks(
+    client, fake, store, no_waiting, settings, django_capture_on_commit_callbacks
+):
+    from html import unescape
+
+    settings.SHOPIFY_THEME_EXTENSION_ID = "0c1f4a52-7d3e-4b8e-9f51-2a3b4c5d6e7f"
+    page = unescape(install(client, fake, django_capture_on_commit_callbacks).content.decode())
+    editor = f"https://{DOMAIN}/admin/themes/current/editor?"
+    assert page.count(editor) == 4
+    for block in ("related-products", "bought-together", "cart-recommendations"):
+        assert f"{settings.SHOPIFY_THEME_EXTENSION_ID}%2F{block}" in page or (
+            f"{settings.SHOPIFY_THEME_EXTENSION_ID}/{block}" in page
+        )
+    assert "activateAppId=" in page
