@@ -75,6 +75,8 @@ SHOPIFY_THEME_EXTENSION_ID = os.environ.get("SHOPIFY_THEME_EXTENSION_ID", "")
 SHOPIFY_TOKEN_REFRESH_MARGIN_SECONDS = 300
 # Largest webhook body accepted; Shopify's biggest payloads (orders with many lines) stay well below.
 SHOPIFY_WEBHOOK_MAX_BYTES = int(os.environ.get("SHOPIFY_WEBHOOK_MAX_BYTES", str(2 * 1024 * 1024)))
+# Days a processed webhook delivery (and the minimised payload it keeps) is kept for diagnosis.
+WEBHOOK_RETENTION_DAYS = int(os.environ.get("WEBHOOK_RETENTION_DAYS", "14"))
 # Hours between uninstall and the purge of a shop's data if `shop/redact` never arrives (Shopify
 # sends it 48 hours after uninstall).
 SHOP_PURGE_AFTER_UNINSTALL_HOURS = int(os.environ.get("SHOP_PURGE_AFTER_UNINSTALL_HOURS", "72"))
@@ -177,6 +179,7 @@ CELERY_TASK_ROUTES = {
     "integrations.shopify_sync_poll": {"queue": "sync"},
     "integrations.shopify_reconcile_all": {"queue": "default"},
     "integrations.shops_purge_due": {"queue": "default"},
+    "integrations.webhook_deliveries_purge": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULE = {
     # 03:15 UTC, after most shops' evening peak: https://crontab.guru/#15_3_*_*_*
@@ -187,6 +190,11 @@ CELERY_BEAT_SCHEDULE = {
     "shopify-reconcile": {"task": "integrations.shopify_reconcile_all", "schedule": crontab(minute=40, hour="*/6")},
     # Hourly: purge shops uninstalled long enough ago (https://crontab.guru/#5_*_*_*_*).
     "shops-purge": {"task": "integrations.shops_purge_due", "schedule": crontab(minute=5)},
+    # 00:50 UTC: https://crontab.guru/#50_0_*_*_*
+    "webhook-deliveries-purge": {
+        "task": "integrations.webhook_deliveries_purge",
+        "schedule": crontab(minute=50, hour=0),
+    },
 }
 # Training tasks run for minutes: one message at a time per worker process keeps the others free.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -90,3 +90,16 @@ def _advance(*, shop: Shop, kind: str, wait: bool, poll_seconds: float, timeout_
                 # until a retry gets past it.
                 SyncRun.objects.filter(pk=run.pk).update(error=f"{type(error).__name__}: {error}"[:2000])
                 raise
+
+
+def webhook_deliveries_purge(*, older_than) -> int:
+    """Forget processed deliveries received before `older_than` (all shops); returns how many.
+
+    Queued ones stay whatever their age: they still have work to do.
+    """
+    deleted, _ = (
+        WebhookDelivery.all_shops.filter(received_at__lt=older_than)
+        .exclude(status=WebhookDelivery.Status.QUEUED)
+        .delete()
+    )
+    return deleted

@@ -96,3 +96,11 @@ def shops_purge_due() -> int:
 
     cutoff = timezone.now() - dt.timedelta(hours=settings.SHOP_PURGE_AFTER_UNINSTALL_HOURS)
     return len(purge(older_than=cutoff))
+
+
+# One set-based delete across shops; fast.
+@shared_task(name="integrations.webhook_deliveries_purge", soft_time_limit=5 * 60, time_limit=6 * 60)
+def webhook_deliveries_purge() -> int:
+    from integrations.services import webhook_deliveries_purge as purge
+
+    return purge(older_than=timezone.now() - dt.timedelta(days=settings.WEBHOOK_RETENTION_DAYS))

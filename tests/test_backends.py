@@ -60,6 +60,7 @@ def test_every_task_is_routed_to_its_queue():
         "integrations.shopify_sync_poll": "sync",
         "integrations.shopify_reconcile_all": "default",
         "integrations.shops_purge_due": "default",
+        "integrations.webhook_deliveries_purge": "default",
     }
     for task, queue in expected.items():
         assert task in app.tasks

@@ -262,3 +262,19 @@ def test_shop_redact_leaves_no_row_of_that_shop_in_any_table(client, store, djan
     # A late delivery for the purged shop is answered (so Shopify stops retrying) and ignored.
     late = signed_webhook(client, topic="products/update", domain=DOMAIN, payload=product_payload())
     assert late.status_code == 200 and late.json() == {"ok": "unknown shop: ignored"}
+
+
+def test_processed_deliveries_are_forgotten_after_the_retention_period(store, settings):
+    from integrations.tasks import webhook_deliveries_purge
+    from tests.factories import make_webhook_delivery
+
+    with shop_scope(store):
+        old_done = make_webhook_delivery(store, status="done")
+        old_queued = make_webhook_delivery(store, status="queued")
+        recent = make_webhook_delivery(store, status="done")
+        WebhookDelivery.objects.filter(pk__in=[old_done.pk, old_queued.pk]).update(
+            received_at=timezone.now() - dt.timedelta(days=settings.WEBHOOK_RETENTION_DAYS + 1)
+        )
+    assert webhook_deliveries_purge() == 1
+    with shop_scope(store):
+        assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {old_queued.pk, recent.pk}
