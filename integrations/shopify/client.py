@@ -5,7 +5,9 @@ Written on httpx rather than `shopifyapp.admin_graphql_request`: that helper ret
 reports THROTTLED, and it reads `Retry-After` as a whole number. Token exchange, refresh and
 request verification do use `shopifyapp`.
 
-Retries: THROTTLED (waits until the leaky bucket holds the query's cost), 429 (honours
+Pacing: after each answer, if the leaky bucket (`throttleStatus`) holds less than the query's
+cost, the client waits for the restore rate to refill it before the next request. Retries:
+THROTTLED (waits until the leaky bucket holds the query's cost), 429 (honours
 Retry-After), 5xx and network errors, each with a bounded number of attempts; a 401 refreshes the
 token once. Anything else raises at once with Shopify's message.
 """
@@ -47,6 +49,7 @@ class ClientStats:
     requests: int = 0
     throttled: int = 0
     retried: int = 0
+    paced: int = 0
     waits: list[float] = field(default_factory=list)
 
 
@@ -140,8 +143,25 @@ class ShopifyClient:
                     (e.get("extensions") or {}).get("code") == "INTERNAL_SERVER_ERROR" for e in errors
                 )
                 raise ShopifyApiError(f"GraphQL errors: {messages}", retryable=retryable)
+            self._pace(body)
             return body.get("data") or {}
         raise ShopifyApiError("no answer after retries", retryable=True)
+
+    def _pace(self, body: dict) -> None:
+        """Slow down before Shopify has to say THROTTLED: when the bucket holds less than this
+        query cost, the next one (a page of the same query, usually) would be refused; wait until
+        the restore rate has refilled the difference."""
+        cost = (body.get("extensions") or {}).get("cost") or {}
+        status = cost.get("throttleStatus") or {}
+        try:
+            wanted = float(cost.get("requestedQueryCost") or 0)
+            available = float(status["currentlyAvailable"])
+            rate = float(status.get("restoreRate") or 0)
+        except (KeyError, TypeError, ValueError):
+            return
+        if rate > 0 and available < wanted:
+            self.stats.paced += 1
+            self._wait(min(MAX_WAIT_SECONDS, (wanted - available) / rate))
 
     def download(self, url: str):
         """Stream a bulk operation's JSONL result (a signed storage URL: no token)."""

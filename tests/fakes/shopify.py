@@ -593,6 +593,12 @@ class FakeStore:
 
     # --- fault injection ---
 
+    def set_bucket(self, available: float) -> None:
+        """Leave `available` points in the cost bucket now (it refills at the restore rate)."""
+        with self._fake._lock:
+            self._bucket = min(BUCKET_MAXIMUM, max(0.0, available))
+            self._bucket_at = time.monotonic()
+
     def fail_next(self, n: int = 1, status: int = 500) -> None:
         with self._fake._lock:
             self._failures.extend([status] * n)

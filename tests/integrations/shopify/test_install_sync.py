@@ -492,3 +492,24 @@ def test_the_app_home_links_into_the_theme_editor_with_the_blocks(
             f"{settings.SHOPIFY_THEME_EXTENSION_ID}/{block}" in page
         )
     assert "activateAppId=" in page
+
+
+def test_the_client_paces_itself_by_the_cost_bucket_and_waits_out_throttling(fake, store):
+    """A nearly empty bucket: the client waits for Shopify's restore rate before asking again;
+    an injected THROTTLED and a 429 are waited out and retried; Retry-After may be fractional."""
+    from integrations.shopify.client import ShopifyClient
+    from integrations.shopify.sync import PRODUCTS_PAGE
+
+    shop = connected(store)
+    waits: list[float] = []
+    with ShopifyClient(shop=shop, sleep=waits.append) as client:
+        store.set_bucket(0.0)
+        client.graphql(PRODUCTS_PAGE, {"first": 100, "cursor": None, "query": None})
+        assert client.stats.paced == 1 and 0 < waits[-1] <= 30
+        store.set_bucket(2000.0)
+        store.throttle_next(1)
+        store.rate_limit_next(1, retry_after=0.5)
+        data = client.graphql(PRODUCTS_PAGE, {"first": 10, "cursor": None, "query": None})
+    assert len(data["products"]["nodes"]) == 10
+    assert client.stats.throttled == 1 and client.stats.retried == 1
+    assert 0.5 in waits
