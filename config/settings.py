@@ -177,7 +177,7 @@ CELERY_TASK_ROUTES = {
     "integrations.webhook_process": {"queue": "webhooks"},
     "integrations.shopify_sync_run": {"queue": "sync"},
     "integrations.shopify_sync_poll": {"queue": "sync"},
-    "integrations.shopify_reconcile_all": {"queue": "default"},
+    "integrations.shopify_sync_all": {"queue": "default"},
     "integrations.shops_purge_due": {"queue": "default"},
     "integrations.webhook_deliveries_purge": {"queue": "default"},
 }
@@ -187,7 +187,17 @@ CELERY_BEAT_SCHEDULE = {
     # 00:20 UTC, once the day is over: https://crontab.guru/#20_0_*_*_*
     "events-roll-up": {"task": "recommendations.events_roll_up_all", "schedule": crontab(minute=20, hour=0)},
     # Every 6 hours: catch changes whose webhooks never arrived (https://crontab.guru/#40_*/6_*_*_*).
-    "shopify-reconcile": {"task": "integrations.shopify_reconcile_all", "schedule": crontab(minute=40, hour="*/6")},
+    "shopify-reconcile": {
+        "task": "integrations.shopify_sync_all",
+        "schedule": crontab(minute=40, hour="*/6"),
+        "args": ("reconcile",),
+    },
+    # Sundays 04:30 UTC, a full sync: deletions whose webhooks were lost (https://crontab.guru/#30_4_*_*_0).
+    "shopify-full-weekly": {
+        "task": "integrations.shopify_sync_all",
+        "schedule": crontab(minute=30, hour=4, day_of_week=0),
+        "args": ("full",),
+    },
     # Hourly: purge shops uninstalled long enough ago (https://crontab.guru/#5_*_*_*_*).
     "shops-purge": {"task": "integrations.shops_purge_due", "schedule": crontab(minute=5)},
     # 00:50 UTC: https://crontab.guru/#50_0_*_*_*

@@ -76,16 +76,17 @@ def shopify_sync_poll(self, shop_id: int, run_id: int) -> None:
     _sync(self, shop_id, run_id=run_id)
 
 
-# Fans out one reconciliation per installed Shopify shop; fast.
-@shared_task(name="integrations.shopify_reconcile_all", soft_time_limit=60, time_limit=90)
-def shopify_reconcile_all() -> int:
+# Fans out one sync of that kind per installed Shopify shop; fast. Beat runs a reconciliation
+# every 6 hours and a full sync weekly (the only way to notice a deletion whose webhook was lost).
+@shared_task(name="integrations.shopify_sync_all", soft_time_limit=60, time_limit=90)
+def shopify_sync_all(kind: str) -> int:
     from shops.models import Shop
 
     shop_ids = list(
         Shop.objects.filter(platform=Shop.Platform.SHOPIFY, status=Shop.Status.INSTALLED).values_list("pk", flat=True)
     )
     for shop_id in shop_ids:
-        shopify_sync_run.delay(shop_id, "reconcile")
+        shopify_sync_run.delay(shop_id, kind)
     return len(shop_ids)
 
 

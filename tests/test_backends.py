@@ -58,7 +58,7 @@ def test_every_task_is_routed_to_its_queue():
         "integrations.webhook_process": "webhooks",
         "integrations.shopify_sync_run": "sync",
         "integrations.shopify_sync_poll": "sync",
-        "integrations.shopify_reconcile_all": "default",
+        "integrations.shopify_sync_all": "default",
         "integrations.shops_purge_due": "default",
         "integrations.webhook_deliveries_purge": "default",
     }

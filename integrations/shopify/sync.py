@@ -32,7 +32,12 @@ from integrations.shopify.mapping import (
 )
 from shops.models import Shop
 from shops.records import OrderRecord, ProductRecord, ProductStatus
-from shops.services.catalog import product_bulk_delete, product_bulk_upsert, product_ids_by_external_id
+from shops.services.catalog import (
+    product_bulk_delete,
+    product_bulk_upsert,
+    product_ids_by_external_id,
+    products_unseen_delete,
+)
 from shops.services.orders import order_bulk_upsert
 
 logger = logging.getLogger("basketry.shopify")
@@ -376,10 +381,17 @@ def _full_step(run: SyncRun, shop: Shop, client: ShopifyClient) -> bool:
                     result.write(chunk)
             result.seek(0)
             _ingest(run, shop, phase, result)
-    checkpoint["phase"] = "orders" if phase == "products" else "done"
-    checkpoint.pop("bulk_id", None)
-    checkpoint["lines_done"] = 0
-    run.save(update_fields=["checkpoint"])
+    with transaction.atomic():
+        if phase == "products":
+            # Shopify's list is complete now: what it no longer has was deleted while a webhook
+            # was lost.
+            run.checkpoint["products_deleted"] = products_unseen_delete(
+                shop=shop, since=dt.datetime.fromisoformat(checkpoint["since_start"])
+            )
+        checkpoint["phase"] = "orders" if phase == "products" else "done"
+        checkpoint.pop("bulk_id", None)
+        checkpoint["lines_done"] = 0
+        run.save(update_fields=["checkpoint"])
     return checkpoint["phase"] == "done"
 
 

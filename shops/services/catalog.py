@@ -30,6 +30,8 @@ _SYNCED_FIELDS = (
     "in_stock",
     "created_at",
     "updated_at",
+    # When a sync last saw the product: a full sync marks deleted what it did not see.
+    "synced_at",
 )
 
 
@@ -114,6 +116,19 @@ def product_bulk_delete(*, shop: Shop, external_ids: Iterable[str], deleted_at: 
         Product.objects.filter(external_id__in=list(external_ids), updated_at__lte=deleted_at)
         .exclude(status=Product.Status.DELETED)
         .update(status=Product.Status.DELETED, updated_at=deleted_at)
+    )
+    if changed:
+        _storefront_invalidate(shop=shop)
+    return changed
+
+
+def products_unseen_delete(*, shop: Shop, since: dt.datetime) -> int:
+    """After a full catalogue sync that started at `since`: products it did not write (not synced
+    since, and not changed by a webhook since) no longer exist on the platform."""
+    changed = (
+        Product.objects.filter(synced_at__lt=since, updated_at__lt=since)
+        .exclude(status=Product.Status.DELETED)
+        .update(status=Product.Status.DELETED, updated_at=since)
     )
     if changed:
         _storefront_invalidate(shop=shop)

@@ -513,3 +513,16 @@ def test_the_client_paces_itself_by_the_cost_bucket_and_waits_out_throttling(fak
     assert len(data["products"]["nodes"]) == 10
     assert client.stats.throttled == 1 and client.stats.retried == 1
     assert 0.5 in waits
+
+
+def test_a_full_sync_marks_deleted_what_shopify_no_longer_has(fake, store, no_waiting):
+    shop = connected(store)
+    gone, kept = list(store.products)[:2]
+    with shop_scope(shop):
+        shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        store.delete_product(gone)  # and its products/delete webhook is lost
+        run = shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        statuses = dict(Product.objects.values_list("external_id", "status"))
+    assert run.checkpoint["products_deleted"] == 1
+    assert statuses[str(gone)] == "deleted" and statuses[str(kept)] != "deleted"
+    assert sum(status == "deleted" for status in statuses.values()) == 1
