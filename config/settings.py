@@ -80,6 +80,8 @@ WEBHOOK_RETENTION_DAYS = int(os.environ.get("WEBHOOK_RETENTION_DAYS", "14"))
 # Hours between uninstall and the purge of a shop's data if `shop/redact` never arrives (Shopify
 # sends it 48 hours after uninstall).
 SHOP_PURGE_AFTER_UNINSTALL_HOURS = int(os.environ.get("SHOP_PURGE_AFTER_UNINSTALL_HOURS", "72"))
+# Development and tests only: a CA bundle to trust for stores with a private certificate.
+WOOCOMMERCE_CA_BUNDLE = os.environ.get("WOOCOMMERCE_CA_BUNDLE", "")
 WOOCOMMERCE_ALLOW_INSECURE_HTTP = _env_flag("WOOCOMMERCE_ALLOW_INSECURE_HTTP", default=False)
 
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS") or ["127.0.0.1", "localhost", "[::1]", "testserver"]

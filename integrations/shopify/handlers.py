@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.models import PrivacyRequest, SyncRun, WebhookDelivery
-from integrations.shopify import sync
+from integrations.writes import orders_write
 from shops.models import Shop
 from shops.records import OrderLineRecord, OrderRecord, ProductRecord
 from shops.services.catalog import product_bulk_delete, product_bulk_upsert
@@ -74,7 +74,7 @@ def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
                 return Outcome.IGNORED, "unknown, already deleted or changed since"
         elif topic.startswith("orders/"):
             record = _order(work["order"])
-            created, updated = sync.orders_write(
+            created, updated = orders_write(
                 shop=shop,
                 records=[record],
                 updated_at={record.external_id: _time(work["updated_at"])},

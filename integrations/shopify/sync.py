@@ -30,15 +30,10 @@ from integrations.shopify.mapping import (
     product_from_graphql,
     product_from_rest,
 )
+from integrations.writes import orders_write, products_write
 from shops.models import Shop
-from shops.records import OrderRecord, ProductRecord, ProductStatus
-from shops.services.catalog import (
-    product_bulk_delete,
-    product_bulk_upsert,
-    product_ids_by_external_id,
-    products_unseen_delete,
-)
-from shops.services.orders import order_bulk_upsert
+from shops.records import OrderRecord, ProductRecord
+from shops.services.catalog import product_bulk_delete, product_bulk_upsert, products_unseen_delete
 
 logger = logging.getLogger("basketry.shopify")
 
@@ -122,65 +117,6 @@ def _orders_since(shop: Shop) -> dt.datetime | None:
     if "read_all_orders" in scopes:
         return None
     return timezone.now() - dt.timedelta(days=DEFAULT_ORDER_DAYS)
-
-
-# --- writing ---------------------------------------------------------------------------------
-
-
-def _placeholders(
-    shop: Shop, records: list[OrderRecord], titles: dict[str, str], known_ids: dict[str, int] | None = None
-) -> dict[str, int]:
-    """{external id: pk} of the products the lines name. Those not synced yet (a webhook ahead of
-    its product's) are stored as drafts with an old timestamp, so the real product replaces them
-    and they are never shown. `known_ids` carries what earlier batches of one sync looked up."""
-    wanted = {line.product_external_id for record in records for line in record.lines}
-    known = {external_id: known_ids[external_id] for external_id in wanted if external_id in (known_ids or {})}
-    if len(known) < len(wanted):
-        known.update(product_ids_by_external_id(external_ids=wanted - set(known)))
-    missing = wanted - set(known)
-    if missing:
-        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-        prices = {line.product_external_id: line.unit_price for record in records for line in record.lines}
-        product_bulk_upsert(
-            shop=shop,
-            records=[
-                ProductRecord(
-                    external_id=external_id,
-                    title=titles.get(external_id) or f"Product {external_id}",
-                    price=prices[external_id],
-                    status=ProductStatus.DRAFT,
-                    created_at=epoch,
-                    updated_at=epoch,
-                )
-                for external_id in sorted(missing)
-            ],
-            overwrite_existing=False,
-        )
-        known = product_ids_by_external_id(external_ids=wanted)
-    if known_ids is not None:
-        known_ids.update(known)
-    return known
-
-
-def products_write(*, shop: Shop, records: list[ProductRecord]) -> int:
-    product_bulk_upsert(shop=shop, records=records, skip_stale=True)
-    return len(records)
-
-
-def orders_write(
-    *,
-    shop: Shop,
-    records: list[OrderRecord],
-    updated_at: dict[str, dt.datetime | None],
-    titles: dict[str, str],
-    known_ids: dict[str, int] | None = None,
-) -> tuple[int, int]:
-    """Returns (new orders, updated orders)."""
-    if not records:
-        return 0, 0
-    product_ids = _placeholders(shop, records, titles, known_ids)
-    result = order_bulk_upsert(shop=shop, records=records, product_ids=product_ids, updated_at=updated_at)
-    return result.created, result.updated
 
 
 SHOP_INFO = "query ShopInfo { shop { name currencyCode ianaTimezone } }"
