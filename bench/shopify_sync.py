@@ -70,7 +70,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from integrations.models import SyncRun
-    from integrations.services import shopify_sync_execute
+    from integrations.services import sync_execute
     from integrations.shopify import sync
     from integrations.shopify.install import shopify_connect_with_token
     from shops.models import Order, OrderLine, Product
@@ -110,7 +110,7 @@ def main() -> None:
         )
         started = time.perf_counter()
         with shop_scope(shop):
-            run = shopify_sync_execute(shop=shop, kind=SyncRun.Kind.FULL, wait=True, poll_seconds=0.2)
+            run = sync_execute(shop=shop, kind=SyncRun.Kind.FULL, wait=True, poll_seconds=0.2)
             wall = time.perf_counter() - started
             counts = (Product.objects.count(), Order.objects.count(), OrderLine.objects.count())
     expected_orders, expected_lines = fake["orders"], fake["lines"]

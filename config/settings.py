@@ -177,9 +177,11 @@ CELERY_TASK_ROUTES = {
     "recommendations.events_roll_up": {"queue": "default"},
     "recommendations.events_roll_up_all": {"queue": "default"},
     "integrations.webhook_process": {"queue": "webhooks"},
-    "integrations.shopify_sync_run": {"queue": "sync"},
-    "integrations.shopify_sync_poll": {"queue": "sync"},
-    "integrations.shopify_sync_all": {"queue": "default"},
+    "integrations.sync_run": {"queue": "sync"},
+    "integrations.sync_poll": {"queue": "sync"},
+    "integrations.sync_all": {"queue": "default"},
+    "integrations.woocommerce_connected": {"queue": "sync"},
+    "integrations.woocommerce_webhooks_check_all": {"queue": "default"},
     "integrations.shops_purge_due": {"queue": "default"},
     "integrations.webhook_deliveries_purge": {"queue": "default"},
 }
@@ -190,18 +192,24 @@ CELERY_BEAT_SCHEDULE = {
     "events-roll-up": {"task": "recommendations.events_roll_up_all", "schedule": crontab(minute=20, hour=0)},
     # Every 6 hours: catch changes whose webhooks never arrived (https://crontab.guru/#40_*/6_*_*_*).
     "shopify-reconcile": {
-        "task": "integrations.shopify_sync_all",
+        "task": "integrations.sync_all",
         "schedule": crontab(minute=40, hour="*/6"),
         "args": ("reconcile",),
     },
     # Sundays 04:30 UTC, a full sync: deletions whose webhooks were lost (https://crontab.guru/#30_4_*_*_0).
     "shopify-full-weekly": {
-        "task": "integrations.shopify_sync_all",
+        "task": "integrations.sync_all",
         "schedule": crontab(minute=30, hour=4, day_of_week=0),
         "args": ("full",),
     },
     # Hourly: purge shops uninstalled long enough ago (https://crontab.guru/#5_*_*_*_*).
     "shops-purge": {"task": "integrations.shops_purge_due", "schedule": crontab(minute=5)},
+    # Hourly: WooCommerce disables a webhook after repeated failed deliveries and never retries
+    # (https://crontab.guru/#25_*_*_*_*).
+    "woocommerce-webhooks-check": {
+        "task": "integrations.woocommerce_webhooks_check_all",
+        "schedule": crontab(minute=25),
+    },
     # 00:50 UTC: https://crontab.guru/#50_0_*_*_*
     "webhook-deliveries-purge": {
         "task": "integrations.webhook_deliveries_purge",

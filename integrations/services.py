@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.models import SyncRun, WebhookDelivery
+from shops.errors import ValidationFailed
 from shops.models import Shop
 
 logger = logging.getLogger("basketry.integrations")
@@ -21,6 +22,17 @@ SYNC_LOCK_SECONDS = 17 * 60
 
 class SyncBusy(Exception):
     """Another worker is syncing this shop; it carries the run on."""
+
+
+def sync_errors() -> tuple[type[Exception], ...]:
+    """What a sync can stop on, for every platform: the run keeps its checkpoint. Those with
+    `retryable` set (network, 5xx, 429, throttling) are worth trying again later."""
+    from integrations.shopify.client import ShopifyApiError
+    from integrations.shopify.install import ShopifyAuthError, ShopifyReauthRequired
+    from integrations.shopify.sync import SyncFailed
+    from integrations.woocommerce.client import WooCommerceError
+
+    return (ShopifyApiError, SyncFailed, ShopifyReauthRequired, ShopifyAuthError, WooCommerceError)
 
 
 def webhook_delivery_process(*, shop: Shop, delivery_pk: int) -> str | None:
@@ -45,7 +57,7 @@ def webhook_delivery_process(*, shop: Shop, delivery_pk: int) -> str | None:
     return status
 
 
-def shopify_sync_execute(
+def sync_execute(
     *, shop: Shop, kind: str, wait: bool = False, poll_seconds: float = 2.0, timeout_seconds: float = 3600
 ) -> SyncRun:
     """Start or resume the shop's sync of that kind and advance it; one worker per shop at a time
@@ -68,11 +80,33 @@ def shopify_sync_execute(
 
 
 def _advance(*, shop: Shop, kind: str, wait: bool, poll_seconds: float, timeout_seconds: float) -> SyncRun:
-    from integrations.shopify.client import ShopifyApiError, ShopifyClient
-    from integrations.shopify.install import ShopifyAuthError, ShopifyReauthRequired
-    from integrations.shopify.sync import SyncFailed, SyncWaiting, sync_run_advance, sync_run_start
+    from integrations.runs import sync_run_start
 
+    if shop.platform not in (Shop.Platform.SHOPIFY, Shop.Platform.WOOCOMMERCE):
+        raise ValidationFailed(f"{shop.domain} imports files ({shop.platform}); there is nothing to sync.")
     run = sync_run_start(shop=shop, kind=kind)
+    try:
+        if shop.platform == Shop.Platform.SHOPIFY:
+            return _shopify_advance(
+                shop=shop, run=run, wait=wait, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds
+            )
+        from integrations.woocommerce.connect import client_for
+        from integrations.woocommerce.sync import woocommerce_sync_advance
+
+        with client_for(shop) as client:
+            woocommerce_sync_advance(run=run, shop=shop, client=client)
+        return run
+    except sync_errors() as error:
+        # The run keeps its checkpoint; the error is what the merchant and operator see until a
+        # retry gets past it.
+        SyncRun.objects.filter(pk=run.pk).update(error=f"{type(error).__name__}: {error}"[:2000])
+        raise
+
+
+def _shopify_advance(*, shop: Shop, run: SyncRun, wait: bool, poll_seconds: float, timeout_seconds: float) -> SyncRun:
+    from integrations.shopify.client import ShopifyClient
+    from integrations.shopify.sync import SyncWaiting, sync_run_advance
+
     deadline = time.monotonic() + timeout_seconds
     with ShopifyClient(shop=shop) as client:
         while True:
@@ -85,11 +119,6 @@ def _advance(*, shop: Shop, kind: str, wait: bool, poll_seconds: float, timeout_
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(poll_seconds)
-            except (ShopifyApiError, SyncFailed, ShopifyReauthRequired, ShopifyAuthError) as error:
-                # The run keeps its checkpoint; the error is what the merchant and operator see
-                # until a retry gets past it.
-                SyncRun.objects.filter(pk=run.pk).update(error=f"{type(error).__name__}: {error}"[:2000])
-                raise
 
 
 def webhook_deliveries_purge(*, older_than) -> int:

@@ -30,10 +30,8 @@ def webhook_process(shop_id: int, delivery_pk: int) -> None:
 
 def _sync(task, shop_id: int, *, kind: str | None = None, run_id: int | None = None) -> None:
     from integrations.models import SyncRun
-    from integrations.services import SyncBusy, shopify_sync_execute
-    from integrations.shopify.client import ShopifyApiError
-    from integrations.shopify.install import ShopifyAuthError, ShopifyReauthRequired
-    from integrations.shopify.sync import SyncFailed, sync_run_fail
+    from integrations.runs import sync_run_fail
+    from integrations.services import SyncBusy, sync_errors, sync_execute
 
     with shop_scope_by_id(shop_id) as shop:
         if shop is None or shop.status != shop.Status.INSTALLED:
@@ -45,48 +43,46 @@ def _sync(task, shop_id: int, *, kind: str | None = None, run_id: int | None = N
             kind = run.kind
         try:
             # Run eagerly (embedded mode, no broker) there is no later task to poll with: wait here.
-            run = shopify_sync_execute(shop=shop, kind=kind, wait=bool(task.request.is_eager))
+            run = sync_execute(shop=shop, kind=kind, wait=bool(task.request.is_eager))
         except SyncBusy:
             return  # the worker holding the lock carries the run on and schedules its polls
-        except ShopifyApiError as error:
-            run = SyncRun.objects.filter(kind=kind, status=SyncRun.Status.RUNNING).order_by("-pk").first()
-            if error.retryable and task.request.retries < len(SYNC_RETRY_DELAYS):
+        except sync_errors() as error:
+            if getattr(error, "retryable", False) and task.request.retries < len(SYNC_RETRY_DELAYS):
                 raise task.retry(countdown=SYNC_RETRY_DELAYS[task.request.retries], exc=error) from error
-            if run is not None:
-                sync_run_fail(run=run, reason=str(error))
-            return
-        except (SyncFailed, ShopifyReauthRequired, ShopifyAuthError) as error:
-            run = SyncRun.objects.filter(kind=kind, status=SyncRun.Status.RUNNING).order_by("-pk").first()
-            if run is not None:
-                sync_run_fail(run=run, reason=str(error))
+            running = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).order_by("-pk").first()
+            if running is not None:
+                sync_run_fail(run=running, reason=str(error))
             return
         if run.status == SyncRun.Status.RUNNING:
-            shopify_sync_poll.apply_async((shop_id, run.pk), countdown=BULK_POLL_SECONDS)
+            sync_poll.apply_async((shop_id, run.pk), countdown=BULK_POLL_SECONDS)
 
 
 # Sync queue. A bulk result of 100k lines ingests in well under a minute; 15 minutes covers
 # shops several times larger. Waiting for Shopify's bulk operation happens between tasks.
-@shared_task(name="integrations.shopify_sync_run", bind=True, soft_time_limit=15 * 60, time_limit=16 * 60)
-def shopify_sync_run(self, shop_id: int, kind: str) -> None:
+@shared_task(name="integrations.sync_run", bind=True, soft_time_limit=15 * 60, time_limit=16 * 60)
+def sync_run(self, shop_id: int, kind: str) -> None:
     _sync(self, shop_id, kind=kind)
 
 
-@shared_task(name="integrations.shopify_sync_poll", bind=True, soft_time_limit=15 * 60, time_limit=16 * 60)
-def shopify_sync_poll(self, shop_id: int, run_id: int) -> None:
+@shared_task(name="integrations.sync_poll", bind=True, soft_time_limit=15 * 60, time_limit=16 * 60)
+def sync_poll(self, shop_id: int, run_id: int) -> None:
     _sync(self, shop_id, run_id=run_id)
 
 
-# Fans out one sync of that kind per installed Shopify shop; fast. Beat runs a reconciliation
-# every 6 hours and a full sync weekly (the only way to notice a deletion whose webhook was lost).
-@shared_task(name="integrations.shopify_sync_all", soft_time_limit=60, time_limit=90)
-def shopify_sync_all(kind: str) -> int:
+# Fans out one sync of that kind per installed Shopify or WooCommerce shop; fast. Beat runs a
+# reconciliation every 6 hours and a full sync weekly (the way to notice a deletion whose webhook
+# was lost).
+@shared_task(name="integrations.sync_all", soft_time_limit=60, time_limit=90)
+def sync_all(kind: str) -> int:
     from shops.models import Shop
 
     shop_ids = list(
-        Shop.objects.filter(platform=Shop.Platform.SHOPIFY, status=Shop.Status.INSTALLED).values_list("pk", flat=True)
+        Shop.objects.filter(
+            platform__in=(Shop.Platform.SHOPIFY, Shop.Platform.WOOCOMMERCE), status=Shop.Status.INSTALLED
+        ).values_list("pk", flat=True)
     )
     for shop_id in shop_ids:
-        shopify_sync_run.delay(shop_id, kind)
+        sync_run.delay(shop_id, kind)
     return len(shop_ids)
 
 
@@ -105,3 +101,46 @@ def webhook_deliveries_purge() -> int:
     from integrations.services import webhook_deliveries_purge as purge
 
     return purge(older_than=timezone.now() - dt.timedelta(days=settings.WEBHOOK_RETENTION_DAYS))
+
+
+# After a WooCommerce store connects: register (or re-enable) its webhooks, then the first sync.
+@shared_task(name="integrations.woocommerce_connected", bind=True, soft_time_limit=120, time_limit=150)
+def woocommerce_connected(self, shop_id: int, register_webhooks: bool = True) -> None:
+    from integrations.woocommerce.client import WooCommerceError
+    from integrations.woocommerce.connect import woocommerce_webhooks_ensure
+
+    with shop_scope_by_id(shop_id) as shop:
+        if shop is None:
+            return
+        if register_webhooks:
+            try:
+                woocommerce_webhooks_ensure(shop=shop)
+            except WooCommerceError as error:
+                if error.retryable and self.request.retries < len(SYNC_RETRY_DELAYS):
+                    raise self.retry(countdown=SYNC_RETRY_DELAYS[self.request.retries], exc=error) from error
+                raise
+    sync_run.delay(shop_id, "full")
+
+
+# Every hour: webhooks WooCommerce disabled after failed deliveries are switched back on, and a
+# catch-up sync fetches what they missed.
+@shared_task(name="integrations.woocommerce_webhooks_check_all", soft_time_limit=10 * 60, time_limit=11 * 60)
+def woocommerce_webhooks_check_all() -> int:
+    from integrations.woocommerce.client import WooCommerceError
+    from integrations.woocommerce.connect import woocommerce_webhooks_ensure
+    from shops.models import Shop
+
+    repaired = 0
+    shop_ids = Shop.objects.filter(platform=Shop.Platform.WOOCOMMERCE, status=Shop.Status.INSTALLED).values_list(
+        "pk", flat=True
+    )
+    for shop_id in list(shop_ids):
+        with shop_scope_by_id(shop_id) as shop:
+            try:
+                outcome = woocommerce_webhooks_ensure(shop=shop)
+            except WooCommerceError:
+                continue  # unreachable store: next hour
+        if any(state != "ok" for state in outcome.values()):
+            repaired += 1
+            sync_run.delay(shop_id, "reconcile")
+    return repaired

@@ -104,10 +104,10 @@ def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
             waiting = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, checkpoint__bulk_id=work["bulk_id"]).first()
             if waiting is None:
                 return Outcome.IGNORED, "no sync waits for this operation"
-            from integrations.tasks import shopify_sync_poll
+            from integrations.tasks import sync_poll
 
             run_id = waiting.pk
-            transaction.on_commit(lambda: shopify_sync_poll.delay(shop.pk, run_id))
+            transaction.on_commit(lambda: sync_poll.delay(shop.pk, run_id))
         elif topic == "app/scopes_update":
             locked = Shop.objects.select_for_update().get(pk=shop.pk)
             locked.credentials = {**locked.credentials, "scope": ",".join(work.get("scopes") or [])}

@@ -168,10 +168,10 @@ def shopify_connect_with_token(*, domain: str, access_token: str, admin_api_base
 
 
 def _initial_sync_queue(shop: Shop) -> None:
-    from integrations.tasks import shopify_sync_run
+    from integrations.tasks import sync_run
 
     shop_id = shop.pk
-    transaction.on_commit(lambda: shopify_sync_run.delay(shop_id, "full"))
+    transaction.on_commit(lambda: sync_run.delay(shop_id, "full"))
 
 
 def _parse(value: str) -> dt.datetime | None:

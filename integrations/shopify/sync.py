@@ -22,18 +22,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from integrations.models import SyncRun
+from integrations.runs import sync_run_finish
 from integrations.shopify.client import ShopifyApiError, ShopifyClient
 from integrations.shopify.mapping import (
     PayloadInvalid,
     order_from_graphql,
-    order_from_rest,
     product_from_graphql,
-    product_from_rest,
 )
 from integrations.writes import orders_write, products_write
 from shops.models import Shop
 from shops.records import OrderRecord, ProductRecord
-from shops.services.catalog import product_bulk_delete, product_bulk_upsert, products_unseen_delete
+from shops.services.catalog import products_unseen_delete
 
 logger = logging.getLogger("basketry.shopify")
 
@@ -42,8 +41,6 @@ logger = logging.getLogger("basketry.shopify")
 BATCH = 2000
 # Orders older than this need the optional read_all_orders scope.
 DEFAULT_ORDER_DAYS = 60
-# Reconciliation asks for changes since the last sync minus this overlap (clock skew, late writes).
-RECONCILE_OVERLAP = dt.timedelta(minutes=10)
 PAGE_SIZE = 100
 
 _PRODUCT_FIELDS = """id legacyResourceId title handle status vendor productType tags description
@@ -383,29 +380,6 @@ def _reconcile_step(run: SyncRun, shop: Shop, client: ShopifyClient) -> bool:
 # --- runs ------------------------------------------------------------------------------------
 
 
-def sync_run_start(*, shop: Shop, kind: str) -> SyncRun:
-    """The shop's unfinished run of that kind (to resume), or a new one."""
-    running = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).order_by("-pk")
-    # A reconciliation resumes whatever run is under way (a full sync covers it); a full sync
-    # resumes an unfinished full sync.
-    existing = (running if kind == SyncRun.Kind.RECONCILE else running.filter(kind=kind)).first()
-    if existing is not None:
-        return existing
-    checkpoint: dict = {}
-    if kind == SyncRun.Kind.RECONCILE:
-        last = (
-            SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED, watermark__isnull=False)
-            .order_by("-watermark")
-            .first()
-        )
-        if last is None:
-            kind = SyncRun.Kind.FULL
-        else:
-            checkpoint["since"] = (last.watermark - RECONCILE_OVERLAP).isoformat()
-            checkpoint["since_start"] = timezone.now().isoformat()
-    return SyncRun.objects.create(shop=shop, kind=kind, checkpoint=checkpoint)
-
-
 def sync_run_advance(*, run: SyncRun, client: ShopifyClient) -> bool:
     """Work on the run until it is done (True) or waits for Shopify (raises SyncWaiting).
 
@@ -422,47 +396,5 @@ def sync_run_advance(*, run: SyncRun, client: ShopifyClient) -> bool:
         run.throttled += client.stats.throttled
         client.stats.requests = client.stats.throttled = 0
         run.save(update_fields=["requests_made", "throttled"])
-    _finish(run, shop)
+    sync_run_finish(run=run, shop=shop)
     return True
-
-
-def _finish(run: SyncRun, shop: Shop) -> None:
-    from recommendations.services.training import training_after_sync
-
-    started = run.checkpoint.get("since_start")
-    run.watermark = dt.datetime.fromisoformat(started) if started else run.started_at
-    run.status = SyncRun.Status.SUCCEEDED
-    run.finished_at = timezone.now()
-    run.error = ""
-    run.save(update_fields=["watermark", "status", "finished_at", "error"])
-    new_orders = run.checkpoint.get("new_orders", 0)
-    from shops.models import Order
-
-    known = Order.objects.count()
-    if new_orders:
-        training_after_sync(shop=shop, new_orders=new_orders, known_orders=known - new_orders)
-
-
-def sync_run_fail(*, run: SyncRun, reason: str) -> None:
-    run.status = SyncRun.Status.FAILED
-    run.error = reason[:2000]
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error", "finished_at"])
-
-
-# --- webhook topics --------------------------------------------------------------------------
-
-
-def product_webhook_apply(*, shop: Shop, payload: dict) -> None:
-    product_bulk_upsert(shop=shop, records=[product_from_rest(payload, domain=shop.domain)], skip_stale=True)
-
-
-def product_delete_webhook_apply(*, shop: Shop, payload: dict, triggered_at: dt.datetime) -> None:
-    from integrations.shopify.mapping import numeric_id
-
-    product_bulk_delete(shop=shop, external_ids=[numeric_id(payload.get("id"))], deleted_at=triggered_at)
-
-
-def order_webhook_apply(*, shop: Shop, payload: dict) -> None:
-    record, updated_at, titles = order_from_rest(payload)
-    orders_write(shop=shop, records=[record], updated_at={record.external_id: updated_at}, titles=titles)

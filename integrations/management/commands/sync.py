@@ -5,10 +5,8 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from integrations.models import SyncRun
-from integrations.services import SyncBusy, shopify_sync_execute
-from integrations.shopify.client import ShopifyApiError
-from integrations.shopify.install import ShopifyAuthError, ShopifyReauthRequired
-from integrations.shopify.sync import SyncFailed, sync_run_fail
+from integrations.runs import sync_run_fail
+from integrations.services import SyncBusy, sync_errors, sync_execute
 from shops.errors import ValidationFailed
 from shops.management.base import BasketryCommand
 from shops.models import Shop
@@ -20,21 +18,25 @@ class Command(BasketryCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("domain")
-        parser.add_argument("--full", action="store_true", help="Import everything again (bulk operations).")
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="Import everything again (and mark deleted what the store no longer has).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         shop = self.shop_from_argument(options["domain"])
-        if shop.platform != Shop.Platform.SHOPIFY:
-            raise ValidationFailed(f"{shop.domain} is a {shop.platform} shop; this command syncs Shopify stores.")
+        if shop.platform not in (Shop.Platform.SHOPIFY, Shop.Platform.WOOCOMMERCE):
+            raise ValidationFailed(f"{shop.domain} imports files ({shop.platform}); there is nothing to sync.")
         if shop.status != Shop.Status.INSTALLED:
             raise ValidationFailed(f"{shop.domain} is uninstalled.")
         kind = SyncRun.Kind.FULL if options["full"] else SyncRun.Kind.RECONCILE
         with shop_scope(shop):
             try:
-                run = shopify_sync_execute(shop=shop, kind=kind, wait=True)
+                run = sync_execute(shop=shop, kind=kind, wait=True)
             except SyncBusy as error:
                 raise ValidationFailed(f"{error}; try again when it has finished.") from error
-            except (ShopifyApiError, SyncFailed, ShopifyReauthRequired, ShopifyAuthError) as error:
+            except sync_errors() as error:
                 running = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).order_by("-pk").first()
                 if running is not None and not getattr(error, "retryable", False):
                     sync_run_fail(run=running, reason=str(error))

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from integrations.models import SyncRun
-from integrations.services import shopify_sync_execute
+from integrations.services import sync_execute
 from integrations.shopify import sync as shopify_sync
 from integrations.shopify.client import ShopifyApiError
 from integrations.shopify.install import ShopifyReauthRequired, shopify_access_token_get
@@ -149,13 +149,13 @@ def test_a_sync_that_fails_midway_resumes_from_its_checkpoint_without_duplicates
     monkeypatch.setattr(shopify_sync, "orders_write", dies_on_the_fourth_batch)
     with shop_scope(shop):
         with pytest.raises(ShopifyApiError):
-            shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+            sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
         run = SyncRun.objects.get()
         assert run.status == "running" and run.checkpoint["phase"] == "orders"
         assert run.checkpoint["lines_done"] > 0 and Order.objects.count() == 150
         bulk_runs_before = sum(1 for r in store.requests if r.get("operation") == "bulkOperationRunQuery")
 
-        resumed = shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        resumed = sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
 
         products, orders = expected_counts(store)
         assert resumed.pk == run.pk and resumed.status == "succeeded"
@@ -173,8 +173,8 @@ def test_a_failed_bulk_operation_is_recorded_and_a_retry_starts_that_phase_again
     store.fail_bulk_next()
     with shop_scope(shop):
         with pytest.raises(SyncFailed, match="FAILED"):
-            shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
-        run = shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+            sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        run = sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
         assert run.status == "succeeded" and Product.objects.count() == len(store.products)
 
 
@@ -185,10 +185,10 @@ def test_reconciliation_catches_what_webhooks_missed_in_few_requests(
 
     shop = shopify_connect_with_token(domain=DOMAIN, access_token=store.issue_access_token()["access_token"])
     with shop_scope(shop):
-        shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
         changed_id = next(iter(store.products))
         store.touch_product(changed_id, title="Renamed while a webhook was lost")
-        run = shopify_sync_execute(shop=shop, kind="reconcile", wait=True, poll_seconds=0)
+        run = sync_execute(shop=shop, kind="reconcile", wait=True, poll_seconds=0)
         assert run.kind == "reconcile" and run.status == "succeeded"
         assert Product.objects.get(external_id=str(changed_id)).title == "Renamed while a webhook was lost"
         assert run.products_synced >= 1 and run.requests_made <= 4
@@ -331,15 +331,15 @@ def connected(store):
 def test_a_graphql_error_mid_sync_is_recorded_and_the_retry_resumes(fake, store, no_waiting):
     shop = connected(store)
     with shop_scope(shop):
-        waiting = shopify_sync_execute(shop=shop, kind="full")  # products bulk operation started
+        waiting = sync_execute(shop=shop, kind="full")  # products bulk operation started
         assert waiting.status == "running" and waiting.checkpoint["bulk_id"]
         store.graphql_error_next(1)
         with pytest.raises(ShopifyApiError):
-            shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+            sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
         waiting.refresh_from_db()
         assert waiting.status == "running" and "Internal error" in waiting.error
 
-        done = shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        done = sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
 
         assert done.pk == waiting.pk and done.status == "succeeded" and done.error == ""
         assert Product.objects.count() == len(store.products)
@@ -357,14 +357,14 @@ def test_orders_older_than_60_days_need_read_all_orders(fake, store, no_waiting)
     )
     shop = connected(store)
     with shop_scope(shop):
-        shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
         assert not Order.objects.filter(external_id=str(old["id"]).rsplit("/", 1)[-1]).exists()
 
     store.scopes.add("read_all_orders")
     shop.credentials = {**shop.credentials, "scope": "read_products,read_orders,read_all_orders"}
     shop.save()
     with shop_scope(shop):
-        shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
         assert Order.objects.filter(external_id=str(old["id"]).rsplit("/", 1)[-1]).exists()
 
 
@@ -375,7 +375,7 @@ def test_bulk_operations_finish_wakes_the_waiting_sync(
 
     shop = connected(store)
     with shop_scope(shop):
-        run = shopify_sync_execute(shop=shop, kind="full")
+        run = sync_execute(shop=shop, kind="full")
         assert run.status == "running"
     with django_capture_on_commit_callbacks(execute=True):
         response = signed_webhook(
@@ -460,16 +460,16 @@ def test_one_sync_per_shop_at_a_time_and_reconciliation_joins_a_running_sync(fak
 
     shop = connected(store)
     with shop_scope(shop):
-        waiting = shopify_sync_execute(shop=shop, kind="full")
+        waiting = sync_execute(shop=shop, kind="full")
         assert waiting.status == "running"
         # The periodic reconciliation arriving now carries the unfinished full sync on.
-        joined = shopify_sync_execute(shop=shop, kind="reconcile", wait=True, poll_seconds=0)
+        joined = sync_execute(shop=shop, kind="reconcile", wait=True, poll_seconds=0)
         assert joined.pk == waiting.pk and joined.status == "succeeded"
         assert SyncRun.objects.count() == 1
 
         cache.add(f"shop:{shop.pk}:sync-lock", "another-worker", timeout=60)
         with pytest.raises(SyncBusy):
-            shopify_sync_execute(shop=shop, kind="reconcile")
+            sync_execute(shop=shop, kind="reconcile")
     with pytest.raises(CommandError, match="another sync of round-trip.myshopify.com is running"):
         call_command("sync", DOMAIN, stdout=io.StringIO())
     cache.delete(f"shop:{shop.pk}:sync-lock")
@@ -519,9 +519,9 @@ def test_a_full_sync_marks_deleted_what_shopify_no_longer_has(fake, store, no_wa
     shop = connected(store)
     gone, kept = list(store.products)[:2]
     with shop_scope(shop):
-        shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
         store.delete_product(gone)  # and its products/delete webhook is lost
-        run = shopify_sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
+        run = sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
         statuses = dict(Product.objects.values_list("external_id", "status"))
     assert run.checkpoint["products_deleted"] == 1
     assert statuses[str(gone)] == "deleted" and statuses[str(kept)] != "deleted"
