@@ -5,6 +5,8 @@ from config import health
 from integrations import admin_api
 from integrations.shopify import views as shopify_views
 from integrations.shopify import webhooks as shopify_webhooks
+from integrations.woocommerce import views as woocommerce_views
+from integrations.woocommerce import webhooks as woocommerce_webhooks
 from recommendations.storefront import demo as demo_storefront
 from recommendations.storefront import views as storefront_views
 from shops import views as shop_views
@@ -24,6 +26,12 @@ urlpatterns = [
     path("demo/<str:domain>/cart/add.js", demo_storefront.cart_add, name="demo-cart-add"),
     path("products/<str:handle>", demo_storefront.product_by_handle, name="demo-product-by-handle"),
     path("webhooks/shopify", shopify_webhooks.shopify_webhook, name="shopify-webhooks"),
+    path("webhooks/woocommerce/<int:shop_id>", woocommerce_webhooks.woocommerce_webhook, name="woocommerce-webhooks"),
+    path("woocommerce/connect/start", woocommerce_views.connect_start, name="woocommerce-connect-start"),
+    path("woocommerce/auth/callback", woocommerce_views.auth_callback, name="woocommerce-auth-callback"),
+    path("api/plugin/v1/status", woocommerce_views.plugin_status, name="plugin-status"),
+    path("api/plugin/v1/privacy/export", woocommerce_views.plugin_privacy_export, name="plugin-privacy-export"),
+    path("api/plugin/v1/privacy/erase", woocommerce_views.plugin_privacy_erase, name="plugin-privacy-erase"),
     path("shopify/app", shopify_views.app_home, name="shopify-app-home"),
     path("shopify/patch-id-token", shopify_views.patch_id_token, name="shopify-patch-id-token"),
     path("shopify/auth", shopify_views.oauth_start, name="shopify-oauth-start"),

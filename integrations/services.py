@@ -37,8 +37,9 @@ def sync_errors() -> tuple[type[Exception], ...]:
 
 def webhook_delivery_process(*, shop: Shop, delivery_pk: int) -> str | None:
     """Apply a recorded delivery once; a second call finds it done and does nothing."""
-    from integrations.shopify.handlers import delivery_apply
+    from integrations.shopify import handlers as shopify_handlers
     from integrations.shopify.mapping import PayloadInvalid
+    from integrations.woocommerce import handlers as woocommerce_handlers
 
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_pk).first()
@@ -46,7 +47,8 @@ def webhook_delivery_process(*, shop: Shop, delivery_pk: int) -> str | None:
             return None
         topic = delivery.topic
         try:
-            status, detail = delivery_apply(shop=shop, delivery=delivery)
+            handlers = woocommerce_handlers if delivery.platform == "woocommerce" else shopify_handlers
+            status, detail = handlers.delivery_apply(shop=shop, delivery=delivery)
         except (PayloadInvalid, KeyError, ValueError) as error:
             status, detail = WebhookDelivery.Status.FAILED, f"{type(error).__name__}: {error}"
         if topic != "shop/redact":  # the purge removed the delivery with everything else

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from decimal import Decimal
 
 from shops.models import Shop
-from shops.records import OrderRecord, ProductRecord, ProductStatus
+from shops.records import OrderLineRecord, OrderRecord, ProductRecord, ProductStatus
 from shops.services.catalog import product_bulk_upsert, product_ids_by_external_id
 from shops.services.orders import order_bulk_upsert
 
@@ -64,3 +66,52 @@ def orders_write(
     product_ids = _placeholders(shop, records, titles, known_ids)
     result = order_bulk_upsert(shop=shop, records=records, product_ids=product_ids, updated_at=updated_at)
     return result.created, result.updated
+
+
+# Webhook deliveries keep records as JSON (`WebhookDelivery.work`).
+
+
+def record_to_work(record) -> dict:
+    """A record as JSON for `WebhookDelivery.work`."""
+
+    def convert(value):
+        if isinstance(value, dt.datetime):
+            return value.isoformat()
+        if isinstance(value, (list, tuple)):
+            return [convert(item) for item in value]
+        if isinstance(value, dict):
+            return {key: convert(item) for key, item in value.items()}
+        if value.__class__.__name__ == "Decimal":
+            return str(value)
+        return value
+
+    return convert(dataclasses.asdict(record))
+
+
+def time_from_work(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def product_from_work(data: dict) -> ProductRecord:
+    return ProductRecord(
+        **{
+            **data,
+            "price": Decimal(data["price"]),
+            "tags": tuple(data["tags"]),
+            "created_at": time_from_work(data["created_at"]),
+            "updated_at": time_from_work(data["updated_at"]),
+        }
+    )
+
+
+def order_from_work(data: dict) -> OrderRecord:
+    return OrderRecord(
+        **{
+            **data,
+            "created_at": time_from_work(data["created_at"]),
+            "total": Decimal(data["total"]) if data["total"] is not None else None,
+            "lines": tuple(
+                OrderLineRecord(**{**line, "unit_price": Decimal(line["unit_price"])}) for line in data["lines"]
+            ),
+        }
+    )

@@ -111,6 +111,9 @@ PLATFORM_ROUTES = {
     "shopify-patch-id-token",
     "shopify-oauth-start",
     "shopify-oauth-callback",
+    "woocommerce-webhooks",
+    "woocommerce-connect-start",
+    "woocommerce-auth-callback",
 }
 # Public storefront reads: the shop comes from the domain and they show only what a storefront
 # shows anyway; `test_storefront_never_shows_another_shops_products` covers them.
@@ -129,7 +132,14 @@ STOREFRONT_ROUTES = {
 # Operator-only routes (Django admin, staff login): cross-shop on purpose, behind staff auth.
 OPERATOR_NAMESPACES = {"admin"}
 # Shop-scoped routes: each one needs a cross-shop test in this module.
-SHOP_SCOPED_ROUTES = {"admin-status", "admin-privacy-requests", "admin-privacy-request"}
+SHOP_SCOPED_ROUTES = {
+    "admin-status",
+    "admin-privacy-requests",
+    "admin-privacy-request",
+    "plugin-status",
+    "plugin-privacy-export",
+    "plugin-privacy-erase",
+}
 
 
 def _route_names(patterns, namespace: str = "") -> list[str]:
@@ -253,3 +263,54 @@ def test_the_admin_api_only_shows_the_authenticated_shops_data(client, settings)
     # No token, or a query string naming a shop, gets nothing.
     anonymous = client.get("/api/admin/v1/privacy-requests?shop=mine.myshopify.com")
     assert anonymous.status_code in (401, 403) and "privacy_requests" not in anonymous.json()
+
+
+@pytest.mark.django_db
+def test_the_plugin_api_only_reaches_the_signing_stores_data(client):
+    """A request signed with one store's plugin key reaches only that store; naming another
+    store in the header with that key is refused."""
+    import time
+
+    from integrations.woocommerce.views import plugin_signature
+    from recommendations.storefront.identity import CREDENTIALS_KEY
+    from tests.factories import make_order, make_product, make_shop
+
+    stores = {}
+    for domain, orders in (("mine.example", 1), ("theirs.example", 2)):
+        shop = make_shop(domain=domain, platform="woocommerce")
+        shop.credentials = {CREDENTIALS_KEY: domain[0] * 64, "consumer_key": "ck_x"}
+        shop.save()
+        with shop_scope(shop):
+            for n in range(orders):
+                make_order(shop, customer_ref=shop.customer_ref("7"), external_id=f"{domain}-{n}")
+            make_product(shop)
+        stores[domain] = shop
+
+    def call(method: str, path: str, *, as_domain: str, key_of: str, body: bytes = b""):
+        timestamp = str(int(time.time()))
+        signature = plugin_signature(
+            key=stores[key_of].credentials[CREDENTIALS_KEY], timestamp=timestamp, method=method, path=path, body=body
+        )
+        headers = {"X-Basketry-Shop": as_domain, "X-Basketry-Timestamp": timestamp, "X-Basketry-Signature": signature}
+        if method == "GET":
+            return client.get(path, headers=headers)
+        return client.post(path, data=body, content_type="application/json", headers=headers)
+
+    assert call("GET", "/api/plugin/v1/status", as_domain="mine.example", key_of="mine.example").json()["orders"] == 1
+    assert (
+        call("GET", "/api/plugin/v1/status", as_domain="theirs.example", key_of="theirs.example").json()["orders"] == 2
+    )
+    forged = call("GET", "/api/plugin/v1/status", as_domain="theirs.example", key_of="mine.example")
+    assert forged.status_code == 401 and "orders" not in forged.json()
+
+    body = b'{"customer_id": "7"}'
+    exported = call("POST", "/api/plugin/v1/privacy/export", as_domain="mine.example", key_of="mine.example", body=body)
+    assert [item["item_id"] for item in exported.json()["items"]] == ["basketry-order-mine.example-0"]
+    erased = call("POST", "/api/plugin/v1/privacy/erase", as_domain="mine.example", key_of="mine.example", body=body)
+    assert erased.json()["removed"] == 1
+    with shop_scope(stores["theirs.example"]):
+        from shops.models import Order
+
+        assert Order.objects.filter(customer_ref__isnull=False).count() == 2  # the other store untouched
+    unsigned = client.post("/api/plugin/v1/privacy/erase", data=body, content_type="application/json")
+    assert unsigned.status_code in (401, 403)

@@ -2,47 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
-
 from django.db import transaction
 from django.utils import timezone
 
 from integrations.models import PrivacyRequest, SyncRun, WebhookDelivery
-from integrations.writes import orders_write
+from integrations.writes import order_from_work, orders_write, product_from_work, time_from_work
 from shops.models import Shop
-from shops.records import OrderLineRecord, OrderRecord, ProductRecord
 from shops.services.catalog import product_bulk_delete, product_bulk_upsert
 from shops.services.lifecycle import customer_data_export, customer_redact, shop_purge, shop_uninstall
-
-
-def _time(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
-
-
-def _product(data: dict) -> ProductRecord:
-    return ProductRecord(
-        **{
-            **data,
-            "price": Decimal(data["price"]),
-            "tags": tuple(data["tags"]),
-            "created_at": _time(data["created_at"]),
-            "updated_at": _time(data["updated_at"]),
-        }
-    )
-
-
-def _order(data: dict) -> OrderRecord:
-    return OrderRecord(
-        **{
-            **data,
-            "created_at": _time(data["created_at"]),
-            "total": Decimal(data["total"]) if data["total"] is not None else None,
-            "lines": tuple(
-                OrderLineRecord(**{**line, "unit_price": Decimal(line["unit_price"])}) for line in data["lines"]
-            ),
-        }
-    )
 
 
 class Outcome:
@@ -65,7 +32,7 @@ def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
         return Outcome.IGNORED, "shop not installed"
     with transaction.atomic():
         if topic in ("products/create", "products/update"):
-            product_bulk_upsert(shop=shop, records=[_product(work["product"])], skip_stale=True)
+            product_bulk_upsert(shop=shop, records=[product_from_work(work["product"])], skip_stale=True)
         elif topic == "products/delete":
             changed = product_bulk_delete(
                 shop=shop, external_ids=[work["product_id"]], deleted_at=delivery.triggered_at
@@ -73,11 +40,11 @@ def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
             if not changed:
                 return Outcome.IGNORED, "unknown, already deleted or changed since"
         elif topic.startswith("orders/"):
-            record = _order(work["order"])
+            record = order_from_work(work["order"])
             created, updated = orders_write(
                 shop=shop,
                 records=[record],
-                updated_at={record.external_id: _time(work["updated_at"])},
+                updated_at={record.external_id: time_from_work(work["updated_at"])},
                 titles=work.get("titles") or {},
             )
             if not created and not updated:

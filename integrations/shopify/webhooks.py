@@ -8,7 +8,6 @@ record the delivery under its unique webhook id, queue processing on commit, ans
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import logging
 
@@ -21,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from integrations.models import WebhookDelivery
 from integrations.shopify.auth import app_config, customer_id_from_gid, shop_domain_valid
 from integrations.shopify.mapping import PayloadInvalid, numeric_id, order_from_rest, parse_time, product_from_rest
+from integrations.writes import record_to_work
 from shops.models import Shop
 from shops.tenancy import shop_scope
 
@@ -56,25 +56,10 @@ def _plain(status: int, message: str) -> HttpResponse:
     return JsonResponse({"error": message} if status >= 400 else {"ok": message}, status=status)
 
 
-def _jsonable(record) -> dict:
-    def convert(value):
-        if isinstance(value, dt.datetime):
-            return value.isoformat()
-        if isinstance(value, (list, tuple)):
-            return [convert(item) for item in value]
-        if isinstance(value, dict):
-            return {key: convert(item) for key, item in value.items()}
-        if value.__class__.__name__ == "Decimal":
-            return str(value)
-        return value
-
-    return convert(dataclasses.asdict(record))
-
-
 def work_from_payload(*, topic: str, payload: dict, shop: Shop) -> dict:
     """What processing needs from a delivery, and nothing about the shopper beyond a keyed hash."""
     if topic in PRODUCT_TOPICS:
-        return {"product": _jsonable(product_from_rest(payload, domain=shop.domain))}
+        return {"product": record_to_work(product_from_rest(payload, domain=shop.domain))}
     if topic == "products/delete":
         return {"product_id": numeric_id(payload.get("id"))}
     if topic in ORDER_TOPICS:
@@ -82,7 +67,7 @@ def work_from_payload(*, topic: str, payload: dict, shop: Shop) -> dict:
         ref = shop.customer_ref(record.customer_id) if record.customer_id else None
         record = dataclasses.replace(record, customer_id=None, customer_ref=ref)
         return {
-            "order": _jsonable(record),
+            "order": record_to_work(record),
             "updated_at": updated_at.isoformat() if updated_at else None,
             "titles": titles,
         }
