@@ -17,7 +17,7 @@ def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
     topic, work = delivery.topic, delivery.work
     with transaction.atomic():
         if topic == "product.deleted":
-            if not product_bulk_delete(shop=shop, external_ids=[work["id"]], deleted_at=delivery.triggered_at):
+            if not product_bulk_delete(shop=shop, external_ids=[work["id"]], keep_timestamp=True):
                 return WebhookDelivery.Status.IGNORED, "unknown or already deleted"
         elif topic.startswith("product."):
             if "variation_of" in work:

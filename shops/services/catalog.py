@@ -103,20 +103,26 @@ def _newer_than_stored(records: list[ProductRecord]) -> list[ProductRecord]:
     ]
 
 
-def product_bulk_delete(*, shop: Shop, external_ids: Iterable[str], deleted_at: dt.datetime | None = None) -> int:
+def product_bulk_delete(
+    *, shop: Shop, external_ids: Iterable[str], deleted_at: dt.datetime | None = None, keep_timestamp: bool = False
+) -> int:
     """Mark the products deleted on the platform; they leave the storefront when this commits.
 
     The rows stay (status "deleted") so that past baskets keep their products and a restore
     (WooCommerce's trash) brings a product back with its history. A product changed on the
-    platform after `deleted_at` (a late delete delivery) is left alone. Returns how many changed.
-    Must run inside the shop's scope.
+    platform after `deleted_at` (a late delete delivery) is left alone. With keep_timestamp (a
+    platform that says when a product changed but not when it was deleted) the product keeps its
+    last change time, so any later change, a restore included, applies over the deletion.
+    Returns how many changed. Must run inside the shop's scope.
     """
-    deleted_at = deleted_at or timezone.now()
-    changed = (
-        Product.objects.filter(external_id__in=list(external_ids), updated_at__lte=deleted_at)
-        .exclude(status=Product.Status.DELETED)
-        .update(status=Product.Status.DELETED, updated_at=deleted_at)
-    )
+    products = Product.objects.filter(external_id__in=list(external_ids)).exclude(status=Product.Status.DELETED)
+    if keep_timestamp:
+        changed = products.update(status=Product.Status.DELETED)
+    else:
+        deleted_at = deleted_at or timezone.now()
+        changed = products.filter(updated_at__lte=deleted_at).update(
+            status=Product.Status.DELETED, updated_at=deleted_at
+        )
     if changed:
         _storefront_invalidate(shop=shop)
     return changed
