@@ -23,6 +23,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ class WooCommerceClient:
         consumer_key: str,
         consumer_secret: str,
         query_string_auth: bool = False,
-        verify: bool | str = True,
+        verify: bool | ssl.SSLContext = True,
         sleep: Callable[[float], None] = time.sleep,
         on_query_string_auth: Callable[[], None] | None = None,
     ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import ssl
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
@@ -61,6 +62,10 @@ def store_url_normalize(url: str) -> tuple[str, str]:
     return base, domain
 
 
+def _verify() -> ssl.SSLContext | bool:
+    return ssl.create_default_context(cafile=settings.WOOCOMMERCE_CA_BUNDLE) if settings.WOOCOMMERCE_CA_BUNDLE else True
+
+
 def client_for(shop: Shop) -> WooCommerceClient:
     credentials = shop.credentials or {}
     if not credentials.get("consumer_key"):
@@ -77,7 +82,7 @@ def client_for(shop: Shop) -> WooCommerceClient:
         consumer_key=credentials["consumer_key"],
         consumer_secret=credentials["consumer_secret"],
         query_string_auth=bool(credentials.get("query_string_auth")),
-        verify=settings.WOOCOMMERCE_CA_BUNDLE or True,
+        verify=_verify(),
         on_query_string_auth=remember_query_string_auth,
     )
 
@@ -186,7 +191,7 @@ def woocommerce_connect_manual(*, store_url: str, consumer_key: str, consumer_se
         store_url=base,
         consumer_key=consumer_key,
         consumer_secret=consumer_secret,
-        verify=settings.WOOCOMMERCE_CA_BUNDLE or True,
+        verify=_verify(),
     )
     try:
         with probe:
