@@ -157,7 +157,8 @@ class WooCommerceClient:
                     status=status,
                 )
             if body is None:
-                raise WooCommerceError(_html_explanation(response, self.store_url), status=status)
+                message, retryable = _html_explanation(response, self.store_url)
+                raise WooCommerceError(message, status=status, retryable=retryable)
             if status == 401 and self.https and not self.query_string_auth and not switched:
                 code = body.get("code", "") if isinstance(body, dict) else ""
                 if code == "woocommerce_rest_cannot_view":
@@ -214,19 +215,24 @@ def _json_or_none(response: httpx.Response):
         return None
 
 
-def _html_explanation(response: httpx.Response, store_url: str) -> str:
+def _html_explanation(response: httpx.Response, store_url: str) -> tuple[str, bool]:
+    """What the HTML page is, and whether trying again later may help: a firewall challenge often
+    clears after a while, a login page means the API is blocked until someone changes a setting."""
     text = response.text[:4000].lower()
     if response.headers.get("cf-mitigated") == "challenge" or "just a moment" in text or "cf-chl" in text:
         return (
             f"{store_url} answered with a Cloudflare challenge page instead of the API (HTTP "
-            f"{response.status_code}): allow this server's requests to /wp-json/wc/ in the firewall."
+            f"{response.status_code}): allow this server's requests to /wp-json/wc/ in the firewall.",
+            True,
         )
     if "wp-login" in text or "user_login" in text:
         return (
             f"{store_url} answered with the WordPress login page instead of the API: a security plugin "
-            "or the host blocks REST API requests."
+            "or the host blocks REST API requests.",
+            False,
         )
     return (
         f"{store_url} answered HTTP {response.status_code} with "
-        f"{response.headers.get('Content-Type', 'no content type')} where JSON was expected."
+        f"{response.headers.get('Content-Type', 'no content type')} where JSON was expected.",
+        False,
     )

@@ -202,3 +202,14 @@ def test_bad_connections_store_nothing(store, settings, case, message):
     with pytest.raises(CommandError, match=message):
         call_command("connect_woocommerce", "--url", store.base_url, "--consumer-key", key, "--consumer-secret", secret)
     assert not Shop.objects.filter(domain=domain_of(store)).exists()
+
+
+def test_a_login_page_instead_of_the_api_is_reported_plainly_and_not_retried(
+    store, no_waiting, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr("integrations.tasks.sync_run.delay", lambda *args: None)
+    shop = connect(store, django_capture_on_commit_callbacks)
+    store.login_page_next(1)
+    with shop_scope(shop), pytest.raises(WooCommerceError, match="WordPress login page") as caught:
+        sync_execute(shop=shop, kind="full")
+    assert caught.value.retryable is False
