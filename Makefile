@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-requirements
 
-.PHONY: install demo test lint migrate bench-import bench-quality bench-scale bench-serving bench-sync bench-webhooks clean
+.PHONY: install demo test lint migrate bench-import bench-quality bench-scale bench-serving bench-sync bench-webhooks bench-woocommerce clean
 
 $(INSTALLED): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench-sync: install
 
 bench-webhooks: install
 	$(BIN)/python -m bench.webhooks
+
+bench-woocommerce: install
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.woocommerce_sync
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
