@@ -199,16 +199,26 @@ def woocommerce_connect_manual(*, store_url: str, consumer_key: str, consumer_se
             query_string_auth = probe.query_string_auth
     except WooCommerceError as error:
         raise ValidationFailed(f"The store refused the keys: {error}") from error
-    shop = _shop_store_keys(
-        store_url=base,
-        consumer_key=consumer_key,
-        consumer_secret=consumer_secret,
-        key_id=0,
-        plugin_key=None,
-        query_string_auth=query_string_auth,
-    )
-    woocommerce_webhooks_ensure(shop=shop)
-    _after_connect(shop, register_webhooks=False)
+    # One transaction: keys that cannot create webhooks (read-only) leave nothing stored.
+    with transaction.atomic():
+        shop = _shop_store_keys(
+            store_url=base,
+            consumer_key=consumer_key,
+            consumer_secret=consumer_secret,
+            key_id=0,
+            plugin_key=None,
+            query_string_auth=query_string_auth,
+        )
+        try:
+            woocommerce_webhooks_ensure(shop=shop)
+        except WooCommerceError as error:
+            if error.status in (401, 403):
+                raise ValidationFailed(
+                    f"The keys cannot create webhooks ({error}): use a read_write key of a user who can manage "
+                    "WooCommerce."
+                ) from error
+            raise ValidationFailed(f"Registering the webhooks failed: {error}") from error
+        _after_connect(shop, register_webhooks=False)
     return shop
 
 

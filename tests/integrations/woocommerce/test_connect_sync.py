@@ -189,15 +189,16 @@ def test_a_host_that_strips_authorization_falls_back_to_query_string_auth(
         ("bad_secret", "refused the keys"),
         ("not_keys", "Expected a WooCommerce key pair"),
         ("http_not_allowed", "plain http"),
+        ("read_only", "cannot create webhooks"),
     ],
 )
 def test_bad_connections_store_nothing(store, settings, case, message):
-    key, secret = store.add_key()
+    key, secret = store.add_key(permissions="read" if case == "read_only" else "read_write")
     if case == "bad_secret":
         secret = "cs_" + "0" * 40
     elif case == "not_keys":
         key = "nonsense"
-    else:
+    elif case == "http_not_allowed":
         settings.WOOCOMMERCE_ALLOW_INSECURE_HTTP = False
     with pytest.raises(CommandError, match=message):
         call_command("connect_woocommerce", "--url", store.base_url, "--consumer-key", key, "--consumer-secret", secret)
@@ -213,3 +214,38 @@ def test_a_login_page_instead_of_the_api_is_reported_plainly_and_not_retried(
     with shop_scope(shop), pytest.raises(WooCommerceError, match="WordPress login page") as caught:
         sync_execute(shop=shop, kind="full")
     assert caught.value.retryable is False
+
+
+def test_a_key_delivery_with_an_unknown_or_forged_reference_is_refused(client, store):
+    from django.core import signing
+
+    body = {
+        "key_id": 5,
+        "consumer_key": "ck_" + "a" * 40,
+        "consumer_secret": "cs_" + "b" * 40,
+        "key_permissions": "read_write",
+    }
+    for user_id in ("12", signing.dumps("never-issued", salt="woocommerce-connect"), 12):
+        response = client.post(
+            "/woocommerce/auth/callback", {**body, "user_id": user_id}, content_type="application/json"
+        )
+        assert response.status_code == 400  # anything but 200: WooCommerce deletes the key
+    read_only = client.post(
+        "/woocommerce/auth/callback",
+        {**body, "user_id": "12", "key_permissions": "read"},
+        content_type="application/json",
+    )
+    assert read_only.status_code == 400 and "read_write" in read_only.json()["error"]
+    assert not Shop.objects.exists()
+
+
+def test_connect_start_refuses_bad_requests(client, store, settings):
+    good = {"store_url": store.base_url, "return_url": f"{store.base_url}/wp-admin/", "plugin_key": "a" * 64}
+    for change in (
+        {"plugin_key": "short"},
+        {"return_url": "https://elsewhere.example/"},
+        {"store_url": "ftp://shop.example"},
+    ):
+        response = client.post("/woocommerce/connect/start", {**good, **change}, content_type="application/json")
+        assert response.status_code == 400 and response.json()["error"]
+    assert client.post("/woocommerce/connect/start", good, content_type="application/json").status_code == 200

@@ -55,6 +55,20 @@ def test_connect_from_the_plugin_then_webhooks_keep_the_catalogue_current(live_s
     with shop_scope(shop):
         assert set(Product.objects.values_list("external_id", flat=True)) >= {str(p) for p in fake.products}
 
+    # Train, then the storefront serves the store's published products.
+    import io
+
+    from django.core.management import call_command
+
+    call_command("train", shop.domain, stdout=io.StringIO())
+    with shop_scope(shop):
+        published = set(Product.objects.filter(status="published").values_list("external_id", flat=True))
+    served = httpx.get(
+        f"{server.url}/api/storefront/v1/recommendations",
+        params={"shop": shop.domain, "type": "related", "product_id": sorted(published)[0]},
+    ).json()
+    assert served["items"] and {item["product_id"] for item in served["items"]} <= published
+
     # The one-time reference is used up: a replayed key delivery is refused and stores nothing.
     replay = httpx.post(
         f"{server.url}/woocommerce/auth/callback",
