@@ -28,6 +28,7 @@ urlpatterns = [
     path("webhooks/shopify", shopify_webhooks.shopify_webhook, name="shopify-webhooks"),
     path("webhooks/woocommerce/<int:shop_id>", woocommerce_webhooks.woocommerce_webhook, name="woocommerce-webhooks"),
     path("woocommerce/connect/start", woocommerce_views.connect_start, name="woocommerce-connect-start"),
+    path("woocommerce/connect/manual", woocommerce_views.connect_manual, name="woocommerce-connect-manual"),
     path("woocommerce/auth/callback", woocommerce_views.auth_callback, name="woocommerce-auth-callback"),
     path("api/plugin/v1/status", woocommerce_views.plugin_status, name="plugin-status"),
     path("api/plugin/v1/privacy/export", woocommerce_views.plugin_privacy_export, name="plugin-privacy-export"),

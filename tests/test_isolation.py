@@ -113,6 +113,7 @@ PLATFORM_ROUTES = {
     "shopify-oauth-callback",
     "woocommerce-webhooks",
     "woocommerce-connect-start",
+    "woocommerce-connect-manual",
     "woocommerce-auth-callback",
 }
 # Public storefront reads: the shop comes from the domain and they show only what a storefront

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
+from integrations.principals import ShopPrincipal
 from integrations.shopify.auth import app_home_request_verify
 from shops.models import Shop
-
-
-@dataclass(frozen=True)
-class ShopifyStaff:
-    """The merchant's staff member behind a request; `shop` is what every view scopes to."""
-
-    shop: Shop
-    user_id: str
-    is_authenticated: bool = True
 
 
 class InvalidSession(exceptions.AuthenticationFailed):
@@ -39,7 +29,7 @@ class ShopifyIdTokenAuthentication(BaseAuthentication):
         ).first()
         if shop is None:
             raise InvalidSession("the app is not installed on this shop")
-        return ShopifyStaff(shop=shop, user_id=verification.id_token.user_id), verification.id_token
+        return ShopPrincipal(shop=shop, user_id=verification.id_token.user_id), verification.id_token
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="shopify"'

@@ -181,10 +181,14 @@ def woocommerce_connect_callback(*, body: bytes) -> Shop:
     return shop
 
 
-def woocommerce_connect_manual(*, store_url: str, consumer_key: str, consumer_secret: str) -> Shop:
-    """Keys pasted by hand (or `connect_woocommerce`): checked with a test call, then stored and
-    the webhooks registered before this returns."""
+def woocommerce_connect_manual(
+    *, store_url: str, consumer_key: str, consumer_secret: str, plugin_key: str | None = None
+) -> Shop:
+    """Keys pasted by hand (the plugin's manual form, or `connect_woocommerce`): checked with a
+    test call, then stored and the webhooks registered before this returns."""
     base, _ = store_url_normalize(store_url)
+    if plugin_key is not None and not _PLUGIN_KEY.match(plugin_key):
+        raise ValidationFailed("plugin_key: 64 lowercase hex characters.")
     if not _KEY.match(consumer_key or "") or not _SECRET.match(consumer_secret or ""):
         raise ValidationFailed("Expected a WooCommerce key pair: ck_ and cs_ followed by 40 hex characters.")
     probe = WooCommerceClient(
@@ -206,7 +210,7 @@ def woocommerce_connect_manual(*, store_url: str, consumer_key: str, consumer_se
             consumer_key=consumer_key,
             consumer_secret=consumer_secret,
             key_id=0,
-            plugin_key=None,
+            plugin_key=plugin_key,
             query_string_auth=query_string_auth,
         )
         try:

@@ -17,8 +17,12 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from integrations.shopify.authentication import ShopifyStaff
-from integrations.woocommerce.connect import woocommerce_connect_callback, woocommerce_connect_start
+from integrations.principals import ShopPrincipal
+from integrations.woocommerce.connect import (
+    woocommerce_connect_callback,
+    woocommerce_connect_manual,
+    woocommerce_connect_start,
+)
 from recommendations.storefront.identity import CREDENTIALS_KEY
 from shops.errors import ValidationFailed
 from shops.models import Shop
@@ -48,6 +52,31 @@ def connect_start(request: HttpRequest) -> JsonResponse:
     except ValidationFailed as error:
         return JsonResponse({"error": error.message}, status=400)
     return JsonResponse({"authorize_url": url})
+
+
+@csrf_exempt  # called server to server by the plugin; the keys prove themselves with a test call
+@require_POST
+def connect_manual(request: HttpRequest) -> JsonResponse:
+    """POST /woocommerce/connect/manual {"store_url", "consumer_key", "consumer_secret",
+    "plugin_key"}: keys the merchant created in WooCommerce and pasted into the plugin."""
+    try:
+        body = json.loads(request.body)
+        if not isinstance(body, dict):
+            raise ValueError
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse(
+            {"error": 'expected JSON {"store_url", "consumer_key", "consumer_secret", "plugin_key"}'}, status=400
+        )
+    try:
+        shop = woocommerce_connect_manual(
+            store_url=str(body.get("store_url", "")),
+            consumer_key=str(body.get("consumer_key", "")).strip(),
+            consumer_secret=str(body.get("consumer_secret", "")).strip(),
+            plugin_key=str(body.get("plugin_key", "")),
+        )
+    except ValidationFailed as error:
+        return JsonResponse({"error": error.message}, status=400)
+    return JsonResponse({"connected": True, "shop": shop.domain})
 
 
 @csrf_exempt  # WooCommerce posts the keys here; the one-time reference inside proves the request
@@ -91,7 +120,7 @@ class PluginSignatureAuthentication(BaseAuthentication):
         )
         if not key or not hmac.compare_digest(expected, signature):
             raise exceptions.AuthenticationFailed("invalid signature")
-        return ShopifyStaff(shop=shop, user_id="plugin"), None
+        return ShopPrincipal(shop=shop, user_id="plugin"), None
 
     def authenticate_header(self, request) -> str:
         return 'Basketry-Signature realm="plugin"'

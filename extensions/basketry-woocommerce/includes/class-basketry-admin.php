@@ -371,6 +371,23 @@ final class Basketry_Admin {
 			<p class="description">
 				<?php esc_html_e( 'Connecting asks you to approve read and write access to your store for Basketry. It reads products and orders to learn what sells together and registers webhooks to stay up to date.', 'basketry' ); ?>
 			</p>
+			<details>
+				<summary><?php esc_html_e( 'Connect with keys you created yourself', 'basketry' ); ?></summary>
+				<p class="description"><?php esc_html_e( 'Create a key with Read/Write permissions under WooCommerce > Settings > Advanced > REST API and paste it here. Basketry checks it with a test call before keeping it.', 'basketry' ); ?></p>
+				<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>">
+					<input type="hidden" name="action" value="<?php echo esc_attr( Basketry_Connect::MANUAL_ACTION ); ?>" />
+					<?php wp_nonce_field( Basketry_Connect::MANUAL_ACTION ); ?>
+					<p>
+						<label for="basketry_consumer_key"><?php esc_html_e( 'Consumer key', 'basketry' ); ?></label><br />
+						<input type="text" id="basketry_consumer_key" name="basketry_consumer_key" class="regular-text" autocomplete="off" pattern="ck_[0-9a-f]{40}" required />
+					</p>
+					<p>
+						<label for="basketry_consumer_secret"><?php esc_html_e( 'Consumer secret', 'basketry' ); ?></label><br />
+						<input type="password" id="basketry_consumer_secret" name="basketry_consumer_secret" class="regular-text" autocomplete="off" pattern="cs_[0-9a-f]{40}" required />
+					</p>
+					<?php submit_button( __( 'Connect with these keys', 'basketry' ), 'secondary', 'submit', false ); ?>
+				</form>
+			</details>
 
 			<h2><?php esc_html_e( 'Where recommendations appear', 'basketry' ); ?></h2>
 			<p><?php esc_html_e( 'Product pages show "Frequently bought together" and related products, and the cart shows suggestions for its contents. Anywhere else, add the "Basketry recommendations" block or a shortcode such as:', 'basketry' ); ?></p>

@@ -43,6 +43,36 @@ final class Basketry_Client {
 	}
 
 	/**
+	 * Connects with a key pair the merchant created in WooCommerce and pasted into the settings
+	 * page; the backend checks the keys with a test call before keeping anything.
+	 *
+	 * @param string $plugin_key      Shared secret to register.
+	 * @param string $consumer_key    WooCommerce consumer key (ck_...).
+	 * @param string $consumer_secret WooCommerce consumer secret (cs_...).
+	 * @return array|WP_Error Decoded JSON body, e.g. array( 'connected' => true ).
+	 */
+	public static function connect_manual( $plugin_key, $consumer_key, $consumer_secret ) {
+		$body = wp_json_encode(
+			array(
+				'store_url'       => Basketry_Settings::store_url(),
+				'consumer_key'    => $consumer_key,
+				'consumer_secret' => $consumer_secret,
+				'plugin_key'      => $plugin_key,
+			)
+		);
+
+		$response = wp_remote_post(
+			Basketry_Settings::backend_url() . '/woocommerce/connect/manual',
+			array(
+				'timeout' => self::TIMEOUT,
+				'headers' => self::json_headers(),
+				'body'    => $body,
+			)
+		);
+		return self::decode( $response );
+	}
+
+	/**
 	 * Signed GET.
 	 *
 	 * @param string $path Path under the backend URL, with its query string if any.

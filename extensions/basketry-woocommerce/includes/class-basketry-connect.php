@@ -14,6 +14,8 @@ final class Basketry_Connect {
 
 	const ACTION = 'basketry_connect';
 
+	const MANUAL_ACTION = 'basketry_connect_manual';
+
 	/**
 	 * Single instance.
 	 *
@@ -38,6 +40,7 @@ final class Basketry_Connect {
 	 */
 	public function register_hooks() {
 		add_action( 'admin_post_' . self::ACTION, array( $this, 'handle_connect' ) );
+		add_action( 'admin_post_' . self::MANUAL_ACTION, array( $this, 'handle_connect_manual' ) );
 	}
 
 	/**
@@ -68,6 +71,34 @@ final class Basketry_Connect {
 
 		// is_own_store_url() is stricter than wp_safe_redirect()'s host allow-list: it also pins the scheme and the site path.
 		wp_redirect( $authorize_url ); // phpcs:ignore WordPress.Security.SafeRedirect.wp_redirect_wp_redirect
+		exit;
+	}
+
+	/**
+	 * The manual path: a key pair created under WooCommerce > Settings > Advanced > REST API and
+	 * pasted here, for stores where the approval screen cannot reach the backend.
+	 */
+	public function handle_connect_manual() {
+		if ( ! current_user_can( 'manage_woocommerce' ) ) {
+			wp_die( esc_html__( 'Sorry, you are not allowed to connect this store.', 'basketry' ), 403 );
+		}
+		check_admin_referer( self::MANUAL_ACTION );
+
+		$consumer_key    = isset( $_POST['basketry_consumer_key'] ) ? sanitize_text_field( wp_unslash( $_POST['basketry_consumer_key'] ) ) : '';
+		$consumer_secret = isset( $_POST['basketry_consumer_secret'] ) ? sanitize_text_field( wp_unslash( $_POST['basketry_consumer_secret'] ) ) : '';
+		if ( 1 !== preg_match( '/^ck_[0-9a-f]{40}$/', $consumer_key ) || 1 !== preg_match( '/^cs_[0-9a-f]{40}$/', $consumer_secret ) ) {
+			Basketry_Admin::flash( 'error', __( 'Paste a consumer key (ck_...) and consumer secret (cs_...) created with Read/Write permissions.', 'basketry' ) );
+			wp_safe_redirect( Basketry_Settings::page_url() );
+			exit;
+		}
+
+		$result = Basketry_Client::connect_manual( Basketry_Settings::ensure_plugin_key(), $consumer_key, $consumer_secret );
+		if ( is_wp_error( $result ) ) {
+			Basketry_Admin::flash( 'error', $result->get_error_message() );
+		} else {
+			Basketry_Admin::flash( 'success', __( 'Connected. Basketry is importing your products and orders.', 'basketry' ) );
+		}
+		wp_safe_redirect( Basketry_Settings::page_url() );
 		exit;
 	}
 

@@ -249,3 +249,25 @@ def test_connect_start_refuses_bad_requests(client, store, settings):
         response = client.post("/woocommerce/connect/start", {**good, **change}, content_type="application/json")
         assert response.status_code == 400 and response.json()["error"]
     assert client.post("/woocommerce/connect/start", good, content_type="application/json").status_code == 200
+
+
+def test_keys_pasted_into_the_plugin_connect_the_store(client, store, no_waiting, django_capture_on_commit_callbacks):
+    from recommendations.storefront.identity import CREDENTIALS_KEY
+
+    key, secret = store.add_key()
+    body = {"store_url": store.base_url, "consumer_key": key, "consumer_secret": secret, "plugin_key": "c" * 64}
+    wrong = client.post(
+        "/woocommerce/connect/manual", {**body, "consumer_secret": "cs_" + "0" * 40}, content_type="application/json"
+    )
+    assert wrong.status_code == 400 and "refused the keys" in wrong.json()["error"]
+    assert not Shop.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/woocommerce/connect/manual", body, content_type="application/json")
+
+    assert response.status_code == 200 and response.json() == {"connected": True, "shop": domain_of(store)}
+    shop = Shop.objects.get(domain=domain_of(store))
+    assert shop.credentials[CREDENTIALS_KEY] == "c" * 64
+    assert len(store.webhooks) == 7
+    with shop_scope(shop):
+        assert Order.objects.exists()  # the first sync ran
