@@ -10,6 +10,7 @@ from integrations.woocommerce import webhooks as woocommerce_webhooks
 from recommendations.storefront import demo as demo_storefront
 from recommendations.storefront import views as storefront_views
 from shops import views as shop_views
+from shops.dashboard import views as dashboard_views
 
 urlpatterns = [
     path("", shop_views.home, name="home"),
@@ -44,5 +45,8 @@ urlpatterns = [
         admin_api.privacy_request_detail,
         name="admin-privacy-request",
     ),
+    path("dashboard/enter", dashboard_views.enter, name="dashboard-enter"),
+    path("dashboard/", dashboard_views.overview, name="dashboard-overview"),
+    path("api/plugin/v1/dashboard-link", woocommerce_views.plugin_dashboard_link, name="plugin-dashboard-link"),
     path("admin/", admin.site.urls),
 ]

@@ -114,6 +114,7 @@ PLATFORM_ROUTES = {
     "woocommerce-webhooks",
     "woocommerce-connect-start",
     "woocommerce-connect-manual",
+    "dashboard-enter",
     "woocommerce-auth-callback",
 }
 # Public storefront reads: the shop comes from the domain and they show only what a storefront
@@ -140,6 +141,8 @@ SHOP_SCOPED_ROUTES = {
     "plugin-status",
     "plugin-privacy-export",
     "plugin-privacy-erase",
+    "plugin-dashboard-link",
+    "dashboard-overview",
 }
 
 

@@ -228,3 +228,13 @@ def plugin_privacy_erase(request: Request) -> Response:
             "messages": [f"{removed} orders no longer linked to this customer in Basketry."] if removed else [],
         }
     )
+
+
+@api_view(["POST"])
+@authentication_classes(PLUGIN_AUTH)
+@permission_classes([IsAuthenticated])
+def plugin_dashboard_link(request: Request) -> Response:
+    """A two-minute link that opens the dashboard for this store in a new tab."""
+    from shops.dashboard.access import dashboard_link_create
+
+    return Response({"url": dashboard_link_create(shop_id=request.user.shop.pk)})

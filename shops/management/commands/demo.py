@@ -17,6 +17,7 @@ from recommendations.services.training import (
     training_run_create,
     training_run_execute,
 )
+from shops.dashboard.access import DEMO_LINK_SECONDS, dashboard_link_create
 from shops.demo import DEMO_DOMAIN
 from shops.demo.generator import demo_shop_generate
 from shops.management.base import BasketryCommand
@@ -96,6 +97,8 @@ class Command(BasketryCommand):
         self.stdout.write("")
         self.stdout.write("Open:")
         self.stdout.write(f"  {base}/admin/   user {DEV_SUPERUSER}, password {password}  (development only)")
+        dashboard = dashboard_link_create(shop_id=shop.pk, lifetime=DEMO_LINK_SECONDS)
+        self.stdout.write(f"  {dashboard}   merchant dashboard of the demo shop (dev login, valid 12 hours)")
         if storefront_product:
             self.stdout.write(
                 f"  {base}/demo/{DEMO_DOMAIN}/products/{storefront_product}   demo storefront with the widget"

@@ -1,0 +1,47 @@
+"""The merchant dashboard (server-rendered). Every page shows the one shop the session was
+opened for; there is no way to name another."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from shops.dashboard.access import SESSION_KEY, DashboardLinkInvalid, dashboard_link_redeem
+from shops.dashboard.selectors import dashboard_overview_get
+from shops.models import Shop
+from shops.tenancy import shop_scope
+
+
+def _session_shop(request: HttpRequest) -> Shop | None:
+    shop_id = request.session.get(SESSION_KEY)
+    return Shop.objects.filter(pk=shop_id).first() if shop_id else None
+
+
+def _signed_out(request: HttpRequest, message: str, status: int = 403) -> HttpResponse:
+    return render(request, "dashboard/signed_out.html", {"message": message}, status=status)
+
+
+@require_GET
+def enter(request: HttpRequest) -> HttpResponse:
+    """GET /dashboard/enter?token=...: redeem a signed link, then show the dashboard."""
+    try:
+        shop_id = dashboard_link_redeem(token=request.GET.get("token", ""))
+    except DashboardLinkInvalid as error:
+        return _signed_out(request, str(error))
+    if not Shop.objects.filter(pk=shop_id).exists():
+        return _signed_out(request, "This store is not connected to Basketry any more.")
+    request.session.cycle_key()  # a fresh session id for the new privilege
+    request.session[SESSION_KEY] = shop_id
+    return HttpResponseRedirect(reverse("dashboard-overview"))
+
+
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    shop = _session_shop(request)
+    if shop is None:
+        return _signed_out(request, "Open the dashboard from your store's admin to sign in.")
+    with shop_scope(shop):
+        context = dashboard_overview_get(shop=shop)
+    return render(request, "dashboard/overview.html", {"shop": shop, **context})

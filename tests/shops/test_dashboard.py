@@ -1,0 +1,92 @@
+"""The merchant dashboard: signed links, the session, the overview, one shop only."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from django.core.management import call_command
+
+from integrations.models import SyncRun
+from shops.dashboard.access import dashboard_link_create
+from shops.tenancy import shop_scope
+from tests.factories import make_shop
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def trained_shop():
+    from shops.demo.generator import demo_shop_generate
+    from shops.services.demo import demo_shop_load
+
+    shop = make_shop(domain="dash.example", platform="woocommerce")
+    with shop_scope(shop):
+        demo_shop_load(shop=shop, demo=demo_shop_generate(seed=6, product_count=40, order_count=600))
+        SyncRun.objects.create(shop=shop, kind="full", status="succeeded", products_synced=40, orders_synced=600)
+    call_command("train", shop.domain, stdout=io.StringIO())
+    return shop
+
+
+def test_a_signed_link_opens_the_shops_overview(client, trained_shop):
+    link = dashboard_link_create(shop_id=trained_shop.pk)
+    entered = client.get("/dashboard/enter?token=" + link.split("token=", 1)[1])
+    assert entered.status_code == 302 and entered["Location"] == "/dashboard/"
+
+    page = client.get("/dashboard/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "dash.example" in html and "600 orders" in html
+    assert "Serving version 1" in html and "Frequently bought together" in html
+    assert "Impressions" in html and "Click-through rate" in html
+
+
+def test_no_session_or_a_bad_link_shows_nothing(client, trained_shop):
+    assert client.get("/dashboard/").status_code == 403
+    link = dashboard_link_create(shop_id=trained_shop.pk)
+    token = link.split("token=", 1)[1]
+    tampered = client.get(f"/dashboard/enter?token={token[:-2]}xx")
+    assert tampered.status_code == 403 and "not valid" in tampered.content.decode()
+    assert client.get("/dashboard/").status_code == 403
+
+
+def test_a_link_expires(client, trained_shop, monkeypatch):
+    link = dashboard_link_create(shop_id=trained_shop.pk, lifetime=120)
+    later = time.time() + 121
+    monkeypatch.setattr("django.core.signing.time.time", lambda: later)
+    response = client.get("/dashboard/enter?token=" + link.split("token=", 1)[1])
+    assert response.status_code == 403 and "expired" in response.content.decode()
+
+
+def test_the_session_shows_one_shop_whatever_the_query_says(client, trained_shop):
+    other = make_shop(domain="someone-else.example", platform="woocommerce")
+    client.get("/dashboard/enter?token=" + dashboard_link_create(shop_id=trained_shop.pk).split("token=", 1)[1])
+    html = client.get("/dashboard/", {"shop": other.domain, "shop_id": other.pk}).content.decode()
+    assert "dash.example" in html and "someone-else.example" not in html
+
+
+def test_the_plugin_gets_a_link_for_its_own_store(client, trained_shop):
+    from integrations.woocommerce.views import plugin_signature
+    from recommendations.storefront.identity import CREDENTIALS_KEY
+
+    trained_shop.credentials = {CREDENTIALS_KEY: "d" * 64}
+    trained_shop.save()
+    timestamp = str(int(time.time()))
+    path = "/api/plugin/v1/dashboard-link"
+    signature = plugin_signature(key="d" * 64, timestamp=timestamp, method="POST", path=path, body=b"")
+    response = client.post(
+        path,
+        data=b"",
+        content_type="application/json",
+        headers={
+            "X-Basketry-Shop": "dash.example",
+            "X-Basketry-Timestamp": timestamp,
+            "X-Basketry-Signature": signature,
+        },
+    )
+    assert response.status_code == 200
+    entered = client.get("/dashboard/enter?token=" + response.json()["url"].split("token=", 1)[1])
+    assert entered.status_code == 302
+    assert "dash.example" in client.get("/dashboard/").content.decode()
