@@ -69,7 +69,6 @@ def sync_execute(
     (or woken by bulk_operations/finish); with wait=True (the `sync` command) it polls until done.
     Errors other than waiting leave the checkpoint for a retry and are re-raised.
     """
-
     token = uuid.uuid4().hex
     lock = f"shop:{shop.pk}:sync-lock"
     if not cache.add(lock, token, timeout=SYNC_LOCK_SECONDS):
@@ -83,20 +82,21 @@ def sync_execute(
 
 def _advance(*, shop: Shop, kind: str, wait: bool, poll_seconds: float, timeout_seconds: float) -> SyncRun:
     from integrations.runs import sync_run_start
+    from integrations.woocommerce.connect import client_for
+    from integrations.woocommerce.sync import woocommerce_sync_advance
 
     if shop.platform not in (Shop.Platform.SHOPIFY, Shop.Platform.WOOCOMMERCE):
         raise ValidationFailed(f"{shop.domain} imports files ({shop.platform}); there is nothing to sync.")
+    # Built before the run starts: a shop without keys fails here and leaves no run behind.
+    woo_client = client_for(shop) if shop.platform == Shop.Platform.WOOCOMMERCE else None
     run = sync_run_start(shop=shop, kind=kind)
     try:
-        if shop.platform == Shop.Platform.SHOPIFY:
+        if woo_client is None:
             return _shopify_advance(
                 shop=shop, run=run, wait=wait, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds
             )
-        from integrations.woocommerce.connect import client_for
-        from integrations.woocommerce.sync import woocommerce_sync_advance
-
-        with client_for(shop) as client:
-            woocommerce_sync_advance(run=run, shop=shop, client=client)
+        with woo_client:
+            woocommerce_sync_advance(run=run, shop=shop, client=woo_client)
         return run
     except sync_errors() as error:
         # The run keeps its checkpoint; the error is what the merchant and operator see until a

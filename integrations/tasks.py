@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from shops.errors import ValidationFailed
 from shops.tenancy import shop_scope_by_id
+
+logger = logging.getLogger("basketry.integrations")
 
 # Network errors, 5xx, 429 and THROTTLED beyond the client's own retries: try the task again
 # later, a bounded number of times, from the run's checkpoint.
@@ -46,6 +50,9 @@ def _sync(task, shop_id: int, *, kind: str | None = None, run_id: int | None = N
             run = sync_execute(shop=shop, kind=kind, wait=bool(task.request.is_eager))
         except SyncBusy:
             return  # the worker holding the lock carries the run on and schedules its polls
+        except ValidationFailed as error:
+            logger.warning("sync.refused shop=%s reason=%s", shop_id, error.message)
+            return  # nothing to sync (no keys, a CSV shop): retrying would not change that
         except sync_errors() as error:
             if getattr(error, "retryable", False) and task.request.retries < len(SYNC_RETRY_DELAYS):
                 raise task.retry(countdown=SYNC_RETRY_DELAYS[task.request.retries], exc=error) from error

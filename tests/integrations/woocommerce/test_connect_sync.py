@@ -271,3 +271,14 @@ def test_keys_pasted_into_the_plugin_connect_the_store(client, store, no_waiting
     assert len(store.webhooks) == 7
     with shop_scope(shop):
         assert Order.objects.exists()  # the first sync ran
+
+
+def test_a_store_without_keys_cannot_sync_and_leaves_no_run(insecure_ok):
+    from shops.errors import ValidationFailed
+    from tests.factories import make_shop
+
+    shop = make_shop(domain="no-keys.example", platform="woocommerce")
+    with shop_scope(shop):
+        with pytest.raises(ValidationFailed, match="connect it first"):
+            sync_execute(shop=shop, kind="full")
+        assert not SyncRun.objects.exists()
