@@ -50,12 +50,30 @@ class ProductRecord:
     updated_at: dt.datetime | None = None
 
 
+# The storefront blocks a widget add-to-cart can come from, and the key of the mark the widget
+# (Shopify line item property) and the plugin (WooCommerce order item meta) put on the cart line.
+ATTRIBUTION_BLOCKS = ("related", "bought_together", "cart", "personal")
+ATTRIBUTION_KEY = "_basketry"
+
+
+def attribution_block(pairs: object, *, key_field: str, value_field: str) -> str:
+    """The block a line's `_basketry` mark names (line item properties, custom attributes, item
+    meta), if it is one of Basketry's; anything else is not an attribution."""
+    for pair in pairs or []:
+        if isinstance(pair, dict) and pair.get(key_field) == ATTRIBUTION_KEY:
+            value = str(pair.get(value_field) or "")
+            return value if value in ATTRIBUTION_BLOCKS else ""
+    return ""
+
+
 @dataclass(frozen=True)
 class OrderLineRecord:
     product_external_id: str
     quantity: int
     unit_price: Decimal
     variant_id: str = ""
+    # The Basketry block the shopper added this line from (the cart line's mark), or "".
+    source_block: str = ""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,14 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from integrations.shopify.auth import customer_id_from_gid
-from shops.records import OrderLineRecord, OrderRecord, OrderStatus, ProductRecord, ProductStatus
+from shops.records import (
+    OrderLineRecord,
+    OrderRecord,
+    OrderStatus,
+    ProductRecord,
+    ProductStatus,
+    attribution_block,
+)
 
 PRODUCT_STATUSES = {
     "active": ProductStatus.PUBLISHED,
@@ -22,7 +29,6 @@ PRODUCT_STATUSES = {
 }
 PAID_LIKE = {"paid", "partially_paid", "partially_refunded"}
 REFUNDED_LIKE = {"refunded", "voided"}
-ATTRIBUTION_KEY = "_basketry"
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -128,6 +134,7 @@ def _line_from_rest(item: dict) -> OrderLineRecord | None:
         quantity=quantity,
         unit_price=_money(item.get("price")),
         variant_id=str(item.get("variant_id") or ""),
+        source_block=attribution_block(item.get("properties"), key_field="name", value_field="value"),
     )
 
 
@@ -201,6 +208,7 @@ def _line_from_graphql(item: dict) -> OrderLineRecord | None:
         quantity=quantity,
         unit_price=_money(money),
         variant_id=numeric_id((item.get("variant") or {}).get("id")) if (item.get("variant") or {}).get("id") else "",
+        source_block=attribution_block(item.get("customAttributes"), key_field="key", value_field="value"),
     )
 
 

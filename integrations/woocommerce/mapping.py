@@ -9,7 +9,14 @@ import html
 import re
 from decimal import Decimal, InvalidOperation
 
-from shops.records import OrderLineRecord, OrderRecord, OrderStatus, ProductRecord, ProductStatus
+from shops.records import (
+    OrderLineRecord,
+    OrderRecord,
+    OrderStatus,
+    ProductRecord,
+    ProductStatus,
+    attribution_block,
+)
 
 # Shown in the shop and in its recommendations; "search" (search results only) and "hidden" are
 # the merchant saying "not in listings".
@@ -23,7 +30,6 @@ ORDER_STATUSES = {
     "refunded": OrderStatus.REFUNDED,
     "failed": OrderStatus.FAILED,
 }
-ATTRIBUTION_KEY = "_basketry"
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -136,6 +142,7 @@ def order_from_woo(order: dict) -> tuple[OrderRecord | None, dt.datetime | None,
                 quantity=quantity,
                 unit_price=unit_price.quantize(Decimal("0.0001")),
                 variant_id=str(item.get("variation_id") or "") if item.get("variation_id") else "",
+                source_block=attribution_block(item.get("meta_data"), key_field="key", value_field="value"),
             )
         )
     created = gmt_time(order.get("date_created_gmt"))

@@ -52,6 +52,9 @@ class OrderLine(ShopOwnedModel):
     variant_id = models.CharField(max_length=255, blank=True)
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=14, decimal_places=4)
+    source_block = models.CharField(
+        max_length=24, blank=True, help_text="The Basketry block the line was added from (attribution), or empty."
+    )
 
     class Meta:
         indexes = [models.Index(fields=["shop", "product"], name="orderline_shop_product_idx")]

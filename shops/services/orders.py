@@ -48,7 +48,7 @@ _ORDER_FIELDS = (
     "updated_at",
     "synced_at",
 )
-_LINE_FIELDS = ("shop_id", "order_id", "product_id", "variant_id", "quantity", "unit_price")
+_LINE_FIELDS = ("shop_id", "order_id", "product_id", "variant_id", "quantity", "unit_price", "source_block")
 
 
 def _line_rows(
@@ -59,7 +59,7 @@ def _line_rows(
         product_id = product_ids.get(line.product_external_id)
         if product_id is None:
             raise ValidationFailed(f"Order line refers to unknown product {line.product_external_id!r}.")
-        rows.append((shop.pk, order_id, product_id, line.variant_id, line.quantity, line.unit_price))
+        rows.append((shop.pk, order_id, product_id, line.variant_id, line.quantity, line.unit_price, line.source_block))
     return rows
 
 

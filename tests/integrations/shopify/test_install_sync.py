@@ -100,6 +100,14 @@ def test_install_sync_train_and_serve(client, fake, store, no_waiting, django_ca
             if item.get("product") and item["quantity"] > 0
         )
         assert OrderLine.objects.count() == expected_lines
+        # Lines added from a widget block carry its mark through the sync (attribution).
+        expected_marks = sum(
+            1
+            for _, order in store._visible_orders()
+            for item in order["lineItems"]
+            if item.get("product") and item["quantity"] > 0 and item["customAttributes"]
+        )
+        assert expected_marks and OrderLine.objects.filter(source_block="bought_together").count() == expected_marks
         assert run.throttled == 2 and run.watermark is not None
         statuses = dict(Product.objects.values_list("external_id", "status"))
         assert {"published", "draft", "archived", "unlisted"} <= set(statuses.values())

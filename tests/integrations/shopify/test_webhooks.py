@@ -69,6 +69,8 @@ def order_payload(order_id=5001, *, products=(1001,), customer_id=77, updated_at
                 "title": f"Item {pid}",
                 "quantity": 1,
                 "price": "24.00",
+                # The widget's cart line mark on the first line; a foreign value on the others.
+                "properties": [{"name": "_basketry", "value": "bought_together" if i == 0 else "<script>"}],
             }
             for i, pid in enumerate(products)
         ],
@@ -135,6 +137,9 @@ def test_orders_keep_no_shopper_data_and_follow_later_changes(client, store, dja
     assert order.status == "paid" and order.customer_ref == store.customer_ref("77")
     # Products the order names before their own webhooks arrive wait as drafts, never shown.
     assert lines == [("1001", "draft"), ("1002", "draft")]
+    with shop_scope(store):
+        marks = dict(OrderLine.objects.values_list("product__external_id", "source_block"))
+    assert marks == {"1001": "bought_together", "1002": ""}  # only Basketry's own blocks count
     for personal in ("shopper@example.com", "Ada", "555-0100", "Main St", '"77"'):
         assert personal not in stored_work
 

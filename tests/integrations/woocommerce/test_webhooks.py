@@ -85,7 +85,15 @@ def order(order_id=700, *, status="processing", modified="2026-11-20T10:00:00", 
         "date_modified_gmt": modified,
         "billing": {"first_name": "Ada", "email": "ada@example.com", "phone": "555-0100", "address_1": "1 Main St"},
         "line_items": [
-            {"id": 9000 + n, "name": f"Item {pid}", "product_id": pid, "variation_id": 0, "quantity": 2, "price": 12}
+            {
+                "id": 9000 + n,
+                "name": f"Item {pid}",
+                "product_id": pid,
+                "variation_id": 0,
+                "quantity": 2,
+                "price": 12,
+                "meta_data": [{"id": 1, "key": "_basketry", "value": "related"}] if n == 0 else [],
+            }
             for n, pid in enumerate(products)
         ],
     }
@@ -156,6 +164,11 @@ def test_orders_keep_no_shopper_data_and_follow_status_changes(client, store, dj
         lines = sorted(OrderLine.objects.values_list("product__external_id", "quantity", "unit_price"))
     assert saved.status == "paid" and saved.customer_ref == store.customer_ref("5")
     assert [(pid, qty, float(price)) for pid, qty, price in lines] == [("31", 2, 12.0), ("32", 2, 12.0)]
+    with shop_scope(store):
+        assert dict(OrderLine.objects.values_list("product__external_id", "source_block")) == {
+            "31": "related",
+            "32": "",
+        }
     for personal in ("Ada", "ada@example.com", "555-0100", "Main St"):
         assert personal not in work
 
