@@ -22,6 +22,7 @@ from django.urls import reverse
 
 from integrations.woocommerce.client import WooCommerceClient, WooCommerceError
 from recommendations.storefront.identity import CREDENTIALS_KEY as TOKEN_KEY
+from shops.crypto import decrypt_text, encrypt_text
 from shops.errors import ValidationFailed
 from shops.models import Shop
 from shops.services.shops import shop_create
@@ -110,7 +111,8 @@ def woocommerce_connect_start(*, store_url: str, return_url: str, plugin_key: st
     nonce = secrets.token_urlsafe(18)
     cache.set(
         f"woocommerce-connect:{nonce}",
-        {"store_url": base, "domain": domain, "plugin_key": plugin_key},
+        # The plugin's key is a secret: encrypted like credentials, even for an hour in the cache.
+        {"store_url": base, "domain": domain, "plugin_key": encrypt_text(plugin_key)},
         timeout=CONNECT_SECONDS,
     )
     user_id = signing.dumps(nonce, salt="woocommerce-connect")
@@ -175,7 +177,7 @@ def woocommerce_connect_callback(*, body: bytes) -> Shop:
         consumer_key=delivery.consumer_key,
         consumer_secret=delivery.consumer_secret,
         key_id=delivery.key_id,
-        plugin_key=pending["plugin_key"],
+        plugin_key=decrypt_text(pending["plugin_key"]),
     )
     _after_connect(shop)
     return shop

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.db import transaction
 
 from integrations.models import WebhookDelivery
 from integrations.writes import order_from_work, orders_write, product_from_work, time_from_work
 from shops.models import Order, Shop
 from shops.services.catalog import product_bulk_delete, product_bulk_upsert
+
+VARIATION_RECONCILE_SECONDS = 60
 
 
 def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
@@ -21,10 +24,16 @@ def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
                 return WebhookDelivery.Status.IGNORED, "unknown or already deleted"
         elif topic.startswith("product."):
             if "variation_of" in work:
+                # A stock update touches many variations at once: one reconciliation a minute
+                # picks up all their parents.
+                if not cache.add(f"shop:{shop.pk}:variation-reconcile", 1, timeout=VARIATION_RECONCILE_SECONDS):
+                    return WebhookDelivery.Status.DONE, "variation changed: a reconciliation is already queued"
                 from integrations.tasks import sync_run
 
                 shop_id = shop.pk
-                transaction.on_commit(lambda: sync_run.delay(shop_id, "reconcile"))
+                transaction.on_commit(
+                    lambda: sync_run.apply_async((shop_id, "reconcile"), countdown=VARIATION_RECONCILE_SECONDS)
+                )
                 return WebhookDelivery.Status.DONE, "variation changed: reconciliation queued"
             product_bulk_upsert(shop=shop, records=[product_from_work(work["product"])], skip_stale=True)
         elif topic == "order.deleted":

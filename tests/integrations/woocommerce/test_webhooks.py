@@ -192,3 +192,23 @@ def test_checkout_drafts_and_unhandled_topics_are_answered_and_ignored(
     with shop_scope(store):
         assert not Order.objects.exists()
         assert WebhookDelivery.objects.get().status == "ignored"
+
+
+def test_variation_changes_queue_one_reconciliation_a_minute(
+    client, store, django_capture_on_commit_callbacks, monkeypatch
+):
+    queued = []
+    monkeypatch.setattr(
+        "integrations.tasks.sync_run.apply_async", lambda args, countdown: queued.append((args, countdown))
+    )
+    for variation_id in (41, 42, 43):
+        deliver(
+            client,
+            store,
+            "product.updated",
+            {"id": variation_id, "parent_id": 31, "date_modified_gmt": "2026-11-20T10:00:00"},
+            capture=django_capture_on_commit_callbacks,
+        )
+    assert queued == [((store.pk, "reconcile"), 60)]
+    with shop_scope(store):
+        assert WebhookDelivery.objects.filter(status="done").count() == 3
