@@ -198,3 +198,20 @@ class EventDailyRollup(ShopOwnedModel):
                 fields=["shop", "day", "block", "kind", "product_external_id"], name="eventrollup_unique_key"
             )
         ]
+
+
+class OrderDailyRollup(ShopOwnedModel):
+    """A day of paid orders, with and without lines added from a Basketry block: what the
+    insights read instead of scanning orders. Days are the shop's local days."""
+
+    day = models.DateField()
+    orders = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=4, default=0)
+    widget_orders = models.PositiveIntegerField(default=0, help_text="Orders with a line added from a block.")
+    widget_orders_revenue = models.DecimalField(max_digits=16, decimal_places=4, default=0)
+    attributed_revenue = models.DecimalField(
+        max_digits=16, decimal_places=4, default=0, help_text="The value of the lines added from a block."
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "day"], name="orderdailyrollup_shop_day_unique")]

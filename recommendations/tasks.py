@@ -42,14 +42,17 @@ def training_nightly() -> int:
     return training_nightly_fan_out()
 
 
-# One shop's day of events: a few aggregate queries and upserts; a minute is ample.
+# One shop's finished days of events and of orders (the insights' rollups): a few aggregate
+# queries and upserts; a minute is ample.
 @shared_task(name="recommendations.events_roll_up", soft_time_limit=60, time_limit=90)
 def events_roll_up(shop_id: int) -> None:
     from recommendations.services.events import events_roll_up as roll_up
+    from recommendations.services.insights import orders_roll_up_recent
 
     with shop_scope_by_id(shop_id) as shop:
         if shop is not None:
             roll_up(shop=shop)
+            orders_roll_up_recent(shop=shop)
 
 
 # Only fans out, one task per shop.

@@ -19,6 +19,7 @@ from recommendations.models import (
     EventDailyRollup,
     MerchantRule,
     ModelVersion,
+    OrderDailyRollup,
     RecommendationList,
     ShopperEvent,
     TrainingRun,
@@ -162,6 +163,12 @@ def make_privacy_request(shop: Shop, *, save: bool = True, **overrides) -> Priva
     return _persist(PrivacyRequest(**fields), save)
 
 
+def make_order_rollup(shop: Shop, *, save: bool = True, **overrides) -> OrderDailyRollup:
+    fields = dict(shop=shop, day=timezone.now().date(), orders=4, revenue=Decimal("80.00"), widget_orders=1)
+    fields.update(overrides)
+    return _persist(OrderDailyRollup(**fields), save)
+
+
 ROW_FACTORIES = {
     Product: make_product,
     Order: make_order,
@@ -176,4 +183,5 @@ ROW_FACTORIES = {
     WebhookDelivery: make_webhook_delivery,
     SyncRun: make_sync_run,
     PrivacyRequest: make_privacy_request,
+    OrderDailyRollup: make_order_rollup,
 }

@@ -143,6 +143,7 @@ SHOP_SCOPED_ROUTES = {
     "plugin-privacy-erase",
     "plugin-dashboard-link",
     "dashboard-overview",
+    "dashboard-insights",
 }
 
 

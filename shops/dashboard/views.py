@@ -45,3 +45,19 @@ def overview(request: HttpRequest) -> HttpResponse:
     with shop_scope(shop):
         context = dashboard_overview_get(shop=shop)
     return render(request, "dashboard/overview.html", {"shop": shop, **context})
+
+
+@require_GET
+def insights(request: HttpRequest) -> HttpResponse:
+    from recommendations.services.insights import insights_daily_get
+
+    shop = _session_shop(request)
+    if shop is None:
+        return _signed_out(request, "Open the dashboard from your store's admin to sign in.")
+    with shop_scope(shop):
+        rows = insights_daily_get(shop=shop)
+    totals = {
+        key: sum(row[key] for row in rows)
+        for key in ("impressions", "clicks", "adds", "orders", "widget_orders", "attributed_revenue")
+    }
+    return render(request, "dashboard/insights.html", {"shop": shop, "rows": rows, "totals": totals})

@@ -90,3 +90,52 @@ def test_the_plugin_gets_a_link_for_its_own_store(client, trained_shop):
     entered = client.get("/dashboard/enter?token=" + response.json()["url"].split("token=", 1)[1])
     assert entered.status_code == 302
     assert "dash.example" in client.get("/dashboard/").content.decode()
+
+
+def test_orders_roll_up_counts_attributed_orders_and_line_revenue(trained_shop):
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from recommendations.services.insights import insights_daily_get, orders_roll_up
+    from tests.factories import make_order, make_order_line, make_product
+
+    day = timezone.now().date() - dt.timedelta(days=400)  # a day without demo orders
+    moment = timezone.make_aware(dt.datetime.combine(day, dt.time(12)), dt.UTC)
+    with shop_scope(trained_shop):
+        product = make_product(trained_shop)
+        with_block = make_order(trained_shop, created_at=moment, total=Decimal("30.00"))
+        make_order_line(
+            trained_shop,
+            order=with_block,
+            product=product,
+            quantity=2,
+            unit_price=Decimal("5.00"),
+            source_block="bought_together",
+        )
+        make_order_line(trained_shop, order=with_block, product=product, quantity=1, unit_price=Decimal("20.00"))
+        make_order(trained_shop, created_at=moment, total=Decimal("10.00"))
+        make_order(trained_shop, created_at=moment, total=Decimal("99.00"), status="cancelled")
+
+        rollup = orders_roll_up(shop=trained_shop, day=day)
+        again = orders_roll_up(shop=trained_shop, day=day)
+        row = next(
+            r
+            for r in insights_daily_get(shop=trained_shop, days=401, today=day + dt.timedelta(days=1))
+            if r["day"] == day
+        )
+
+    assert (rollup.orders, rollup.widget_orders) == (2, 1) and again.pk == rollup.pk
+    assert rollup.revenue == Decimal("40.00") and rollup.attributed_revenue == Decimal("10.00")
+    assert row["aov_with"] == Decimal("30.00") and row["aov_without"] == Decimal("10.00")
+
+
+def test_the_insights_page_explains_attribution_and_lists_the_days(client, trained_shop):
+    client.get("/dashboard/enter?token=" + dashboard_link_create(shop_id=trained_shop.pk).split("token=", 1)[1])
+    html = client.get("/dashboard/insights").content.decode()
+    assert 'What "attributed" means' in html
+    assert html.count("<tr>") == 31  # the header row and 30 days
+    from django.test import Client
+
+    assert Client().get("/dashboard/insights").status_code == 403  # no session, no figures

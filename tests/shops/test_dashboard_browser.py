@@ -51,6 +51,13 @@ def test_the_overview_renders_accessibly_from_a_signed_link(live_server, transac
         page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
         results = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}})
         assert results.violations_count == 0, results.generate_snapshot()
+        page.get_by_role("link", name="Insights").click()
+        page.wait_for_url(f"{live_server.url}/dashboard/insights")
+        assert page.locator("h1").inner_text() == "Insights"
+        assert page.locator("table.numbers tbody tr").count() == 30
+        page.screenshot(path=str(ARTIFACTS / "dashboard-insights.png"), full_page=True)
+        results = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}})
+        assert results.violations_count == 0, results.generate_snapshot()
         assert problems == []
         assert all(url.startswith(live_server.url) for url in requests), "the dashboard requested another origin"
         browser.close()
