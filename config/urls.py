@@ -48,6 +48,7 @@ urlpatterns = [
     path("dashboard/enter", dashboard_views.enter, name="dashboard-enter"),
     path("dashboard/", dashboard_views.overview, name="dashboard-overview"),
     path("dashboard/insights", dashboard_views.insights, name="dashboard-insights"),
+    path("dashboard/privacy", dashboard_views.privacy, name="dashboard-privacy"),
     path("api/plugin/v1/dashboard-link", woocommerce_views.plugin_dashboard_link, name="plugin-dashboard-link"),
     path("admin/", admin.site.urls),
 ]

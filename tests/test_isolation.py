@@ -144,6 +144,7 @@ SHOP_SCOPED_ROUTES = {
     "plugin-dashboard-link",
     "dashboard-overview",
     "dashboard-insights",
+    "dashboard-privacy",
 }
 
 

@@ -53,3 +53,104 @@ def dashboard_overview_get(*, shop: Shop, days: int = 30) -> dict:
         "kpis": kpis,
         "days": days,
     }
+
+
+def _gini(values: list[int]) -> float:
+    """0 when every product got the same impressions, towards 1 when a few got them all."""
+    ordered = sorted(values)
+    n, total = len(ordered), sum(ordered)
+    if n == 0 or total == 0:
+        return 0.0
+    weighted = sum((index + 1) * value for index, value in enumerate(ordered))
+    return (2 * weighted) / (n * total) - (n + 1) / n
+
+
+def _shares(counts: dict[str, int]) -> dict[str, float]:
+    total = sum(counts.values())
+    return {key: value / total for key, value in counts.items()} if total else {}
+
+
+def dashboard_privacy_fairness_get(*, shop: Shop, days: int = 30, new_product_days: int = 30) -> dict:
+    """What is held and for how long, the privacy request log, and who gets shown: catalogue
+    coverage of the live lists, concentration of impressions, exposure by category and vendor
+    against their share of the catalogue, and new products' exposure."""
+    from collections import Counter
+
+    from django.conf import settings
+
+    from integrations.models import PrivacyRequest, WebhookDelivery
+    from recommendations.models import EventDailyRollup, ModelVersion, RecommendationList, ShopperEvent
+    from recommendations.services.settings import DIVERSITY_DEFAULT, DIVERSITY_KEY
+    from shops.models import Order, OrderLine, Product
+
+    held = [
+        ("Products", Product.objects.count(), "as long as the store is connected"),
+        ("Orders (baskets)", Order.objects.count(), "as long as the store is connected"),
+        ("Order lines", OrderLine.objects.count(), "as long as the store is connected"),
+        (
+            "Customers, as keyed pseudonyms only",
+            Order.objects.exclude(customer_ref=None).values("customer_ref").distinct().count(),
+            "until a redact request or uninstall",
+        ),
+        ("Raw widget events (no shopper data)", ShopperEvent.objects.count(), f"{settings.EVENT_RETENTION_DAYS} days"),
+        ("Webhook deliveries", WebhookDelivery.objects.count(), f"{settings.WEBHOOK_RETENTION_DAYS} days"),
+    ]
+    sellable = list(
+        Product.objects.filter(status=Product.Status.PUBLISHED, in_stock=True).values_list(
+            "pk", "external_id", "category", "vendor", "created_at"
+        )
+    )
+    live = ModelVersion.objects.filter(status=ModelVersion.Status.LIVE).first()
+    listed: set[int] = set()
+    if live is not None:
+        for items in RecommendationList.objects.filter(version=live).values_list("items", flat=True):
+            listed.update(int(item["product_id"]) for item in items if isinstance(item, dict))
+    sellable_pks = {pk for pk, *_ in sellable}
+    coverage = len(listed & sellable_pks) / len(sellable_pks) if sellable_pks else 0.0
+
+    since = timezone.now().date() - dt.timedelta(days=days)
+    impressions = dict(
+        EventDailyRollup.objects.filter(day__gte=since, kind="impression")
+        .values_list("product_external_id")
+        .annotate(total=Sum("count"))
+    )
+    by_external = {
+        external: (category or "(none)", vendor or "(none)", created)
+        for _, external, category, vendor, created in sellable
+    }
+    shown_counts = [impressions.get(external, 0) for external in by_external]
+    top10 = sum(sorted(shown_counts, reverse=True)[:10])
+    total_shown = sum(shown_counts)
+
+    def exposure(position: int) -> list[dict]:
+        """Each group's share of the sellable catalogue next to its share of impressions."""
+        catalogue = _shares(Counter(values[position] for values in by_external.values()))
+        shown_by_group: Counter[str] = Counter()
+        for external, values in by_external.items():
+            shown_by_group[values[position]] += impressions.get(external, 0)
+        shown = _shares(shown_by_group)
+        rows = [
+            {"group": group, "catalogue": share, "impressions": shown.get(group, 0.0)}
+            for group, share in catalogue.items()
+        ]
+        return sorted(rows, key=lambda row: -row["catalogue"])[:12]
+
+    cutoff = timezone.now() - dt.timedelta(days=new_product_days)
+    new = [external for external, values in by_external.items() if values[2] and values[2] >= cutoff]
+    return {
+        "held": held,
+        "requests": list(PrivacyRequest.objects.order_by("-received_at")[:50]),
+        "coverage": coverage,
+        "listed": len(listed & sellable_pks),
+        "sellable": len(sellable_pks),
+        "gini": _gini(shown_counts),
+        "top10_share": top10 / total_shown if total_shown else 0.0,
+        "impressions": total_shown,
+        "by_category": exposure(0),
+        "by_vendor": exposure(1),
+        "new_products": len(new),
+        "new_catalogue_share": len(new) / len(by_external) if by_external else 0.0,
+        "new_impression_share": sum(impressions.get(e, 0) for e in new) / total_shown if total_shown else 0.0,
+        "diversity": shop.settings.get(DIVERSITY_KEY, DIVERSITY_DEFAULT),
+        "days": days,
+    }

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from shops.dashboard.access import SESSION_KEY, DashboardLinkInvalid, dashboard_link_redeem
-from shops.dashboard.selectors import dashboard_overview_get
+from shops.dashboard.selectors import dashboard_overview_get, dashboard_privacy_fairness_get
 from shops.models import Shop
 from shops.tenancy import shop_scope
 
@@ -61,3 +61,13 @@ def insights(request: HttpRequest) -> HttpResponse:
         for key in ("impressions", "clicks", "adds", "orders", "widget_orders", "attributed_revenue")
     }
     return render(request, "dashboard/insights.html", {"shop": shop, "rows": rows, "totals": totals})
+
+
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    shop = _session_shop(request)
+    if shop is None:
+        return _signed_out(request, "Open the dashboard from your store's admin to sign in.")
+    with shop_scope(shop):
+        context = dashboard_privacy_fairness_get(shop=shop)
+    return render(request, "dashboard/privacy.html", {"shop": shop, **context})

@@ -53,7 +53,12 @@ class OrderLine(ShopOwnedModel):
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=14, decimal_places=4)
     source_block = models.CharField(
-        max_length=24, blank=True, help_text="The Basketry block the line was added from (attribution), or empty."
+        max_length=24,
+        blank=True,
+        default="",
+        # Also in the database: bulk COPYs that do not name the column get "" rather than NULL.
+        db_default="",
+        help_text="The Basketry block the line was added from (attribution), or empty.",
     )
 
     class Meta:

@@ -139,3 +139,46 @@ def test_the_insights_page_explains_attribution_and_lists_the_days(client, train
     from django.test import Client
 
     assert Client().get("/dashboard/insights").status_code == 403  # no session, no figures
+
+
+def test_gini_of_impressions():
+    from shops.dashboard.selectors import _gini
+
+    assert _gini([5, 5, 5, 5]) == 0
+    assert _gini([0, 0, 0, 12]) == pytest.approx(0.75)
+    assert _gini([]) == 0 and _gini([0, 0]) == 0
+
+
+def test_the_privacy_page_shows_what_is_held_requests_and_exposure(client, trained_shop):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from integrations.models import PrivacyRequest
+    from recommendations.models import EventDailyRollup
+    from shops.models import Product
+
+    with shop_scope(trained_shop):
+        PrivacyRequest.objects.create(
+            shop=trained_shop, kind="customer_redact", customer_ref="f" * 64, completed_at=timezone.now()
+        )
+        shown = list(
+            Product.objects.filter(status="published", in_stock=True).values_list("external_id", flat=True)[:2]
+        )
+        for external, count in zip(shown, (90, 10), strict=True):
+            EventDailyRollup.objects.create(
+                shop=trained_shop,
+                day=timezone.now().date() - dt.timedelta(days=1),
+                block="related",
+                kind="impression",
+                product_external_id=external,
+                count=count,
+            )
+    client.get("/dashboard/enter?token=" + dashboard_link_create(shop_id=trained_shop.pk).split("token=", 1)[1])
+
+    html = client.get("/dashboard/privacy").content.decode()
+
+    assert "No names, emails, phone numbers or addresses" in html
+    assert "Customer redaction" in html and "pending" not in html
+    assert "100 impressions" in html and "had\n    100% of them" in html
+    assert "% coverage" in html and "By category" in html and "Diversity setting: <strong>none</strong>" in html
