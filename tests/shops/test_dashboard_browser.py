@@ -58,6 +58,19 @@ def test_the_overview_renders_accessibly_from_a_signed_link(live_server, transac
         page.screenshot(path=str(ARTIFACTS / "dashboard-insights.png"), full_page=True)
         results = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}})
         assert results.violations_count == 0, results.generate_snapshot()
+
+        # Keyboard: the navigation is reachable with Tab and followed with Enter.
+        page.keyboard.press("Tab")
+        for _ in range(5):
+            if page.evaluate("document.activeElement.textContent") == "Privacy & fairness":
+                break
+            page.keyboard.press("Tab")
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{live_server.url}/dashboard/privacy")
+        assert page.locator("h1").inner_text() == "Privacy & fairness"
+        page.screenshot(path=str(ARTIFACTS / "dashboard-privacy.png"), full_page=True)
+        results = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}})
+        assert results.violations_count == 0, results.generate_snapshot()
         assert problems == []
         assert all(url.startswith(live_server.url) for url in requests), "the dashboard requested another origin"
         browser.close()
