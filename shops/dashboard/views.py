@@ -60,7 +60,13 @@ def insights(request: HttpRequest) -> HttpResponse:
         key: sum(row[key] for row in rows)
         for key in ("impressions", "clicks", "adds", "orders", "widget_orders", "attributed_revenue")
     }
-    return render(request, "dashboard/insights.html", {"shop": shop, "rows": rows, "totals": totals})
+    from shops.demo import DEMO_DOMAIN
+
+    return render(
+        request,
+        "dashboard/insights.html",
+        {"shop": shop, "rows": rows, "totals": totals, "simulated": shop.domain == DEMO_DOMAIN},
+    )
 
 
 @require_GET

@@ -39,3 +39,63 @@ def demo_shop_load(*, shop: Shop, demo: DemoShop) -> DemoLoadResult:
     if created:
         table_statistics_refresh(models_changed=[Product, Order, OrderLine])
     return DemoLoadResult(products=len(product_ids), orders_created=created, orders_already_present=already_present)
+
+
+def demo_traffic_simulate(*, shop: Shop, days: int = 30, seed: int = 7) -> int:
+    """Simulated widget traffic and attributed orders for the demo shop's insights (idempotent).
+
+    Daily impressions, clicks and widget add-to-carts go straight into the daily rollups (what
+    the nightly rollup makes of raw events), and a share of the recent multi-item orders get their
+    last line marked as added from "Frequently bought together". Only for the demo shop: the
+    dashboard labels these figures as simulated. Must run inside the shop's scope. Returns the
+    number of rollup rows written.
+    """
+    import datetime as dt
+    import random
+
+    from django.utils import timezone
+
+    from recommendations.models import EventDailyRollup
+    from recommendations.services.insights import orders_roll_up
+
+    rng = random.Random(seed)
+    today = timezone.now().date()
+    shown = list(
+        Product.objects.filter(status=Product.Status.PUBLISHED, in_stock=True)
+        .order_by("pk")
+        .values_list("external_id", flat=True)[:60]
+    )
+    rows = []
+    for back in range(1, days + 1):
+        day = today - dt.timedelta(days=back)
+        for external_id in rng.sample(shown, k=min(len(shown), 25)):
+            impressions = rng.randint(20, 160)
+            clicks = sum(rng.random() < 0.06 for _ in range(impressions))
+            adds = sum(rng.random() < 0.3 for _ in range(clicks))
+            block = rng.choice(("related", "bought_together"))
+            for kind, count in (("impression", impressions), ("click", clicks), ("add_to_cart", adds)):
+                if count:
+                    rows.append(
+                        EventDailyRollup(
+                            shop=shop, day=day, block=block, kind=kind, product_external_id=external_id, count=count
+                        )
+                    )
+    with transaction.atomic():
+        EventDailyRollup.objects.bulk_create(
+            rows,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["shop", "day", "block", "kind", "product_external_id"],
+            update_fields=["count"],
+        )
+        since = timezone.now() - dt.timedelta(days=days + 1)
+        recent = Order.objects.filter(status=Order.Status.PAID, created_at__gte=since).order_by("pk")
+        marked = []
+        for order_id in recent.values_list("pk", flat=True):
+            lines = list(OrderLine.objects.filter(order_id=order_id).order_by("pk").values_list("pk", flat=True))
+            if len(lines) >= 2 and rng.random() < 0.2:
+                marked.append(lines[-1])
+        OrderLine.objects.filter(pk__in=marked).update(source_block="bought_together")
+        for back in range(1, days + 1):
+            orders_roll_up(shop=shop, day=today - dt.timedelta(days=back))
+    return len(rows)

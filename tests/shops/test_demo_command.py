@@ -36,6 +36,15 @@ def test_demo_loads_the_generated_shop_and_prints_a_working_login():
     assert profile.paid_orders == len(paid)
     assert f"{len(paid)} orders" in output
 
+    # Simulated traffic fills the insights, labelled as simulated.
+    from recommendations.models import EventDailyRollup, OrderDailyRollup
+
+    with shop_scope(shop):
+        assert EventDailyRollup.objects.filter(kind="impression").exists()
+        assert OrderDailyRollup.objects.filter(widget_orders__gt=0).exists()
+        assert OrderLine.objects.filter(source_block="bought_together").exists()
+    assert "Simulated 30 days of widget traffic" in output
+
     password = re.search(r"/admin/\s+user admin, password (\S+)", output).group(1)
     user = authenticate(username="admin", password=password)
     assert user is not None and user.is_superuser
