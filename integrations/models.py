@@ -29,7 +29,10 @@ class WebhookDelivery(ShopOwnedModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["platform", "delivery_id"], name="webhookdelivery_platform_id_unique")
+            # Per shop: a delivery id one store sends must never block another store's delivery.
+            models.UniqueConstraint(
+                fields=["shop", "platform", "delivery_id"], name="webhookdelivery_shop_platform_id_unique"
+            )
         ]
         indexes = [models.Index(fields=["shop", "received_at"], name="webhookdelivery_shop_time_idx")]
 

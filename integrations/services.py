@@ -37,8 +37,8 @@ def sync_errors() -> tuple[type[Exception], ...]:
 
 def webhook_delivery_process(*, shop: Shop, delivery_pk: int) -> str | None:
     """Apply a recorded delivery once; a second call finds it done and does nothing."""
+    from integrations.parsing import PayloadInvalid
     from integrations.shopify import handlers as shopify_handlers
-    from integrations.shopify.mapping import PayloadInvalid
     from integrations.woocommerce import handlers as woocommerce_handlers
 
     with transaction.atomic():
@@ -134,3 +134,36 @@ def webhook_deliveries_purge(*, older_than) -> int:
         .delete()
     )
     return deleted
+
+
+def privacy_data_request_fulfil(*, shop: Shop, customer_ref: str, platform_request_id: str = ""):
+    """Assemble what is held under the customer's pseudonym and log the request as completed;
+    the export is the request's `export`. Runs in the shop's scope."""
+    from integrations.models import PrivacyRequest
+    from shops.services.lifecycle import customer_data_export
+
+    return PrivacyRequest.objects.create(
+        shop=shop,
+        kind=PrivacyRequest.Kind.DATA_REQUEST,
+        platform_request_id=platform_request_id,
+        customer_ref=customer_ref,
+        completed_at=timezone.now(),
+        export=customer_data_export(shop=shop, customer_ref=customer_ref),
+    )
+
+
+def privacy_redact_fulfil(*, shop: Shop, customer_ref: str) -> int:
+    """Leave the customer's orders as anonymous baskets and log the request as completed;
+    returns how many orders lost their reference. Runs in the shop's scope."""
+    from integrations.models import PrivacyRequest
+    from shops.services.lifecycle import customer_redact
+
+    count = customer_redact(shop=shop, customer_ref=customer_ref)
+    PrivacyRequest.objects.create(
+        shop=shop,
+        kind=PrivacyRequest.Kind.CUSTOMER_REDACT,
+        customer_ref=customer_ref,
+        completed_at=timezone.now(),
+        export={"orders_anonymised": count},
+    )
+    return count

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 
-from integrations.models import PrivacyRequest, SyncRun, WebhookDelivery
+from integrations.models import SyncRun, WebhookDelivery
+from integrations.services import privacy_data_request_fulfil, privacy_redact_fulfil
 from integrations.writes import order_from_work, orders_write, product_from_work, time_from_work
 from shops.models import Shop
 from shops.services.catalog import product_bulk_delete, product_bulk_upsert
-from shops.services.lifecycle import customer_data_export, customer_redact, shop_purge, shop_uninstall
+from shops.services.lifecycle import shop_purge, shop_uninstall
 
 
 class Outcome:
@@ -50,22 +50,10 @@ def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
             if not created and not updated:
                 return Outcome.IGNORED, "stale: the stored order is as new or newer"
         elif topic == "customers/redact":
-            count = customer_redact(shop=shop, customer_ref=work["customer_ref"])
-            PrivacyRequest.objects.create(
-                shop=shop,
-                kind=PrivacyRequest.Kind.CUSTOMER_REDACT,
-                customer_ref=work["customer_ref"],
-                completed_at=timezone.now(),
-                export={"orders_anonymised": count},
-            )
+            privacy_redact_fulfil(shop=shop, customer_ref=work["customer_ref"])
         elif topic == "customers/data_request":
-            PrivacyRequest.objects.create(
-                shop=shop,
-                kind=PrivacyRequest.Kind.DATA_REQUEST,
-                platform_request_id=work.get("request_id", ""),
-                customer_ref=work["customer_ref"],
-                completed_at=timezone.now(),
-                export=customer_data_export(shop=shop, customer_ref=work["customer_ref"]),
+            privacy_data_request_fulfil(
+                shop=shop, customer_ref=work["customer_ref"], platform_request_id=work.get("request_id", "")
             )
         elif topic == "bulk_operations/finish":
             waiting = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, checkpoint__bulk_id=work["bulk_id"]).first()

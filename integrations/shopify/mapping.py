@@ -7,10 +7,9 @@ addresses, emails, notes or shipping lines.
 from __future__ import annotations
 
 import datetime as dt
-import html
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from integrations.parsing import PayloadInvalid, money, plain_text
 from integrations.shopify.auth import customer_id_from_gid
 from shops.records import (
     OrderLineRecord,
@@ -29,11 +28,6 @@ PRODUCT_STATUSES = {
 }
 PAID_LIKE = {"paid", "partially_paid", "partially_refunded"}
 REFUNDED_LIKE = {"refunded", "voided"}
-_TAG = re.compile(r"<[^>]+>")
-
-
-class PayloadInvalid(ValueError):
-    """A payload misses what Basketry needs; the delivery is recorded as failed with this reason."""
 
 
 def numeric_id(value: object) -> str:
@@ -56,20 +50,6 @@ def parse_time(value: object) -> dt.datetime | None:
     if parsed.tzinfo is None:
         raise PayloadInvalid(f"timestamp without a time zone: {value!r}")
     return parsed
-
-
-def _money(value: object) -> Decimal:
-    try:
-        amount = Decimal(str(value if value not in (None, "") else "0"))
-    except InvalidOperation as error:
-        raise PayloadInvalid(f"not an amount: {value!r}") from error
-    if amount < 0 or not amount.is_finite():
-        raise PayloadInvalid(f"not an amount: {value!r}")
-    return amount
-
-
-def _text(value: object) -> str:
-    return html.unescape(_TAG.sub(" ", str(value or ""))).strip()
 
 
 def _tags(value: object) -> tuple[str, ...]:
@@ -97,7 +77,7 @@ def product_from_rest(payload: dict, *, domain: str) -> ProductRecord:
     if not isinstance(payload, dict) or "id" not in payload:
         raise PayloadInvalid("product payload without an id")
     variants = [v for v in payload.get("variants") or [] if isinstance(v, dict)]
-    prices = [_money(v.get("price")) for v in variants if v.get("price") not in (None, "")]
+    prices = [money(v.get("price")) for v in variants if v.get("price") not in (None, "")]
     image = payload.get("image") or next(iter(payload.get("images") or []), None) or {}
     handle = str(payload.get("handle") or "")
     # Product webhooks no longer carry inventory tracking; a variant counts as sellable when it has
@@ -115,7 +95,7 @@ def product_from_rest(payload: dict, *, domain: str) -> ProductRecord:
         category=str(payload.get("product_type") or ""),
         vendor=str(payload.get("vendor") or ""),
         tags=_tags(payload.get("tags")),
-        description=_text(payload.get("body_html"))[:5000],
+        description=plain_text(payload.get("body_html"))[:5000],
         status=PRODUCT_STATUSES.get(str(payload.get("status") or "active").lower(), ProductStatus.DRAFT),
         in_stock=in_stock,
         created_at=parse_time(payload.get("created_at")),
@@ -132,7 +112,7 @@ def _line_from_rest(item: dict) -> OrderLineRecord | None:
     return OrderLineRecord(
         product_external_id=numeric_id(item["product_id"]),
         quantity=quantity,
-        unit_price=_money(item.get("price")),
+        unit_price=money(item.get("price")),
         variant_id=str(item.get("variant_id") or ""),
         source_block=attribution_block(item.get("properties"), key_field="name", value_field="value"),
     )
@@ -157,7 +137,7 @@ def order_from_rest(payload: dict) -> tuple[OrderRecord, dt.datetime | None, dic
             test=bool(payload.get("test")),
         ),
         currency=str(payload.get("currency") or "")[:3],
-        total=_money(payload.get("total_price")) if payload.get("total_price") not in (None, "") else None,
+        total=money(payload.get("total_price")) if payload.get("total_price") not in (None, "") else None,
     )
     return record, parse_time(payload.get("updated_at")), titles
 
@@ -170,7 +150,7 @@ def product_from_graphql(node: dict, children: list[dict], *, domain: str) -> Pr
     become `collection:<handle>` tags (content similarity and rules read tags)."""
     variants = [child for child in children if "/ProductVariant/" in str(child.get("id", ""))]
     collections = [child for child in children if "/Collection/" in str(child.get("id", ""))]
-    prices = [_money(v.get("price")) for v in variants if v.get("price") not in (None, "")]
+    prices = [money(v.get("price")) for v in variants if v.get("price") not in (None, "")]
     image = ((node.get("featuredMedia") or {}).get("preview") or {}).get("image") or {}
     handle = str(node.get("handle") or "")
     if variants:
@@ -187,7 +167,7 @@ def product_from_graphql(node: dict, children: list[dict], *, domain: str) -> Pr
         category=str(node.get("productType") or ""),
         vendor=str(node.get("vendor") or ""),
         tags=_tags(node.get("tags")) + tuple(f"collection:{c['handle']}" for c in collections if c.get("handle")),
-        description=_text(node.get("description"))[:5000],
+        description=plain_text(node.get("description"))[:5000],
         status=PRODUCT_STATUSES.get(str(node.get("status") or "ACTIVE").lower(), ProductStatus.DRAFT),
         in_stock=in_stock,
         created_at=parse_time(node.get("createdAt")),
@@ -202,11 +182,11 @@ def _line_from_graphql(item: dict) -> OrderLineRecord | None:
     quantity = int(item.get("quantity") or 0)
     if quantity <= 0:
         return None
-    money = ((item.get("originalUnitPriceSet") or {}).get("shopMoney") or {}).get("amount")
+    amount = ((item.get("originalUnitPriceSet") or {}).get("shopMoney") or {}).get("amount")
     return OrderLineRecord(
         product_external_id=numeric_id(product["id"]),
         quantity=quantity,
-        unit_price=_money(money),
+        unit_price=money(amount),
         variant_id=numeric_id((item.get("variant") or {}).get("id")) if (item.get("variant") or {}).get("id") else "",
         source_block=attribution_block(item.get("customAttributes"), key_field="key", value_field="value"),
     )
@@ -226,6 +206,6 @@ def order_from_graphql(node: dict, line_items: list[dict]) -> tuple[OrderRecord,
             test=bool(node.get("test")),
         ),
         currency=str(node.get("currencyCode") or "")[:3],
-        total=_money(total) if total not in (None, "") else None,
+        total=money(total) if total not in (None, "") else None,
     )
     return record, parse_time(node.get("updatedAt"))

@@ -22,13 +22,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from integrations.models import SyncRun
+from integrations.parsing import PayloadInvalid
 from integrations.runs import sync_run_finish
 from integrations.shopify.client import ShopifyApiError, ShopifyClient
-from integrations.shopify.mapping import (
-    PayloadInvalid,
-    order_from_graphql,
-    product_from_graphql,
-)
+from integrations.shopify.mapping import order_from_graphql, product_from_graphql
 from integrations.writes import orders_write, products_write
 from shops.models import Shop
 from shops.records import OrderRecord, ProductRecord

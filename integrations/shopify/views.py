@@ -168,20 +168,18 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
 @permission_classes([IsAuthenticated])
 def admin_status(request: Request) -> Response:
     """GET /api/admin/v1/status: the shop's connection, sync and training state."""
-    from integrations.models import SyncRun
-    from recommendations.models import TrainingRun
-    from shops.models import Order, Product
+    from shops.dashboard.selectors import shop_status_get
     from shops.tenancy import shop_scope
 
     shop = request.user.shop
     with shop_scope(shop):
-        sync = SyncRun.objects.order_by("-pk").first()
-        training = TrainingRun.objects.order_by("-pk").first()
+        status = shop_status_get()
+        sync, training = status.sync, status.training
         body = {
             "shop": shop.domain,
             "status": shop.status,
-            "products": Product.objects.count(),
-            "orders": Order.objects.count(),
+            "products": status.products,
+            "orders": status.orders,
             "sync": None
             if sync is None
             else {

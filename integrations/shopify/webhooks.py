@@ -18,8 +18,9 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from integrations.models import WebhookDelivery
+from integrations.parsing import PayloadInvalid
 from integrations.shopify.auth import app_config, customer_id_from_gid, shop_domain_valid
-from integrations.shopify.mapping import PayloadInvalid, numeric_id, order_from_rest, parse_time, product_from_rest
+from integrations.shopify.mapping import numeric_id, order_from_rest, parse_time, product_from_rest
 from integrations.writes import record_to_work
 from shops.models import Shop
 from shops.tenancy import shop_scope

@@ -5,10 +5,9 @@ anything is written."""
 from __future__ import annotations
 
 import datetime as dt
-import html
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from integrations.parsing import PayloadInvalid, money, plain_text
 from shops.records import (
     OrderLineRecord,
     OrderRecord,
@@ -30,11 +29,6 @@ ORDER_STATUSES = {
     "refunded": OrderStatus.REFUNDED,
     "failed": OrderStatus.FAILED,
 }
-_TAG = re.compile(r"<[^>]+>")
-
-
-class PayloadInvalid(ValueError):
-    """A resource misses what Basketry needs."""
 
 
 def woo_id(value: object) -> str:
@@ -55,20 +49,6 @@ def gmt_time(value: object) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def _money(value: object) -> Decimal:
-    try:
-        amount = Decimal(str(value if value not in (None, "") else "0"))
-    except InvalidOperation as error:
-        raise PayloadInvalid(f"not an amount: {value!r}") from error
-    if not amount.is_finite() or amount < 0:
-        raise PayloadInvalid(f"not an amount: {value!r}")
-    return amount
-
-
-def _text(value: object) -> str:
-    return html.unescape(_TAG.sub(" ", str(value or ""))).strip()
-
-
 def _status(product: dict) -> str:
     status = str(product.get("status") or "publish")
     if status == "trash":
@@ -87,25 +67,25 @@ def product_from_woo(product: dict, variations: list[dict] | None = None) -> Pro
     sellable = ("instock", "onbackorder")
     if variations:
         in_stock = any(v.get("stock_status") in sellable for v in variations)
-        prices = [_money(v["price"]) for v in variations if v.get("price") not in (None, "")]
-        price = min(prices) if prices else _money(product.get("price"))
+        prices = [money(v["price"]) for v in variations if v.get("price") not in (None, "")]
+        price = min(prices) if prices else money(product.get("price"))
     else:
         in_stock = product.get("stock_status", "instock") in sellable
-        price = _money(product.get("price"))
+        price = money(product.get("price"))
     categories = [c for c in product.get("categories") or [] if isinstance(c, dict)]
     images = [i for i in product.get("images") or [] if isinstance(i, dict)]
     tags = [str(t.get("name") or "").strip() for t in product.get("tags") or [] if isinstance(t, dict)]
     tags += [f"category:{c['slug']}" for c in categories[1:] if c.get("slug")]
     return ProductRecord(
         external_id=woo_id(product["id"]),
-        title=_text(product.get("name")) or f"Product {product['id']}",
+        title=plain_text(product.get("name")) or f"Product {product['id']}",
         price=price,
         handle=str(product.get("slug") or ""),
         url=str(product.get("permalink") or ""),
         image_url=str(images[0].get("src") or "") if images else "",
         category=str(categories[0].get("name") or "") if categories else "",
         tags=tuple(dict.fromkeys(tag for tag in tags if tag)),
-        description=_text(product.get("short_description") or product.get("description"))[:5000],
+        description=plain_text(product.get("short_description") or product.get("description"))[:5000],
         status=_status(product),
         in_stock=in_stock,
         created_at=gmt_time(product.get("date_created_gmt")),
@@ -135,7 +115,7 @@ def order_from_woo(order: dict) -> tuple[OrderRecord | None, dt.datetime | None,
         # `price` is a number (unit price after discounts); `subtotal / quantity` is the same
         # before discounts and exists on every version.
         unit = item.get("price")
-        unit_price = _money(unit) if unit not in (None, "") else _money(item.get("subtotal")) / quantity
+        unit_price = money(unit) if unit not in (None, "") else money(item.get("subtotal")) / quantity
         lines.append(
             OrderLineRecord(
                 product_external_id=product_id,
@@ -156,6 +136,6 @@ def order_from_woo(order: dict) -> tuple[OrderRecord | None, dt.datetime | None,
         customer_id=customer if customer not in ("", "0") else None,
         status=status,
         currency=str(order.get("currency") or "")[:3],
-        total=_money(order["total"]) if order.get("total") not in (None, "") else None,
+        total=money(order["total"]) if order.get("total") not in (None, "") else None,
     )
     return record, modified, titles

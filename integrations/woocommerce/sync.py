@@ -15,9 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.models import SyncRun
+from integrations.parsing import PayloadInvalid
 from integrations.runs import sync_run_finish
 from integrations.woocommerce.client import WooCommerceClient
-from integrations.woocommerce.mapping import PayloadInvalid, order_from_woo, product_from_woo
+from integrations.woocommerce.mapping import order_from_woo, product_from_woo
 from integrations.writes import orders_write, products_write
 from shops.models import Shop
 from shops.services.catalog import products_unseen_delete

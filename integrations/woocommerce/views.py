@@ -133,19 +133,17 @@ PLUGIN_AUTH = [PluginSignatureAuthentication]
 @authentication_classes(PLUGIN_AUTH)
 @permission_classes([IsAuthenticated])
 def plugin_status(request: Request) -> Response:
-    from integrations.models import SyncRun
-    from recommendations.models import TrainingRun
-    from shops.models import Order, Product
+    from shops.dashboard.selectors import shop_status_get
 
     shop = request.user.shop
     with shop_scope(shop):
-        sync = SyncRun.objects.order_by("-pk").first()
-        training = TrainingRun.objects.order_by("-pk").first()
+        status = shop_status_get()
+        sync, training = status.sync, status.training
         return Response(
             {
                 "connected": bool(shop.credentials.get("consumer_key")),
-                "products": Product.objects.count(),
-                "orders": Order.objects.count(),
+                "products": status.products,
+                "orders": status.orders,
                 "last_sync": None
                 if sync is None
                 else {"kind": sync.kind, "status": sync.status, "error": sync.error, "started_at": sync.started_at},
@@ -166,22 +164,12 @@ def _customer_ref(request: Request) -> str:
 @permission_classes([IsAuthenticated])
 def plugin_privacy_export(request: Request) -> Response:
     """WordPress's personal data exporter, for one user: what Basketry holds under their pseudonym."""
-    from integrations.models import PrivacyRequest
-    from shops.services.lifecycle import customer_data_export
+    from integrations.services import privacy_data_request_fulfil
 
     shop = request.user.shop
     ref = _customer_ref(request)
     with shop_scope(shop):
-        export = customer_data_export(shop=shop, customer_ref=ref)
-        from django.utils import timezone
-
-        PrivacyRequest.objects.create(
-            shop=shop,
-            kind=PrivacyRequest.Kind.DATA_REQUEST,
-            customer_ref=ref,
-            completed_at=timezone.now(),
-            export=export,
-        )
+        export = privacy_data_request_fulfil(shop=shop, customer_ref=ref).export
     items = [
         {
             "group": "Basketry: orders used for recommendations",
@@ -205,22 +193,12 @@ def plugin_privacy_export(request: Request) -> Response:
 @permission_classes([IsAuthenticated])
 def plugin_privacy_erase(request: Request) -> Response:
     """WordPress's personal data eraser: the user's orders stay only as anonymous baskets."""
-    from django.utils import timezone
-
-    from integrations.models import PrivacyRequest
-    from shops.services.lifecycle import customer_redact
+    from integrations.services import privacy_redact_fulfil
 
     shop = request.user.shop
     ref = _customer_ref(request)
     with shop_scope(shop):
-        removed = customer_redact(shop=shop, customer_ref=ref)
-        PrivacyRequest.objects.create(
-            shop=shop,
-            kind=PrivacyRequest.Kind.CUSTOMER_REDACT,
-            customer_ref=ref,
-            completed_at=timezone.now(),
-            export={"orders_anonymised": removed},
-        )
+        removed = privacy_redact_fulfil(shop=shop, customer_ref=ref)
     return Response(
         {
             "removed": removed,

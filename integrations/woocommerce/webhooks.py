@@ -23,8 +23,9 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from integrations.models import WebhookDelivery
+from integrations.parsing import PayloadInvalid
 from integrations.woocommerce.connect import WEBHOOK_TOPICS
-from integrations.woocommerce.mapping import PayloadInvalid, gmt_time, order_from_woo, product_from_woo, woo_id
+from integrations.woocommerce.mapping import gmt_time, order_from_woo, product_from_woo, woo_id
 from integrations.writes import record_to_work
 from shops.models import Shop
 from shops.tenancy import shop_scope

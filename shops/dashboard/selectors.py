@@ -18,16 +18,38 @@ class Kpi:
     detail: str
 
 
+@dataclass(frozen=True)
+class ShopStatus:
+    products: int
+    orders: int
+    sync: object | None  # the latest SyncRun
+    training: object | None  # the latest TrainingRun
+
+
+def shop_status_get() -> ShopStatus:
+    """Counts and the latest sync and training of the shop in scope: what the admin API, the
+    plugin's settings page and the dashboard all show."""
+    from integrations.models import SyncRun
+    from recommendations.models import TrainingRun
+    from shops.models import Order, Product
+
+    return ShopStatus(
+        products=Product.objects.count(),
+        orders=Order.objects.count(),
+        sync=SyncRun.objects.order_by("-pk").first(),
+        training=TrainingRun.objects.order_by("-pk").first(),
+    )
+
+
 def dashboard_overview_get(*, shop: Shop, days: int = 30) -> dict:
     """Connection and sync, data readiness, the last training and what it chose, and KPIs of
     the last `days` days from the daily rollups (never the raw events)."""
-    from integrations.models import SyncRun
-    from recommendations.models import DataProfile, EventDailyRollup, ListKind, ModelVersion, TrainingRun
+    from recommendations.models import DataProfile, EventDailyRollup, ListKind, ModelVersion
     from recommendations.selectors import data_readiness_summary
 
-    sync = SyncRun.objects.order_by("-pk").first()
+    status = shop_status_get()
+    sync, training = status.sync, status.training
     profile = DataProfile.objects.first()
-    training = TrainingRun.objects.order_by("-pk").first()
     live = ModelVersion.objects.filter(status=ModelVersion.Status.LIVE).first()
     since = timezone.now().date() - dt.timedelta(days=days)
     totals = dict(EventDailyRollup.objects.filter(day__gte=since).values_list("kind").annotate(total=Sum("count")))

@@ -3,6 +3,9 @@ opened for; there is no way to name another."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -37,31 +40,36 @@ def enter(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(reverse("dashboard-overview"))
 
 
-@require_GET
-def overview(request: HttpRequest) -> HttpResponse:
-    shop = _session_shop(request)
-    if shop is None:
-        return _signed_out(request, "Open the dashboard from your store's admin to sign in.")
-    with shop_scope(shop):
-        context = dashboard_overview_get(shop=shop)
-    return render(request, "dashboard/overview.html", {"shop": shop, **context})
+def dashboard_page(view: Callable[[HttpRequest, Shop], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """A dashboard page: GET only, for the session's shop, inside its scope; no session, no page."""
+
+    @require_GET
+    @functools.wraps(view)
+    def page(request: HttpRequest) -> HttpResponse:
+        shop = _session_shop(request)
+        if shop is None:
+            return _signed_out(request, "Open the dashboard from your store's admin to sign in.")
+        with shop_scope(shop):
+            return view(request, shop)
+
+    return page
 
 
-@require_GET
-def insights(request: HttpRequest) -> HttpResponse:
+@dashboard_page
+def overview(request: HttpRequest, shop: Shop) -> HttpResponse:
+    return render(request, "dashboard/overview.html", {"shop": shop, **dashboard_overview_get(shop=shop)})
+
+
+@dashboard_page
+def insights(request: HttpRequest, shop: Shop) -> HttpResponse:
     from recommendations.services.insights import insights_daily_get
+    from shops.demo import DEMO_DOMAIN
 
-    shop = _session_shop(request)
-    if shop is None:
-        return _signed_out(request, "Open the dashboard from your store's admin to sign in.")
-    with shop_scope(shop):
-        rows = insights_daily_get(shop=shop)
+    rows = insights_daily_get(shop=shop)
     totals = {
         key: sum(row[key] for row in rows)
         for key in ("impressions", "clicks", "adds", "orders", "widget_orders", "attributed_revenue")
     }
-    from shops.demo import DEMO_DOMAIN
-
     return render(
         request,
         "dashboard/insights.html",
@@ -69,11 +77,6 @@ def insights(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
-def privacy(request: HttpRequest) -> HttpResponse:
-    shop = _session_shop(request)
-    if shop is None:
-        return _signed_out(request, "Open the dashboard from your store's admin to sign in.")
-    with shop_scope(shop):
-        context = dashboard_privacy_fairness_get(shop=shop)
-    return render(request, "dashboard/privacy.html", {"shop": shop, **context})
+@dashboard_page
+def privacy(request: HttpRequest, shop: Shop) -> HttpResponse:
+    return render(request, "dashboard/privacy.html", {"shop": shop, **dashboard_privacy_fairness_get(shop=shop)})

@@ -212,3 +212,13 @@ def test_variation_changes_queue_one_reconciliation_a_minute(
     assert queued == [((store.pk, "reconcile"), 60)]
     with shop_scope(store):
         assert WebhookDelivery.objects.filter(status="done").count() == 3
+
+
+def test_a_delivery_id_one_store_sends_does_not_block_another_stores(client, store, django_capture_on_commit_callbacks):
+    other = make_shop(domain="other-woo.example", platform="woocommerce")
+    other.credentials = {"webhook_secret": "another-secret", "consumer_key": "ck_x"}
+    other.save()
+    first = deliver(client, store, "product.updated", product(), delivery_id="same-id")
+    second = deliver(client, other, "product.updated", product(), secret="another-secret", delivery_id="same-id")
+    assert first.json() == second.json() == {"ok": "queued"}
+    assert WebhookDelivery.all_shops.filter(delivery_id="same-id").count() == 2
