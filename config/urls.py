@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from config import health
 from integrations import admin_api
@@ -10,7 +10,6 @@ from integrations.woocommerce import webhooks as woocommerce_webhooks
 from recommendations.storefront import demo as demo_storefront
 from recommendations.storefront import views as storefront_views
 from shops import views as shop_views
-from shops.dashboard import views as dashboard_views
 
 urlpatterns = [
     path("", shop_views.home, name="home"),
@@ -45,10 +44,7 @@ urlpatterns = [
         admin_api.privacy_request_detail,
         name="admin-privacy-request",
     ),
-    path("dashboard/enter", dashboard_views.enter, name="dashboard-enter"),
-    path("dashboard/", dashboard_views.overview, name="dashboard-overview"),
-    path("dashboard/insights", dashboard_views.insights, name="dashboard-insights"),
-    path("dashboard/privacy", dashboard_views.privacy, name="dashboard-privacy"),
+    path("", include("shops.dashboard.urls")),
     path("api/plugin/v1/dashboard-link", woocommerce_views.plugin_dashboard_link, name="plugin-dashboard-link"),
     path("admin/", admin.site.urls),
 ]

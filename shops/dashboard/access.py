@@ -7,9 +7,14 @@ domain, so the cookie is first-party.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django.conf import settings
 from django.core import signing
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+
+from shops.models import Shop
 
 SALT = "dashboard-link"
 SESSION_KEY = "dashboard_shop_id"
@@ -38,3 +43,61 @@ def dashboard_link_redeem(*, token: str) -> int:
         raise DashboardLinkInvalid("This link has expired: open the dashboard again from your store.") from error
     except (signing.BadSignature, KeyError, TypeError, ValueError) as error:
         raise DashboardLinkInvalid("This link is not valid.") from error
+
+
+@dataclass
+class DashboardPrincipal:
+    """Who a dashboard request acts for: one shop, or a response to send instead (the Shopify
+    ID-token bounce page, a 401)."""
+
+    shop: Shop | None = None
+    via_session: bool = False
+    # Query parameters every link and form of an embedded page carries (Shopify's shop and host).
+    carry: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    response: HttpResponse | None = None
+
+
+def _embedded(request: HttpRequest) -> bool:
+    return bool(
+        request.GET.get("embedded") == "1"
+        or request.GET.get("id_token")
+        or request.headers.get("Authorization", "").startswith("Bearer ")
+    )
+
+
+def dashboard_principal_from_request(request: HttpRequest) -> DashboardPrincipal:
+    """The shop a dashboard request is for: from a verified Shopify ID token when the page runs
+    embedded in Shopify admin, else from the session a signed link opened. Never from a
+    parameter alone: an embedded request without a valid token is sent to App Bridge's bounce
+    page to fetch one, and nothing of the shop is shown."""
+    if _embedded(request):
+        return _principal_from_id_token(request)
+    shop_id = request.session.get(SESSION_KEY)
+    shop = Shop.objects.filter(pk=shop_id).first() if shop_id else None
+    return DashboardPrincipal(shop=shop, via_session=shop is not None)
+
+
+def _principal_from_id_token(request: HttpRequest) -> DashboardPrincipal:
+    from integrations.shopify.auth import app_home_request_verify
+
+    verification = app_home_request_verify(
+        method="GET", url=request.build_absolute_uri(), headers=dict(request.headers.items())
+    )
+    if verification.id_token is None:
+        response = HttpResponse(status=verification.status)
+        for header, value in verification.headers.items():
+            response[header] = value
+        return DashboardPrincipal(response=response)
+    domain = verification.id_token.domain
+    shop = Shop.objects.filter(platform=Shop.Platform.SHOPIFY, domain=domain, status=Shop.Status.INSTALLED).first()
+    if shop is None:
+        return DashboardPrincipal(response=HttpResponse("This store has not installed Basketry.", status=404))
+    carry = {"embedded": "1", "shop": domain}
+    if request.GET.get("host"):
+        carry["host"] = request.GET["host"]
+    return DashboardPrincipal(
+        shop=shop,
+        carry=carry,
+        headers={"Content-Security-Policy": f"frame-ancestors https://{domain} https://admin.shopify.com;"},
+    )
