@@ -30,10 +30,7 @@ def data_readiness_summary(*, profile: DataProfile) -> str:
 
 def merchant_rules_active() -> list[Rule]:
     """The enabled rules of the shop in scope, in order, as the pure rule engine takes them."""
-    return [
-        Rule(kind=rule.kind, params=rule.params, list_kinds=frozenset(rule.list_kinds), name=rule.name)
-        for rule in MerchantRule.objects.filter(enabled=True).order_by("position", "pk")
-    ]
+    return [rule_for_engine(rule) for rule in MerchantRule.objects.filter(enabled=True).order_by("position", "pk")]
 
 
 def model_version_live() -> ModelVersion | None:
@@ -73,4 +70,103 @@ def customer_product_ids(*, customer_ref: str) -> set[int]:
         OrderLine.objects.filter(order__customer_ref=customer_ref, product__isnull=False).values_list(
             "product_id", flat=True
         )
+    )
+
+
+# Lists a rule preview compares; the storefront's default block length.
+PREVIEW_LISTS = 400
+PREVIEW_LIMIT = 8
+
+
+def rule_effect_preview(
+    *, rules_before: list[Rule], rules_after: list[Rule], list_kinds: list[str], examples: int = 3
+) -> dict:
+    """What a rule change does to the live lists of the shop in scope: how many of the most-sold
+    products' lists change (of up to PREVIEW_LISTS per kind) and a few of them before and after,
+    at the storefront's default length. Nothing is saved."""
+    import datetime as dt
+
+    from django.db.models import Count
+
+    from recommendations.models import ListKind
+    from recommendations.rules import rules_apply
+
+    version = model_version_live()
+    if version is None:
+        return {"available": False, "kinds": []}
+    facts = product_facts_all()
+    best_sellers = (
+        OrderLine.objects.filter(product__status=Product.Status.PUBLISHED)
+        .values("product_id")
+        .annotate(sold=Count("pk"))
+        .order_by("-sold", "product_id")
+        .values_list("product_id", flat=True)[:PREVIEW_LISTS]
+    )
+    anchors = [str(pk) for pk in best_sellers]
+    now = dt.datetime.now(dt.UTC)
+    summary = []
+    for kind in list_kinds or [ListKind.RELATED, ListKind.BOUGHT_TOGETHER]:
+        if kind not in (ListKind.RELATED, ListKind.BOUGHT_TOGETHER):
+            continue
+        stored = dict(
+            RecommendationList.objects.filter(version=version, kind=kind, anchor__in=anchors).values_list(
+                "anchor", "items"
+            )
+        )
+        changed, shown = 0, []
+        for anchor in anchors:
+            items = stored.get(anchor)
+            if items is None:
+                continue
+
+            def ranked(rules: list[Rule], items=items, anchor=anchor, kind=kind) -> list[int]:
+                result = rules_apply(
+                    items=items,
+                    list_kind=kind,
+                    anchor=facts.get(int(anchor)),
+                    rules=rules,
+                    facts=facts,
+                    now=now,
+                    limit=PREVIEW_LIMIT,
+                )
+                return [int(item["product_id"]) for item in result]
+
+            before, after = ranked(rules_before), ranked(rules_after)
+            if before != after:
+                changed += 1
+                if len(shown) < examples:
+                    title = facts[int(anchor)].title if int(anchor) in facts else anchor
+                    shown.append(
+                        {
+                            "anchor": title,
+                            "before": [facts[pk].title for pk in before],
+                            "after": [facts[pk].title for pk in after],
+                        }
+                    )
+        summary.append(
+            {"kind": dict(ListKind.choices)[kind], "lists": len(stored), "changed": changed, "examples": shown}
+        )
+    return {"available": True, "kinds": summary}
+
+
+def merchant_rules_all() -> list[MerchantRule]:
+    """Every rule of the shop in scope in run order, enabled or not."""
+    return list(MerchantRule.objects.order_by("position", "pk"))
+
+
+def rule_for_engine(rule: MerchantRule) -> Rule:
+    return Rule(kind=rule.kind, params=rule.params, list_kinds=frozenset(rule.list_kinds), name=rule.name)
+
+
+def product_search(*, query: str, limit: int = 20) -> list[Product]:
+    """Products of the shop in scope whose title contains the query, or whose id or handle is it."""
+    from django.db.models import Q
+
+    query = query.strip()
+    if not query:
+        return []
+    return list(
+        Product.objects.filter(Q(title__icontains=query) | Q(external_id=query) | Q(handle=query))
+        .exclude(status=Product.Status.DELETED)
+        .order_by("title", "pk")[:limit]
     )

@@ -145,6 +145,13 @@ SHOP_SCOPED_ROUTES = {
     "dashboard-overview",
     "dashboard-insights",
     "dashboard-privacy",
+    # tests/shops/test_dashboard_rules.py and test_dashboard_recommendations.py: cross-shop cases
+    "dashboard-recommendations",
+    "dashboard-recommendation-action",
+    "dashboard-rules",
+    "dashboard-rule-new",
+    "dashboard-rule-edit",
+    "dashboard-rule-action",
 }
 
 

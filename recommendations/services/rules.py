@@ -125,6 +125,26 @@ def _raise_if(errors: dict[str, str]) -> None:
         raise ValidationFailed(f"Invalid rule: {details}.", extra={"fields": errors})
 
 
+def _clean(*, kind: str, params: Mapping, list_kinds: Sequence[str] | None, name: str) -> tuple[dict, list[str]]:
+    errors: dict[str, str] = {}
+    clean_params = _validate_params(kind, params, errors)
+    clean_kinds = _validate_list_kinds(list_kinds, errors)
+    if not isinstance(name, str) or len(name) > 120:
+        errors["name"] = "at most 120 characters"
+    _raise_if(errors)
+    return clean_params, clean_kinds
+
+
+def merchant_rule_clean(*, kind: str, params: Mapping, list_kinds: Sequence[str] | None = None, name: str = "") -> dict:
+    """A rule's canonical parameters without saving anything (for previews); ValidationFailed
+    lists every problem."""
+    return _clean(kind=kind, params=params, list_kinds=list_kinds, name=name)[0]
+
+
+def _invalidate_on_commit(shop: Shop) -> None:
+    transaction.on_commit(lambda: storefront_invalidate(domain=shop.domain))
+
+
 @transaction.atomic
 def merchant_rule_create(
     *,
@@ -137,16 +157,11 @@ def merchant_rule_create(
     position: int | None = None,
 ) -> MerchantRule:
     """Validate and save a rule of the shop in scope; ValidationFailed lists every problem."""
-    errors: dict[str, str] = {}
-    clean_params = _validate_params(kind, params, errors)
-    clean_kinds = _validate_list_kinds(list_kinds, errors)
-    if len(name) > 120:
-        errors["name"] = "at most 120 characters"
-    _raise_if(errors)
+    clean_params, clean_kinds = _clean(kind=kind, params=params, list_kinds=list_kinds, name=name)
     if position is None:
         last = MerchantRule.objects.order_by("-position").values_list("position", flat=True).first()
         position = 0 if last is None else last + 1
-    transaction.on_commit(lambda: storefront_invalidate(domain=shop.domain))
+    _invalidate_on_commit(shop)
     return MerchantRule.objects.create(
         shop=shop,
         kind=kind,
@@ -156,3 +171,69 @@ def merchant_rule_create(
         enabled=enabled,
         position=position,
     )
+
+
+def _rule_locked(rule_id: int) -> MerchantRule:
+    """The rule of the shop in scope, locked; another shop's rule is as missing as a deleted one."""
+    rule = MerchantRule.objects.select_for_update().filter(pk=rule_id).first()
+    if rule is None:
+        raise MerchantRule.DoesNotExist(f"No rule {rule_id}.")
+    return rule
+
+
+_UNCHANGED = object()
+
+
+@transaction.atomic
+def merchant_rule_update(
+    *,
+    shop: Shop,
+    rule_id: int,
+    params: Mapping | None = None,
+    list_kinds: Sequence[str] | None | object = _UNCHANGED,
+    name: str | None = None,
+    enabled: bool | None = None,
+) -> MerchantRule:
+    """Change a rule of the shop in scope (its kind stays); validated as a whole, nothing saved
+    on error. Raises MerchantRule.DoesNotExist for an unknown id."""
+    rule = _rule_locked(rule_id)
+    clean_params, clean_kinds = _clean(
+        kind=rule.kind,
+        params=rule.params if params is None else params,
+        list_kinds=rule.list_kinds if list_kinds is _UNCHANGED else list_kinds,
+        name=rule.name if name is None else name,
+    )
+    rule.params, rule.list_kinds = clean_params, clean_kinds
+    if name is not None:
+        rule.name = name
+    if enabled is not None:
+        rule.enabled = bool(enabled)
+    rule.save()
+    _invalidate_on_commit(shop)
+    return rule
+
+
+@transaction.atomic
+def merchant_rule_delete(*, shop: Shop, rule_id: int) -> None:
+    _rule_locked(rule_id).delete()
+    _invalidate_on_commit(shop)
+
+
+@transaction.atomic
+def merchant_rule_move(*, shop: Shop, rule_id: int, offset: int) -> list[int]:
+    """Move a rule up (offset < 0) or down in the order rules run in; returns the new order.
+    Positions are renumbered 0..n-1 so that they stay unique."""
+    rules = list(MerchantRule.objects.select_for_update().order_by("position", "pk"))
+    ids = [rule.pk for rule in rules]
+    if rule_id not in ids:
+        raise MerchantRule.DoesNotExist(f"No rule {rule_id}.")
+    index = ids.index(rule_id)
+    target = min(max(index + offset, 0), len(ids) - 1)
+    ids.insert(target, ids.pop(index))
+    by_id = {rule.pk: rule for rule in rules}
+    for position, pk in enumerate(ids):
+        if by_id[pk].position != position:
+            by_id[pk].position = position
+            by_id[pk].save(update_fields=["position", "updated_at"])
+    _invalidate_on_commit(shop)
+    return ids

@@ -1,5 +1,6 @@
 """Training: load -> check readiness -> fit candidates -> evaluate -> choose -> refit -> precompute
--> apply merchant rules -> publish a new model version atomically (or keep the live one, and say why).
+-> drop bundles the merchant's rules block -> publish a new model version atomically (or keep the
+live one, and say why). The other merchant rules apply when lists are read.
 
 The only code that reads the ORM for training; the engine gets arrays.
 """
@@ -508,43 +509,27 @@ class _Trainer:
         return self._with_rules(lists)
 
     def _with_rules(self, lists: dict[str, dict[str, list[dict]]]) -> dict[str, dict[str, list[dict]]]:
-        rules = self.rules
-        if not rules:
+        """Bundles drop any bundle a rule blocks an item of. Every other list is stored as the
+        model ranked it: the read path applies the merchant's current rules, so switching a rule
+        off or deleting it takes effect at once instead of at the next training."""
+        filters_only = [rule for rule in self.rules if rule.kind in ("exclude", "never_pair")]
+        if not filters_only or ListKind.BUNDLE not in lists:
             return lists
         facts = self.data.facts(self.recent_counts)
-        now = self.now_datetime
-        ruled = {}
-        filters_only = [rule for rule in rules if rule.kind in ("exclude", "never_pair")]
-        for kind, by_anchor in lists.items():
-            if kind == ListKind.BUNDLE:
-                # A bundle is all or nothing: a blocked item drops it, and nothing is pinned into it.
-                ruled[kind] = {}
-                for anchor, items in by_anchor.items():
-                    kept = rules_apply(
-                        items=items,
-                        list_kind=kind,
-                        anchor=facts.get(int(anchor)),
-                        rules=filters_only,
-                        facts=facts,
-                        now=now,
-                        limit=LIST_LENGTH,
-                    )
-                    ruled[kind][anchor] = kept if len(kept) == len(items) else []
-                continue
-            item_kind = kind in (ListKind.RELATED, ListKind.BOUGHT_TOGETHER)
-            ruled[kind] = {
-                anchor: rules_apply(
-                    items=items,
-                    list_kind=kind,
-                    anchor=facts.get(int(anchor)) if item_kind else None,
-                    rules=rules,
-                    facts=facts,
-                    now=now,
-                    limit=LIST_LENGTH,
-                )
-                for anchor, items in by_anchor.items()
-            }
-        return ruled
+        bundles = {}
+        for anchor, items in lists[ListKind.BUNDLE].items():
+            # A bundle is all or nothing: a blocked item drops it, and nothing is pinned into it.
+            kept = rules_apply(
+                items=items,
+                list_kind=ListKind.BUNDLE,
+                anchor=facts.get(int(anchor)),
+                rules=filters_only,
+                facts=facts,
+                now=self.now_datetime,
+                limit=LIST_LENGTH,
+            )
+            bundles[anchor] = kept if len(kept) == len(items) else []
+        return {**lists, ListKind.BUNDLE: bundles}
 
     # -- publishing ------------------------------------------------------------------------
 

@@ -3,10 +3,22 @@
 from django.urls import path
 
 from shops.dashboard.views import base, insights, overview, privacy
+from shops.dashboard.views import recommendations as recommendation_pages
+from shops.dashboard.views import rules as rule_pages
 
 urlpatterns = [
     path("dashboard/enter", base.enter, name="dashboard-enter"),
     path("dashboard/", overview.overview, name="dashboard-overview"),
     path("dashboard/insights", insights.insights, name="dashboard-insights"),
     path("dashboard/privacy", privacy.privacy, name="dashboard-privacy"),
+    path("dashboard/recommendations", recommendation_pages.recommendations, name="dashboard-recommendations"),
+    path(
+        "dashboard/recommendations/action",
+        recommendation_pages.recommendation_action,
+        name="dashboard-recommendation-action",
+    ),
+    path("dashboard/rules", rule_pages.rules, name="dashboard-rules"),
+    path("dashboard/rules/new", rule_pages.rule_new, name="dashboard-rule-new"),
+    path("dashboard/rules/<int:rule_id>", rule_pages.rule_edit, name="dashboard-rule-edit"),
+    path("dashboard/rules/<int:rule_id>/action", rule_pages.rule_action, name="dashboard-rule-action"),
 ]

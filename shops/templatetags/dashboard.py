@@ -11,9 +11,9 @@ register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def dashurl(context, name: str, **query) -> str:
+def dashurl(context, name: str, *args, **query) -> str:
     """`{% dashurl 'dashboard-rules' q='x' %}`: the page's URL with Shopify's shop and host kept."""
-    return page_url(context["request"], name, **query)
+    return page_url(context["request"], name, *args, **query)
 
 
 @register.simple_tag(takes_context=True)
@@ -66,3 +66,9 @@ def shopify_api_key() -> str:
     from django.conf import settings
 
     return settings.SHOPIFY_API_KEY
+
+
+@register.filter
+def get(mapping, key: str):
+    """`values|get:'when.category'`: a dict entry whose key has a dot in it."""
+    return (mapping or {}).get(key, "")

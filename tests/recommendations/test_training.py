@@ -223,20 +223,42 @@ def test_only_live_and_previous_versions_keep_their_lists(demo_shop):
         assert RecommendationList.objects.filter(version__training_run=runs[1]).exists()
 
 
-def test_merchant_rules_are_applied_at_publish_time(demo_shop):
+def test_merchant_rules_apply_when_read_so_switching_one_off_is_immediate(demo_shop):
+    from recommendations.selectors import merchant_rules_active, model_version_live, product_facts_all
+    from recommendations.services.rules import merchant_rule_update
+    from recommendations.services.serving import recommendations_for_product
+
     shop, _ = demo_shop
     with shop_scope(shop):
         banned, pinned = Product.objects.filter(status="published", in_stock=True).order_by("pk")[:2]
-        merchant_rule_create(shop=shop, kind="exclude", params={"product_ids": [banned.pk]})
+        exclude = merchant_rule_create(shop=shop, kind="exclude", params={"product_ids": [banned.pk]})
         merchant_rule_create(shop=shop, kind="pin", params={"product_ids": [pinned.pk]}, list_kinds=["related"])
     train(shop)
+    stored = lists_of(shop, "related")
+    # Stored lists are the model's own: no pins baked in, so a rule switched off leaves no trace.
+    assert all(item["explanation"] != "Pinned by the shop" for items in stored.values() for item in items)
+    anchor = next(
+        a for a, items in stored.items() if banned.pk in {i["product_id"] for i in items} and a != str(pinned.pk)
+    )
 
-    for kind in ("bought_together", "related", "personal", "popular"):
-        for items in lists_of(shop, kind).values():
-            assert banned.pk not in {item["product_id"] for item in items}
-    for anchor, items in lists_of(shop, "related").items():
-        if anchor != str(pinned.pk):
-            assert items[0]["product_id"] == pinned.pk and items[0]["explanation"] == "Pinned by the shop"
+    def served() -> list[int]:
+        with shop_scope(shop):
+            items = recommendations_for_product(
+                version=model_version_live(),
+                product_pk=int(anchor),
+                kind="related",
+                limit=24,
+                facts=product_facts_all(),
+                rules=merchant_rules_active(),
+            )
+        return [item["product_id"] for item in items]
+
+    assert served()[0] == pinned.pk and banned.pk not in served()
+    with shop_scope(shop):
+        merchant_rule_update(shop=shop, rule_id=exclude.pk, enabled=False)
+    assert banned.pk in served()
+    for items in lists_of(shop, "bundle").values():
+        assert banned.pk not in {item["product_id"] for item in items}  # bundles are filtered when published
 
 
 def test_nightly_fan_out_queues_only_shops_whose_data_changed(demo_shop, other_shop):

@@ -23,3 +23,25 @@
     });
   });
 })();
+(function () {
+  "use strict";
+  // The rule form shows the fields of the chosen kind only (all of them without script).
+  var kind = document.querySelector("[data-rule-kind]");
+  function showKind() {
+    document.querySelectorAll("fieldset[data-kinds]").forEach(function (set) {
+      set.hidden = set.dataset.kinds.split(" ").indexOf(kind.value) < 0;
+    });
+  }
+  if (kind) { kind.addEventListener("change", showKind); showKind(); }
+  else {
+    var fixed = document.querySelector('.rule-form input[name="kind"]');
+    if (fixed) document.querySelectorAll("fieldset[data-kinds]").forEach(function (set) {
+      set.hidden = set.dataset.kinds.split(" ").indexOf(fixed.value) < 0;
+    });
+  }
+  // Destructive buttons ask first.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-confirm]");
+    if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
+  });
+})();

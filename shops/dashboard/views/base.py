@@ -42,16 +42,16 @@ def enter(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(reverse("dashboard-overview"))
 
 
-def page_url(request: HttpRequest, name: str, **query) -> str:
+def page_url(request: HttpRequest, name: str, *args, **query) -> str:
     """A dashboard URL that keeps the embedded app's parameters (Shopify admin), if any."""
     principal: DashboardPrincipal = request.dashboard
     params = {**principal.carry, **{key: value for key, value in query.items() if value not in (None, "")}}
-    return reverse(name) + ("?" + urlencode(params) if params else "")
+    return reverse(name, args=args) + ("?" + urlencode(params) if params else "")
 
 
-def redirect_to(request: HttpRequest, name: str, **query) -> HttpResponse:
+def redirect_to(request: HttpRequest, name: str, *args, **query) -> HttpResponse:
     """After a successful POST: back to a page (post/redirect/get)."""
-    return HttpResponseRedirect(page_url(request, name, **query))
+    return HttpResponseRedirect(page_url(request, name, *args, **query))
 
 
 def dashboard_page(
