@@ -215,3 +215,59 @@ class OrderDailyRollup(ShopOwnedModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["shop", "day"], name="orderdailyrollup_shop_day_unique")]
+
+
+class Experiment(ShopOwnedModel):
+    """An A/B test of what one storefront block shows. Its duration is fixed when it is created:
+    the results are read when it ends, not whenever they look good."""
+
+    class Block(models.TextChoices):
+        RELATED = "related", "Related products"
+        BOUGHT_TOGETHER = "bought_together", "Frequently bought together"
+        CART = "cart", "Cart recommendations"
+
+    class Strategy(models.TextChoices):
+        MODEL = "model", "Basketry's model"
+        POPULAR = "popular", "Best sellers with your rules (no model)"
+        NONE = "none", "No block"
+
+    name = models.CharField(max_length=120)
+    block = models.CharField(max_length=24, choices=Block.choices)
+    # [{"key": "A", "strategy": "model", "weight": 50}, ...]; the first arm is the control.
+    arms = models.JSONField()
+    # Mixed into the assignment hash, so that two experiments split visitors independently.
+    salt = models.CharField(max_length=32)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["shop", "block", "ends_at"], name="experiment_shop_block_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def state(self, now) -> str:
+        if self.stopped_at is not None:
+            return "stopped"
+        if now < self.starts_at:
+            return "scheduled"
+        if now < self.ends_at:
+            return "running"
+        return "finished"
+
+
+class ExperimentDailyCount(ShopOwnedModel):
+    """Visitors who first saw an experiment's block on a day, per arm. The widget reports each
+    visitor once per experiment, so these are visitors, not page views; nothing identifies them."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="daily_counts")
+    day = models.DateField()
+    arm = models.CharField(max_length=8)
+    exposures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "day", "arm"], name="experimentcount_unique_day_arm")
+        ]

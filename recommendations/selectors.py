@@ -170,3 +170,93 @@ def product_search(*, query: str, limit: int = 20) -> list[Product]:
         .exclude(status=Product.Status.DELETED)
         .order_by("title", "pk")[:limit]
     )
+
+
+def experiment_results_get(*, experiment, now=None) -> dict:
+    """Visitors per arm, and once the test has ended its orders, conversion and revenue per
+    visitor with each arm compared to the control. Orders count when they carry the test's mark
+    and were placed while it ran."""
+    from django.db.models import Count, F, FloatField, Sum
+    from django.db.models.functions import Cast
+    from django.utils import timezone
+    from scipy.stats import chisquare
+
+    from recommendations.engine.experiments import (
+        ArmTotals,
+        arms_compare,
+        confidence_level,
+        verdict,
+        visitors_needed,
+    )
+    from recommendations.models import Experiment, ExperimentDailyCount
+    from shops.models import Order
+
+    now = now or timezone.now()
+    state = experiment.state(now)
+    visitors = dict(
+        ExperimentDailyCount.objects.filter(experiment=experiment)
+        .values_list("arm")
+        .annotate(total=Sum("exposures"))
+        .values_list("arm", "total")
+    )
+    labels = {arm["key"]: Experiment.Strategy(arm["strategy"]).label for arm in experiment.arms}
+    result = {
+        "state": state,
+        "labels": labels,
+        "visitors": [
+            (arm["key"], labels[arm["key"]], arm["weight"], visitors.get(arm["key"], 0)) for arm in experiment.arms
+        ],
+        "total_visitors": sum(visitors.values()),
+        "ended": state in ("finished", "stopped"),
+    }
+    if not result["ended"]:
+        return result
+    end = experiment.stopped_at or experiment.ends_at
+    value = Cast(F("total"), FloatField())
+    orders = {
+        row["experiment_arm"]: row
+        for row in Order.objects.filter(
+            status=Order.Status.PAID,
+            experiment_arm__startswith=f"{experiment.pk}:",
+            created_at__gte=experiment.starts_at,
+            created_at__lt=end,
+        )
+        .values("experiment_arm")
+        .annotate(orders=Count("pk"), revenue=Sum(value), squares=Sum(value * value))
+    }
+    totals = []
+    for arm in experiment.arms:
+        row = orders.get(f"{experiment.pk}:{arm['key']}", {})
+        totals.append(
+            ArmTotals(
+                key=arm["key"],
+                visitors=visitors.get(arm["key"], 0),
+                orders=row.get("orders", 0),
+                revenue=float(row.get("revenue") or 0),
+                revenue_squares=float(row.get("squares") or 0),
+            )
+        )
+    comparisons = arms_compare(totals)
+    result.update(
+        arms=totals,
+        comparisons=comparisons,
+        confidence=confidence_level(len(comparisons)),
+        needed=visitors_needed(base_rate=totals[0].conversion, relative_lift=0.1),
+    )
+    # Visitors should split as the weights say; a large gap means the assignment or the counting
+    # is broken, and no comparison can be trusted.
+    counts = [arm.visitors for arm in totals]
+    if sum(counts) >= 100:
+        expected = [sum(counts) * arm["weight"] / 100 for arm in experiment.arms]
+        result["sample_ratio_mismatch"] = bool(chisquare(counts, expected).pvalue < 0.001)
+    if state == "stopped":
+        result["verdict"] = (
+            "Stopped early: no verdict. A test read before its planned end finds differences that are not there."
+        )
+    elif result.get("sample_ratio_mismatch"):
+        result["verdict"] = (
+            "No verdict: visitors did not split between the arms as planned, so the comparison cannot be trusted."
+        )
+    else:
+        result["verdict"] = verdict(totals[0], comparisons, labels)
+    return result

@@ -7,6 +7,7 @@ can build them without touching the ORM.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -66,6 +67,21 @@ def attribution_block(pairs: object, *, key_field: str, value_field: str) -> str
     return ""
 
 
+# The order-level mark of an A/B test the shopper took part in: a Shopify cart attribute (order
+# note attributes / custom attributes) or WooCommerce order meta, "<experiment id>:<arm>".
+EXPERIMENT_KEY = "_basketry_experiment"
+_EXPERIMENT_MARK = re.compile(r"^[0-9]{1,12}:[A-C]$")
+
+
+def experiment_mark(pairs: object, *, key_field: str, value_field: str) -> str:
+    """The experiment and arm an order's mark names, if well formed; anything else is ignored."""
+    for pair in pairs or []:
+        if isinstance(pair, dict) and pair.get(key_field) == EXPERIMENT_KEY:
+            value = str(pair.get(value_field) or "").strip()
+            return value if _EXPERIMENT_MARK.match(value) else ""
+    return ""
+
+
 @dataclass(frozen=True)
 class OrderLineRecord:
     product_external_id: str
@@ -90,3 +106,5 @@ class OrderRecord:
     currency: str = ""
     # None: the sum of the lines.
     total: Decimal | None = None
+    # "<experiment id>:<arm>" of the A/B test the shopper was in, or "".
+    experiment_mark: str = ""

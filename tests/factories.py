@@ -17,6 +17,8 @@ from integrations.models import PrivacyRequest, SyncRun, WebhookDelivery
 from recommendations.models import (
     DataProfile,
     EventDailyRollup,
+    Experiment,
+    ExperimentDailyCount,
     MerchantRule,
     ModelVersion,
     OrderDailyRollup,
@@ -169,6 +171,29 @@ def make_order_rollup(shop: Shop, *, save: bool = True, **overrides) -> OrderDai
     return _persist(OrderDailyRollup(**fields), save)
 
 
+def make_experiment(shop: Shop, *, save: bool = True, **overrides) -> Experiment:
+    now = timezone.now()
+    fields = dict(
+        shop=shop,
+        name=f"Test {next(_sequence)}",
+        block=Experiment.Block.BOUGHT_TOGETHER,
+        arms=[{"key": "A", "strategy": "model", "weight": 50}, {"key": "B", "strategy": "popular", "weight": 50}],
+        salt="factory-salt",
+        starts_at=now - dt.timedelta(days=1),
+        ends_at=now + dt.timedelta(days=13),
+    )
+    fields.update(overrides)
+    return _persist(Experiment(**fields), save)
+
+
+def make_experiment_count(shop: Shop, *, save: bool = True, **overrides) -> ExperimentDailyCount:
+    fields = dict(shop=shop, day=timezone.now().date(), arm="A", exposures=5)
+    fields.update(overrides)
+    if "experiment" not in fields:
+        fields["experiment"] = make_experiment(shop)
+    return _persist(ExperimentDailyCount(**fields), save)
+
+
 ROW_FACTORIES = {
     Product: make_product,
     Order: make_order,
@@ -184,4 +209,6 @@ ROW_FACTORIES = {
     SyncRun: make_sync_run,
     PrivacyRequest: make_privacy_request,
     OrderDailyRollup: make_order_rollup,
+    Experiment: make_experiment,
+    ExperimentDailyCount: make_experiment_count,
 }

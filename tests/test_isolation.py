@@ -152,6 +152,9 @@ SHOP_SCOPED_ROUTES = {
     "dashboard-rule-new",
     "dashboard-rule-edit",
     "dashboard-rule-action",
+    # tests/shops/test_dashboard_experiments.py
+    "dashboard-experiments",
+    "dashboard-experiment-stop",
 }
 
 

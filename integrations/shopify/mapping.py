@@ -18,6 +18,7 @@ from shops.records import (
     ProductRecord,
     ProductStatus,
     attribution_block,
+    experiment_mark,
 )
 
 PRODUCT_STATUSES = {
@@ -138,6 +139,7 @@ def order_from_rest(payload: dict) -> tuple[OrderRecord, dt.datetime | None, dic
         ),
         currency=str(payload.get("currency") or "")[:3],
         total=money(payload.get("total_price")) if payload.get("total_price") not in (None, "") else None,
+        experiment_mark=experiment_mark(payload.get("note_attributes"), key_field="name", value_field="value"),
     )
     return record, parse_time(payload.get("updated_at")), titles
 
@@ -207,5 +209,6 @@ def order_from_graphql(node: dict, line_items: list[dict]) -> tuple[OrderRecord,
         ),
         currency=str(node.get("currencyCode") or "")[:3],
         total=money(total) if total not in (None, "") else None,
+        experiment_mark=experiment_mark(node.get("customAttributes"), key_field="key", value_field="value"),
     )
     return record, parse_time(node.get("updatedAt"))

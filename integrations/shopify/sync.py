@@ -46,7 +46,7 @@ _PRODUCT_FIELDS = """id legacyResourceId title handle status vendor productType 
 _VARIANT_FIELDS = "id price availableForSale"
 _COLLECTION_FIELDS = "id handle title"
 _ORDER_FIELDS = """id legacyResourceId createdAt updatedAt cancelledAt test displayFinancialStatus currencyCode
-      customer { id } totalPriceSet { shopMoney { amount } }"""
+      customer { id } totalPriceSet { shopMoney { amount } } customAttributes { key value }"""
 _LINE_FIELDS = """id quantity product { id } variant { id } originalUnitPriceSet { shopMoney { amount } }
       customAttributes { key value }"""
 

@@ -15,6 +15,7 @@ from shops.records import (
     ProductRecord,
     ProductStatus,
     attribution_block,
+    experiment_mark,
 )
 
 # Shown in the shop and in its recommendations; "search" (search results only) and "hidden" are
@@ -137,5 +138,6 @@ def order_from_woo(order: dict) -> tuple[OrderRecord | None, dt.datetime | None,
         status=status,
         currency=str(order.get("currency") or "")[:3],
         total=money(order["total"]) if order.get("total") not in (None, "") else None,
+        experiment_mark=experiment_mark(order.get("meta_data"), key_field="key", value_field="value"),
     )
     return record, modified, titles

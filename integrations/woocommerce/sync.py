@@ -28,7 +28,7 @@ PRODUCT_FIELDS = (
     "short_description,date_created_gmt,date_modified_gmt"
 )
 VARIATION_FIELDS = "id,price,stock_status"
-ORDER_FIELDS = "id,status,currency,customer_id,total,date_created_gmt,date_modified_gmt,line_items"
+ORDER_FIELDS = "id,status,currency,customer_id,total,date_created_gmt,date_modified_gmt,line_items,meta_data"
 
 
 class WooSyncFailed(Exception):

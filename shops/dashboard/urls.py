@@ -3,6 +3,7 @@
 from django.urls import path
 
 from shops.dashboard.views import base, insights, overview, privacy
+from shops.dashboard.views import experiments as experiment_pages
 from shops.dashboard.views import recommendations as recommendation_pages
 from shops.dashboard.views import rules as rule_pages
 
@@ -16,6 +17,12 @@ urlpatterns = [
         "dashboard/recommendations/action",
         recommendation_pages.recommendation_action,
         name="dashboard-recommendation-action",
+    ),
+    path("dashboard/experiments", experiment_pages.experiments, name="dashboard-experiments"),
+    path(
+        "dashboard/experiments/<int:experiment_id>/stop",
+        experiment_pages.experiment_stop_view,
+        name="dashboard-experiment-stop",
     ),
     path("dashboard/rules", rule_pages.rules, name="dashboard-rules"),
     path("dashboard/rules/new", rule_pages.rule_new, name="dashboard-rule-new"),

@@ -32,6 +32,9 @@ class Order(ShopOwnedModel):
         null=True, blank=True, help_text="The platform's last change; late deliveries older than this change nothing."
     )
     synced_at = models.DateTimeField(auto_now=True)
+    # "<experiment id>:<arm>" when the shopper took part in an A/B test (a cart attribute or
+    # order meta the widget set); nothing about who they are.
+    experiment_arm = models.CharField(max_length=24, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["shop", "external_id"], name="order_shop_external_id_unique")]

@@ -47,6 +47,7 @@ _ORDER_FIELDS = (
     "customer_ref",
     "updated_at",
     "synced_at",
+    "experiment_arm",
 )
 _LINE_FIELDS = ("shop_id", "order_id", "product_id", "variant_id", "quantity", "unit_price", "source_block")
 
@@ -102,6 +103,7 @@ def order_bulk_import(
                 _customer_ref(shop, record),
                 (updated_at or {}).get(record.external_id),
                 now,
+                record.experiment_mark,
             )
             for record in new_records
         ],
@@ -180,6 +182,7 @@ def order_bulk_upsert(
             total=record.total if record.total is not None else _line_total(record.lines),
             customer_ref=_customer_ref(shop, record),
             updated_at=incoming,
+            experiment_arm=record.experiment_mark,
         )
         OrderLine.objects.filter(order_id=pk).delete()
         rows_insert(

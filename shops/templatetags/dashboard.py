@@ -72,3 +72,15 @@ def shopify_api_key() -> str:
 def get(mapping, key: str):
     """`values|get:'when.category'`: a dict entry whose key has a dot in it."""
     return (mapping or {}).get(key, "")
+
+
+@register.filter
+def percent(value, digits: int = 1) -> str:
+    """0.1234 -> "12.3%"."""
+    return f"{float(value) * 100:.{int(digits)}f}%"
+
+
+@register.filter
+def points(value, digits: int = 2) -> str:
+    """A difference of two shares in percentage points, signed: 0.0123 -> "+1.23"."""
+    return f"{float(value) * 100:+.{int(digits)}f}"

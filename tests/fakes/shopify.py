@@ -245,6 +245,7 @@ _ORDER_FIELDS = frozenset(
         "customer_id",
         "totalPriceSet",
         "lineItems",
+        "customAttributes",
     }
 )
 _LINE_ITEM_FIELDS = frozenset(
@@ -475,6 +476,7 @@ class FakeStore:
                 "customer": customer,
                 "totalPriceSet": fields.get("totalPriceSet", _money_set(_money(total), currency)),
                 "lineItems": line_items,
+                "customAttributes": list(fields.get("customAttributes", ())),
             }
             self._insert_order(order_id, order)
             return order
@@ -1622,5 +1624,6 @@ def _populate_orders(
                 "customer": customer,
                 "totalPriceSet": _money_set(_cents(total), currency),
                 "lineItems": line_items,
+                "customAttributes": [],
             },
         )

@@ -1,0 +1,193 @@
+"""A/B tests of a storefront block: validated creation (fixed duration, no overlap with another
+test of the same block), stopping, visitor counts from the widget, and the arm a visitor sees."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from recommendations.engine.experiments import arm_assign
+from recommendations.models import Experiment, ExperimentDailyCount
+from recommendations.storefront.cache import storefront_invalidate
+from shops.errors import ValidationFailed
+from shops.models import Shop
+
+ARM_KEYS = ("A", "B", "C")
+MIN_DAYS, MAX_DAYS = 7, 60
+MAX_START_DAYS_AHEAD = 30
+MIN_WEIGHT = 10
+
+
+@dataclass(frozen=True)
+class Assignment:
+    experiment_id: int
+    arm: str
+    strategy: str
+
+
+def _local_midnight(shop: Shop, day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=zoneinfo.ZoneInfo(shop.timezone or "UTC"))
+
+
+def _whole_between(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _clean_arms(arms, errors: dict[str, str]) -> list[dict]:
+    if not isinstance(arms, Sequence) or isinstance(arms, str) or not 2 <= len(arms) <= len(ARM_KEYS):
+        errors["arms"] = f"two or {len(ARM_KEYS)} arms"
+        return []
+    clean = []
+    for index, arm in enumerate(arms):
+        key = ARM_KEYS[index]
+        strategy = arm.get("strategy") if isinstance(arm, Mapping) else None
+        weight = arm.get("weight") if isinstance(arm, Mapping) else None
+        if strategy not in Experiment.Strategy.values:
+            errors[f"arms.{key}.strategy"] = "model, popular or none"
+        if not _whole_between(weight, MIN_WEIGHT, 100 - MIN_WEIGHT):
+            errors[f"arms.{key}.weight"] = f"a whole percentage from {MIN_WEIGHT} to {100 - MIN_WEIGHT}"
+        clean.append({"key": key, "strategy": strategy, "weight": weight})
+    strategies = [arm["strategy"] for arm in clean]
+    if len(set(strategies)) != len(strategies) and not any(key.startswith("arms.") for key in errors):
+        errors["arms"] = "each arm must show something different"
+    weights = [arm["weight"] for arm in clean]
+    if all(isinstance(w, int) for w in weights) and sum(weights) != 100 and "arms" not in errors:
+        if not any(key.endswith(".weight") for key in errors):
+            errors["arms"] = f"the shares must add up to 100% (they add up to {sum(weights)}%)"
+    return clean
+
+
+@transaction.atomic
+def experiment_create(
+    *,
+    shop: Shop,
+    name: str,
+    block: str,
+    arms: Sequence[Mapping],
+    duration_days: int,
+    starts_on: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> Experiment:
+    """Validate and schedule a test; ValidationFailed lists every problem and nothing is saved.
+
+    The duration is fixed now and cannot be changed: the result is read when the test ends.
+    """
+    now = now or timezone.now()
+    today = now.astimezone(zoneinfo.ZoneInfo(shop.timezone or "UTC")).date()
+    errors: dict[str, str] = {}
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not 1 <= len(name) <= 120:
+        errors["name"] = "a name of 1 to 120 characters"
+    if block not in Experiment.Block.values:
+        errors["block"] = "related, bought_together or cart"
+    clean_arms = _clean_arms(arms, errors)
+    if (
+        not isinstance(duration_days, int)
+        or isinstance(duration_days, bool)
+        or not MIN_DAYS <= duration_days <= MAX_DAYS
+    ):
+        errors["duration_days"] = f"a whole number of days from {MIN_DAYS} to {MAX_DAYS}"
+    starts_on = starts_on or today
+    if not today <= starts_on <= today + dt.timedelta(days=MAX_START_DAYS_AHEAD):
+        errors["starts_on"] = f"today or a day in the next {MAX_START_DAYS_AHEAD} days"
+    if errors:
+        _raise(errors)
+    starts_at = now if starts_on == today else _local_midnight(shop, starts_on)
+    ends_at = _local_midnight(shop, starts_on + dt.timedelta(days=duration_days))
+    # Serialise creations per shop, so two overlapping tests cannot both pass the check below.
+    Shop.objects.select_for_update().filter(pk=shop.pk).first()
+    overlapping = (
+        Experiment.objects.filter(block=block, stopped_at__isnull=True, ends_at__gt=starts_at, starts_at__lt=ends_at)
+        .order_by("starts_at")
+        .first()
+    )
+    if overlapping is not None:
+        _raise(
+            {
+                "block": f"overlaps “{overlapping.name}” on the same block "
+                f"({overlapping.starts_at:%Y-%m-%d} to {overlapping.ends_at:%Y-%m-%d}): "
+                "one test per block at a time, or neither result can be trusted"
+            }
+        )
+    experiment = Experiment.objects.create(
+        shop=shop,
+        name=name,
+        block=block,
+        arms=clean_arms,
+        salt=secrets.token_hex(8),
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
+    transaction.on_commit(lambda: storefront_invalidate(domain=shop.domain))
+    return experiment
+
+
+def _raise(errors: dict[str, str]) -> None:
+    details = "; ".join(f"{field}: {message}" for field, message in sorted(errors.items()))
+    raise ValidationFailed(f"Invalid experiment: {details}.", extra={"fields": errors})
+
+
+@transaction.atomic
+def experiment_stop(*, shop: Shop, experiment_id: int, now: dt.datetime | None = None) -> Experiment:
+    """End a scheduled or running test early. Its figures stay, without a verdict: stopping
+    when the numbers look good is how tests lie."""
+    now = now or timezone.now()
+    experiment = Experiment.objects.select_for_update().filter(pk=experiment_id).first()
+    if experiment is None:
+        raise Experiment.DoesNotExist(f"No experiment {experiment_id}.")
+    if experiment.state(now) in ("scheduled", "running"):
+        experiment.stopped_at = now
+        experiment.save(update_fields=["stopped_at"])
+        transaction.on_commit(lambda: storefront_invalidate(domain=shop.domain))
+    return experiment
+
+
+def experiments_running(*, now: dt.datetime | None = None) -> list[dict]:
+    """The running tests of the shop in scope, as the storefront keeps them in its state."""
+    now = now or timezone.now()
+    return [
+        {"id": pk, "block": block, "salt": salt, "arms": arms, "ends_at": ends_at.timestamp()}
+        for pk, block, salt, arms, ends_at in Experiment.objects.filter(
+            stopped_at__isnull=True, starts_at__lte=now, ends_at__gt=now
+        ).values_list("pk", "block", "salt", "arms", "ends_at")
+    ]
+
+
+def experiment_assignment(*, running: Sequence[Mapping], block: str, visitor: str, now: float) -> Assignment | None:
+    """The arm this visitor sees on this block, if a test of it is running."""
+    for experiment in running:
+        if experiment["block"] == block and experiment["ends_at"] > now:
+            arms = experiment["arms"]
+            index = arm_assign(salt=experiment["salt"], visitor=visitor, weights=[arm["weight"] for arm in arms])
+            return Assignment(experiment["id"], arms[index]["key"], arms[index]["strategy"])
+    return None
+
+
+def experiment_exposures_record(*, shop: Shop, exposures: Mapping[tuple[int, str], int], day: dt.date) -> int:
+    """Add the widget's first-sight reports of visitors to the day's counts. Reports for a test
+    that is not running, or an arm it does not have, are dropped. Returns the visitors counted."""
+    now = timezone.now()
+    valid = {
+        pk: {arm["key"] for arm in arms}
+        for pk, arms in Experiment.objects.filter(
+            pk__in={pk for pk, _ in exposures}, stopped_at__isnull=True, starts_at__lte=now, ends_at__gt=now
+        ).values_list("pk", "arms")
+    }
+    counted = 0
+    for (experiment_id, arm), count in sorted(exposures.items()):
+        if arm not in valid.get(experiment_id, ()):
+            continue
+        row, created = ExperimentDailyCount.objects.get_or_create(
+            shop=shop, experiment_id=experiment_id, day=day, arm=arm, defaults={"exposures": count}
+        )
+        if not created:
+            ExperimentDailyCount.objects.filter(pk=row.pk).update(exposures=F("exposures") + count)
+        counted += count
+    return counted
