@@ -10,6 +10,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 
 from recommendations.models import DataProfile
+from shops.demo import demo_orders_end
 from shops.demo.generator import demo_shop_generate
 from shops.models import Order, OrderLine, Product, Shop
 from shops.tenancy import shop_scope
@@ -25,7 +26,7 @@ def run_demo() -> str:
 def test_demo_loads_the_generated_shop_and_prints_a_working_login():
     output = run_demo()
 
-    demo = demo_shop_generate()
+    demo = demo_shop_generate(end=demo_orders_end())
     shop = Shop.objects.get(domain="demo-store.localhost")
     with shop_scope(shop):
         assert Product.objects.count() == len(demo.products)

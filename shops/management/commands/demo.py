@@ -18,7 +18,7 @@ from recommendations.services.training import (
     training_run_execute,
 )
 from shops.dashboard.access import DEMO_LINK_SECONDS, dashboard_link_create
-from shops.demo import DEMO_DOMAIN
+from shops.demo import DEMO_DOMAIN, demo_orders_end
 from shops.demo.generator import demo_shop_generate
 from shops.management.base import BasketryCommand
 from shops.models import Order, Product, Shop
@@ -56,7 +56,8 @@ class Command(BasketryCommand):
             timezone_name="UTC",
         )
         with shop_scope(shop):
-            result = demo_shop_load(shop=shop, demo=demo_shop_generate(currency=shop.currency))
+            demo = demo_shop_generate(currency=shop.currency, end=demo_orders_end())
+            result = demo_shop_load(shop=shop, demo=demo)
             profile = data_profile_refresh(shop=shop)
         self.stdout.write(
             f"Demo shop {shop.domain}: {result.products} products, {result.orders_created} new orders "
