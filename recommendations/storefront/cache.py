@@ -16,8 +16,9 @@ from typing import Any
 
 from django.core.cache import cache
 
-# Shop state (shop id, currency, live version, generation) lives this long in Redis; anything that
-# changes what a storefront shows deletes it at once, the expiry only bounds memory.
+# Shop state (shop id, currency, live version, generation, widget settings) lives this long in
+# Redis; anything that changes what a storefront shows deletes it at once, the expiry only bounds
+# memory.
 STATE_SECONDS = 10 * 60
 # Rendered lists: regenerated on a miss, keyed by generation, so expiry is only housekeeping.
 LIST_SECONDS = 60 * 60
@@ -95,7 +96,8 @@ def redis_set(key: str, value: Any, seconds: int) -> None:
 
 def storefront_invalidate(*, domain: str) -> None:
     """Forget the shop's storefront state: the next request reads the live version and the
-    catalogue afresh under a new generation. Call after publishing, catalogue or rule changes."""
+    catalogue afresh under a new generation. Call after publishing, catalogue, rule or widget
+    settings changes."""
     local_states.delete(state_key(domain))
     try:
         cache.delete(state_key(domain))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from django.db import DatabaseError
 
@@ -15,6 +15,7 @@ from recommendations.services.serving import (
     recommendations_for_customer,
     recommendations_for_product,
 )
+from recommendations.services.widgets import WIDGETS_KEY, widget_defaults, widget_settings_from
 from recommendations.storefront import cache as caches
 from shops.models import Product, Shop
 from shops.tenancy import shop_scope
@@ -35,6 +36,12 @@ class ShopState:
     currency: str
     version_id: int | None
     generation: str
+    # The merchant's widget settings per block, read with the shop so a cache hit needs no query.
+    # States cached before the settings existed have none: the defaults apply.
+    widgets: dict = field(default_factory=dict)
+
+    def block_settings(self, kind: str) -> dict:
+        return self.widgets.get(kind) or widget_defaults(block=kind)
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,13 @@ def shop_state_get(*, domain: str) -> ShopState | None:
             with shop_scope(shop):
                 version = model_version_live()
             version_id = version.pk if version else None
-            state = ShopState(shop.pk, shop.currency, version_id, caches.new_generation(version_id))
+            state = ShopState(
+                shop.pk,
+                shop.currency,
+                version_id,
+                caches.new_generation(version_id),
+                widget_settings_from(stored=shop.settings.get(WIDGETS_KEY)),
+            )
     except DatabaseError as error:
         raise StorefrontUnavailable("database unavailable") from error
     if cache_answers:

@@ -26,14 +26,19 @@ from recommendations.storefront.identity import (
     customer_token_parse,
     customer_token_verify,
 )
-from recommendations.storefront.service import StorefrontUnavailable, shop_state_get, storefront_list_get
+from recommendations.storefront.service import (
+    RenderedList,
+    ShopState,
+    StorefrontUnavailable,
+    shop_state_get,
+    storefront_list_get,
+)
 from shops.errors import ValidationFailed
 from shops.models import Shop
 from shops.tenancy import shop_scope
 
 TYPES = ("related", "bought_together", "cart")
 MAX_LIMIT = 24
-DEFAULT_LIMIT = 8
 MAX_CART_ITEMS = 50
 # Platform product ids: Shopify numbers, WooCommerce numbers, CSV stock codes. Printable, short.
 _PRODUCT_ID = re.compile(r"^[A-Za-z0-9_.\-:/]{1,255}$")
@@ -74,11 +79,8 @@ def recommendations(request: HttpRequest) -> HttpResponse:
         return _error(400, f"type: one of {', '.join(TYPES)}, or personal with a customer_token")
     if kind != "personal" and not _PRODUCT_ID.match(product_id):
         return _error(400, "product_id: a product id is required (letters, digits, - _ . : /, at most 255)")
-    try:
-        limit = int(params.get("limit", DEFAULT_LIMIT))
-    except ValueError:
-        return _error(400, f"limit: a whole number from 1 to {MAX_LIMIT}")
-    if not 1 <= limit <= MAX_LIMIT:
+    limit = _limit_parse(params)
+    if limit == 0:
         return _error(400, f"limit: a whole number from 1 to {MAX_LIMIT}")
     cart: tuple[str, ...] = ()
     if kind == "cart":
@@ -92,17 +94,21 @@ def recommendations(request: HttpRequest) -> HttpResponse:
         state = shop_state_get(domain=domain)
         if state is None:
             return _error(404, "unknown shop")
-        customer_ref = ""
-        if kind == "personal":
-            customer_ref = _customer_ref_from_token(state.shop_id, domain=domain, token=token)
-            if customer_ref is None:
-                return _error(401, "customer_token: not a valid token for this shop (or expired)")
-        rendered = storefront_list_get(
-            state=state, kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref
-        )
+        block = state.block_settings(kind)
+        if not block["enabled"]:
+            rendered = NOTHING_SHOWN
+        else:
+            customer_ref = ""
+            if kind == "personal":
+                customer_ref = _customer_ref_from_token(state.shop_id, domain=domain, token=token)
+                if customer_ref is None:
+                    return _error(401, "customer_token: not a valid token for this shop (or expired)")
+            rendered = storefront_list_get(
+                state=state, kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref
+            )
     except (StorefrontUnavailable, DatabaseError):
         return _error(503, "recommendations are unavailable right now")
-    response = _render_response(kind, rendered, limit)
+    response = _render_response(kind, rendered, limit or block["items"], block)
     # Browsers and CDNs may reuse a list briefly; stock and rule changes reach the server at once.
     # A personal answer depends on who asked: never shared.
     response["Cache-Control"] = "private, no-store" if kind == "personal" else "public, max-age=30"
@@ -189,9 +195,30 @@ def _events_store(request: HttpRequest, *, domain: str, events) -> HttpResponse:
     return _json(202, dumps({"stored": stored}))
 
 
-def _render_response(kind: str, rendered, limit: int) -> HttpResponse:
+# What a block the merchant turned off answers: nothing to show, and no list is built for it.
+NOTHING_SHOWN = RenderedList(fallback=False, items=())
+
+
+def _limit_parse(params) -> int | None:
+    """The `limit` asked for; None when absent (the block's item count applies); 0 when invalid."""
+    if "limit" not in params:
+        return None
+    try:
+        limit = int(params["limit"])
+    except ValueError:
+        return 0
+    return limit if 1 <= limit <= MAX_LIMIT else 0
+
+
+def _block_document(block: dict) -> dict:
+    """How the widget should draw the block; the item count is already applied to `items`."""
+    return {key: block[key] for key in ("enabled", "title", "layout", "accent", "text")}
+
+
+def _render_response(kind: str, rendered: RenderedList, limit: int, block: dict) -> HttpResponse:
     head = b'{"type":"%s","fallback":%s,"items":[' % (kind.encode(), b"true" if rendered.fallback else b"false")
-    return _json(200, head + b",".join(rendered.items[:limit]) + b"]}")
+    tail = b'],"block":' + dumps(_block_document(block)) + b"}"
+    return _json(200, head + b",".join(rendered.items[:limit]) + tail)
 
 
 def _proxy_verified(request: HttpRequest):
@@ -229,11 +256,8 @@ def app_proxy_recommendations(request: HttpRequest) -> HttpResponse:
     output = request.GET.get("format", "json")
     if output not in ("json", "html"):
         return _error(400, "format: json or html")
-    try:
-        limit = int(request.GET.get("limit", DEFAULT_LIMIT))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_LIMIT:
+    limit = _limit_parse(request.GET)
+    if limit == 0:
         return _error(400, f"limit: a whole number from 1 to {MAX_LIMIT}")
     product_id = request.GET.get("product_id", "").strip()
     if kind != "personal" and not _PRODUCT_ID.match(product_id):
@@ -247,38 +271,39 @@ def app_proxy_recommendations(request: HttpRequest) -> HttpResponse:
         state = shop_state_get(domain=domain)
         if state is None:
             return _error(404, "unknown shop")
-        customer_ref = ""
-        if kind == "personal" and customer_id:
-            customer_ref = Shop.objects.get(pk=state.shop_id).customer_ref(customer_id)
-        rendered = storefront_list_get(
-            state=state, kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref
-        )
+        block = state.block_settings(kind)
+        rendered = _proxy_list(state, block, kind=kind, product_id=product_id, cart=cart, customer_id=customer_id)
     except (StorefrontUnavailable, DatabaseError):
         return _error(503, "recommendations are unavailable right now")
+    limit = limit or block["items"]
     if output == "html":
         response = render(
             request,
             "storefront/fragment.html",
             {
                 "kind": kind,
-                "title": TITLES_BY_KIND[kind],
+                "block": block,
+                "title": block["title"],
                 "fallback": rendered.fallback,
                 "items": [json.loads(item) for item in rendered.items[:limit]],
             },
         )
     else:
-        response = _render_response(kind, rendered, limit)
+        response = _render_response(kind, rendered, limit, block)
     # Personal answers depend on who is logged in: no shared caches.
     response["Cache-Control"] = "private, no-store" if kind == "personal" else "public, max-age=30"
     return response
 
 
-TITLES_BY_KIND = {
-    "related": "You may also like",
-    "bought_together": "Frequently bought together",
-    "cart": "Goes well with your cart",
-    "personal": "Picked for you",
-}
+def _proxy_list(
+    state: ShopState, block: dict, *, kind: str, product_id: str, cart: tuple[str, ...], customer_id: str
+) -> RenderedList:
+    if not block["enabled"]:
+        return NOTHING_SHOWN
+    customer_ref = ""
+    if kind == "personal" and customer_id:
+        customer_ref = Shop.objects.get(pk=state.shop_id).customer_ref(customer_id)
+    return storefront_list_get(state=state, kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref)
 
 
 @csrf_exempt  # signed by Shopify in the query string; no session or cookie is involved

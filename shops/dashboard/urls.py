@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from shops.dashboard.views import base, insights, overview, privacy
+from shops.dashboard.views import base, insights, overview, privacy, widgets
 from shops.dashboard.views import experiments as experiment_pages
 from shops.dashboard.views import recommendations as recommendation_pages
 from shops.dashboard.views import rules as rule_pages
@@ -12,6 +12,7 @@ urlpatterns = [
     path("dashboard/", overview.overview, name="dashboard-overview"),
     path("dashboard/insights", insights.insights, name="dashboard-insights"),
     path("dashboard/privacy", privacy.privacy, name="dashboard-privacy"),
+    path("dashboard/widgets", widgets.widgets, name="dashboard-widgets"),
     path("dashboard/recommendations", recommendation_pages.recommendations, name="dashboard-recommendations"),
     path(
         "dashboard/recommendations/action",

@@ -14,7 +14,10 @@
     ".bsk a{color:inherit}.bsk .p{font-weight:600}.bsk details{font-size:.85rem}.bsk summary{cursor:pointer}" +
     ".bsk button{align-self:start;padding:.6rem 1rem;border:0;border-radius:var(--basketry-radius,6px);background:var(--basketry-accent,#1f6f4a);color:var(--basketry-accent-text,#fff);font:inherit;cursor:pointer}" +
     ".bsk button:focus-visible,.bsk a:focus-visible,.bsk summary:focus-visible,.bsk input:focus-visible{outline:3px solid var(--basketry-focus,#1a56db);outline-offset:2px}" +
-    ".bsk .t{margin:.75rem 0}.bsk .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}";
+    ".bsk .t{margin:.75rem 0}.bsk .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
+    // Layouts: the dashboard's setting, or a theme block's data-layout ("row" is the theme editor's carousel).
+    ".bsk-carousel ul,.bsk-row ul{grid-auto-flow:column;grid-auto-columns:var(--basketry-card-width,150px);grid-template-columns:none;overflow-x:auto;scroll-snap-type:x mandatory;padding:4px}" +
+    ".bsk-carousel li,.bsk-row li{scroll-snap-align:start}.bsk-list ul{grid-template-columns:1fr}.bsk-list a{display:flex;gap:1rem;align-items:center}.bsk-list img{width:96px}";
 
   var queue = [], shopOf = null;
   // Analytics only with the shopper's consent: Shopify's Customer Privacy API, or a store's own
@@ -105,11 +108,21 @@
   function block_text(key, fallback) { return labels[key] || fallback; }
 
   function render(block, data, serial) {
+    // How the merchant set the block up in the dashboard; what the theme sets on the block wins.
+    var cfg = data.block || {}, kind = block.dataset.basketry, headingId = "bsk-h-" + serial;
     block.textContent = "";
-    if (!data.items.length) { block.hidden = true; return; }
-    var kind = block.dataset.basketry, headingId = "bsk-h-" + serial;
+    block.hidden = cfg.enabled === false || !data.items.length;
+    if (block.hidden) return;
+    if (block.bskLayout) block.classList.remove(block.bskLayout);
+    block.classList.add(block.bskLayout = "bsk-" + (block.dataset.layout || cfg.layout || "grid"));
+    var computed = getComputedStyle(block);
+    ["accent", "text"].forEach(function (name) {
+      if (cfg[name] && !computed.getPropertyValue("--basketry-" + name).trim()) block.style.setProperty("--basketry-" + name, cfg[name]);
+    });
+    // A translated label beats the English default title, but not a title the merchant chose.
+    var title = cfg.title && cfg.title !== TITLES[kind] ? cfg.title : block_text(kind, TITLES[kind]);
     var section = el("section", { "aria-labelledby": headingId });
-    section.appendChild(el("h2", { id: headingId }, block.dataset.title || block_text(kind, TITLES[kind])));
+    section.appendChild(el("h2", { id: headingId }, block.dataset.title || title));
     var list = el("ul", { role: "list" });
     var bundle = kind === "bought_together";
     var status = el("p", { "class": "sr", role: "status", "aria-live": "polite" });
@@ -145,12 +158,16 @@
   }
 
   function load(block, serial) {
-    var q = new URLSearchParams({ shop: block.dataset.shop, type: block.dataset.basketry, product_id: block.dataset.productId || "", limit: block.dataset.limit || "4" });
+    // Without data-limit the dashboard's item count for the block applies.
+    var q = new URLSearchParams({ shop: block.dataset.shop, type: block.dataset.basketry, product_id: block.dataset.productId || "" });
+    if (block.dataset.limit) q.set("limit", block.dataset.limit);
     if (block.dataset.cart) q.set("cart", block.dataset.cart);
     if (block.dataset.customerToken) q.set("customer_token", block.dataset.customerToken);
+    // Only the latest answer is drawn when a block is refreshed while a request is under way.
+    var ticket = block.bskTicket = (block.bskTicket || 0) + 1;
     fetch(BASE + "recommendations?" + q.toString())
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
-      .then(function (data) { render(block, data, serial); }, function () { block.hidden = true; });
+      .then(function (data) { if (ticket === block.bskTicket) render(block, data, serial); }, function () { block.hidden = true; });
   }
 
   function start() {
@@ -168,6 +185,8 @@
     blocks.forEach(function (block) {
       block.classList.add("bsk");
       block.bskSerial = ++serial;
+      // A page that changes a block's data-* attributes (the dashboard's preview) asks for a redraw.
+      block.addEventListener("basketry:refresh", function () { load(block, block.bskSerial); });
       if (observer) observer.observe(block); else load(block, block.bskSerial);
     });
   }
