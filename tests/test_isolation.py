@@ -145,6 +145,7 @@ SHOP_SCOPED_ROUTES = {
     "dashboard-overview",
     "dashboard-insights",
     "dashboard-privacy",
+    "dashboard-progress",  # cross-shop cases in tests/shops/test_dashboard_overview.py
     "dashboard-widgets",  # cross-shop cases in tests/recommendations/test_widget_settings.py
     # tests/shops/test_dashboard_rules.py and test_dashboard_recommendations.py: cross-shop cases
     "dashboard-recommendations",

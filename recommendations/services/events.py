@@ -5,18 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from recommendations.models import EventDailyRollup, ShopperEvent
+from recommendations.services.settings import event_retention_days_get
 from shops.errors import ValidationFailed
 from shops.models import Shop
 
 MAX_EVENTS_PER_BATCH = 50
 BLOCKS = {"related", "bought_together", "cart"}
+# The widget's report that a visitor first saw a block under test (once per visitor and test).
+EXPOSURE = "exposure"
 _ID_LIMIT = 255
 
 
@@ -31,27 +33,49 @@ def _clean_id(value, *, field: str, index: int, required: bool) -> str:
     return text
 
 
+def _exposure(event: Mapping, index: int) -> tuple[int, str]:
+    """An A/B test's first sight of a visitor: which test and arm, nothing about who."""
+    unknown = set(event) - {"type", "block", "experiment", "arm"}
+    if unknown:
+        raise ValidationFailed(f"events[{index}]: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+    experiment, arm = event.get("experiment"), event.get("arm")
+    if not isinstance(experiment, int) or isinstance(experiment, bool) or experiment <= 0:
+        raise ValidationFailed(f"events[{index}].experiment: the id of a test")
+    if arm not in ("A", "B", "C"):
+        raise ValidationFailed(f"events[{index}].arm: A, B or C")
+    return experiment, arm
+
+
 def event_batch_record(*, shop: Shop, events: Sequence[Mapping]) -> int:
     """Validate a whole batch, then store it; a single bad event rejects the batch (nothing stored).
 
-    Must run inside the shop's scope. Returns how many events were stored.
+    Exposures of A/B tests go to the tests' daily visitor counts instead of the raw events.
+    Must run inside the shop's scope. Returns how many events were accepted.
     """
+    from recommendations.services.experiments import experiment_exposures_record
+
     if not isinstance(events, list) or not events:
         raise ValidationFailed("events: a non-empty list")
     if len(events) > MAX_EVENTS_PER_BATCH:
         raise ValidationFailed(f"events: at most {MAX_EVENTS_PER_BATCH} per batch")
     now = timezone.now()
     rows = []
+    exposures: dict[tuple[int, str], int] = {}
     for index, event in enumerate(events):
         if not isinstance(event, Mapping):
             raise ValidationFailed(f"events[{index}]: an object")
+        if event.get("block") not in BLOCKS:
+            raise ValidationFailed(f"events[{index}].block: one of {', '.join(sorted(BLOCKS))}")
+        if event.get("type") == EXPOSURE:
+            key = _exposure(event, index)
+            exposures[key] = exposures.get(key, 0) + 1
+            continue
         unknown = set(event) - {"type", "block", "product_id", "anchor_id"}
         if unknown:
             raise ValidationFailed(f"events[{index}]: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
         if event.get("type") not in ShopperEvent.Kind.values:
-            raise ValidationFailed(f"events[{index}].type: one of {', '.join(ShopperEvent.Kind.values)}")
-        if event.get("block") not in BLOCKS:
-            raise ValidationFailed(f"events[{index}].block: one of {', '.join(sorted(BLOCKS))}")
+            kinds = ", ".join([*ShopperEvent.Kind.values, EXPOSURE])
+            raise ValidationFailed(f"events[{index}].type: one of {kinds}")
         rows.append(
             ShopperEvent(
                 shop=shop,
@@ -62,14 +86,17 @@ def event_batch_record(*, shop: Shop, events: Sequence[Mapping]) -> int:
                 occurred_at=now,
             )
         )
-    ShopperEvent.objects.bulk_create(rows)
-    return len(rows)
+    with transaction.atomic():
+        ShopperEvent.objects.bulk_create(rows)
+        if exposures:
+            experiment_exposures_record(shop=shop, exposures=exposures, day=now.date())
+    return len(rows) + sum(exposures.values())
 
 
 @transaction.atomic
 def events_roll_up(*, shop: Shop, before: dt.date | None = None) -> int:
     """Fold raw events of finished days (before `before`, default today) into daily rollups, then
-    delete raw events older than the retention period. Safe to run twice: a day is recounted
+    delete raw events older than the shop's retention period. Safe to run twice: a day is recounted
     from its raw events while they are kept. Returns the number of rollup rows written."""
     before = before or timezone.now().date()
     counts = (
@@ -97,6 +124,17 @@ def events_roll_up(*, shop: Shop, before: dt.date | None = None) -> int:
         unique_fields=["shop", "day", "block", "kind", "product_external_id"],
         update_fields=["count"],
     )
-    cutoff = timezone.now() - dt.timedelta(days=settings.EVENT_RETENTION_DAYS)
-    ShopperEvent.objects.filter(occurred_at__lt=cutoff).delete()
+    raw_events_purge(shop=shop)
     return len(rollups)
+
+
+def raw_events_purge(*, shop: Shop) -> int:
+    """Delete the shop's raw events older than its retention (see `event_retention_days_get`).
+
+    Whole days only: a day that keeps any raw event keeps all of them, so the roll-up, which
+    recounts every day that still has raw events, never overwrites a day's count with part of
+    it. Runs in the shop's scope; returns how many events were deleted."""
+    keep_from_day = timezone.localdate() - dt.timedelta(days=event_retention_days_get(shop=shop))
+    keep_from = timezone.make_aware(dt.datetime.combine(keep_from_day, dt.time.min))
+    deleted, _ = ShopperEvent.objects.filter(occurred_at__lt=keep_from).delete()
+    return deleted

@@ -83,6 +83,7 @@ def insights_daily_get(*, shop: Shop, days: int = 30, today: dt.date | None = No
                 "adds": seen.get("add_to_cart", 0),
                 "orders": order.orders if order else 0,
                 "widget_orders": order.widget_orders if order else 0,
+                "revenue": order.revenue if order else Decimal(0),
                 "attributed_revenue": order.attributed_revenue if order else Decimal(0),
                 "aov_with": order.widget_orders_revenue / order.widget_orders
                 if order and order.widget_orders

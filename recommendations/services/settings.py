@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.db import transaction
 
 from shops.errors import ValidationFailed
@@ -57,6 +58,43 @@ def recommendation_settings_update(*, shop: Shop, diversity: Mapping) -> Shop:
     clean = diversity_settings_clean(diversity)
     locked = Shop.objects.select_for_update().get(pk=shop.pk)
     locked.settings = {**locked.settings, DIVERSITY_KEY: clean}
+    locked.save(update_fields=["settings", "updated_at"])
+    shop.settings = locked.settings
+    return locked
+
+
+RETENTION_KEY = "retention"
+
+
+def event_retention_days_get(*, shop: Shop) -> int:
+    """How many days the shop's raw widget events are kept: the merchant's choice, never longer
+    than the operator's EVENT_RETENTION_DAYS (which is also the default)."""
+    ceiling = settings.EVENT_RETENTION_DAYS
+    retention = shop.settings.get(RETENTION_KEY)
+    stored = retention.get("event_days") if isinstance(retention, Mapping) else None
+    if isinstance(stored, int) and not isinstance(stored, bool) and stored >= 1:
+        return min(stored, ceiling)
+    return ceiling
+
+
+def retention_settings_clean(*, event_days: object) -> dict:
+    """The retention setting in canonical form; ValidationFailed names the problem."""
+    ceiling = settings.EVENT_RETENTION_DAYS
+    if not isinstance(event_days, int) or isinstance(event_days, bool) or not 1 <= event_days <= ceiling:
+        message = f"a whole number of days from 1 to {ceiling}"
+        raise ValidationFailed(
+            f"Invalid retention setting: event_days: {message}.", extra={"fields": {"event_days": message}}
+        )
+    return {"event_days": event_days}
+
+
+@transaction.atomic
+def retention_settings_update(*, shop: Shop, event_days: object) -> Shop:
+    """Validate and store how many days raw widget events are kept; the next nightly roll-up
+    purges what is older. Nothing is saved when the value is refused."""
+    clean = retention_settings_clean(event_days=event_days)
+    locked = Shop.objects.select_for_update().get(pk=shop.pk)
+    locked.settings = {**locked.settings, RETENTION_KEY: clean}
     locked.save(update_fields=["settings", "updated_at"])
     shop.settings = locked.settings
     return locked

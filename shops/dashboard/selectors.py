@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db.models import Sum
 from django.utils import timezone
 
 from shops.models import Shop
+
+if TYPE_CHECKING:
+    from integrations.models import SyncRun
+    from recommendations.models import TrainingRun
 
 
 @dataclass(frozen=True)
@@ -101,10 +106,17 @@ def dashboard_privacy_fairness_get(*, shop: Shop, days: int = 30, new_product_da
     from django.conf import settings
 
     from integrations.models import PrivacyRequest, WebhookDelivery
-    from recommendations.models import EventDailyRollup, ModelVersion, RecommendationList, ShopperEvent
-    from recommendations.services.settings import DIVERSITY_DEFAULT, DIVERSITY_KEY
+    from recommendations.models import (
+        EventDailyRollup,
+        ModelVersion,
+        OrderDailyRollup,
+        RecommendationList,
+        ShopperEvent,
+    )
+    from recommendations.services.settings import DIVERSITY_DEFAULT, DIVERSITY_KEY, event_retention_days_get
     from shops.models import Order, OrderLine, Product
 
+    event_days = event_retention_days_get(shop=shop)
     held = [
         ("Products", Product.objects.count(), "as long as the store is connected"),
         ("Orders (baskets)", Order.objects.count(), "as long as the store is connected"),
@@ -114,8 +126,21 @@ def dashboard_privacy_fairness_get(*, shop: Shop, days: int = 30, new_product_da
             Order.objects.exclude(customer_ref=None).values("customer_ref").distinct().count(),
             "until a redact request or uninstall",
         ),
-        ("Raw widget events (no shopper data)", ShopperEvent.objects.count(), f"{settings.EVENT_RETENTION_DAYS} days"),
-        ("Webhook deliveries", WebhookDelivery.objects.count(), f"{settings.WEBHOOK_RETENTION_DAYS} days"),
+        (
+            "Raw widget events (no shopper data)",
+            ShopperEvent.objects.count(),
+            f"{event_days} days (your setting below), then only daily counts",
+        ),
+        (
+            "Daily counts of widget events and orders",
+            EventDailyRollup.objects.count() + OrderDailyRollup.objects.count(),
+            "as long as the store is connected",
+        ),
+        (
+            "Webhook deliveries",
+            WebhookDelivery.objects.count(),
+            f"{settings.WEBHOOK_RETENTION_DAYS} days (set by the operator for every store)",
+        ),
     ]
     sellable = list(
         Product.objects.filter(status=Product.Status.PUBLISHED, in_stock=True).values_list(
@@ -174,5 +199,195 @@ def dashboard_privacy_fairness_get(*, shop: Shop, days: int = 30, new_product_da
         "new_catalogue_share": len(new) / len(by_external) if by_external else 0.0,
         "new_impression_share": sum(impressions.get(e, 0) for e in new) / total_shown if total_shown else 0.0,
         "diversity": shop.settings.get(DIVERSITY_KEY, DIVERSITY_DEFAULT),
+        "event_days": event_days,
+        "max_event_days": settings.EVENT_RETENTION_DAYS,
+        "purge_after_uninstall_hours": settings.SHOP_PURGE_AFTER_UNINSTALL_HOURS,
         "days": days,
     }
+
+
+# -- Overview: progress of the sync and the training under way --------------------------------
+
+SYNC_PHASES = {"products": "reading products", "orders": "reading orders", "done": "finishing"}
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _sync_progress(sync: SyncRun) -> dict:
+    from integrations.models import SyncRun
+
+    phase = str((sync.checkpoint or {}).get("phase", "products"))
+    counts = f"{sync.products_synced:,} products and {sync.orders_synced:,} orders"
+    kind = "full" if sync.kind == SyncRun.Kind.FULL else "changes only"
+    if sync.status == SyncRun.Status.RUNNING:
+        message = f"Sync running ({kind}): {SYNC_PHASES.get(phase, phase)}, {counts} so far."
+    elif sync.status == SyncRun.Status.SUCCEEDED:
+        message = f"Sync finished: {counts}."
+    else:
+        message = f"Sync stopped after {counts}: {sync.error or 'no reason recorded'}"
+    return {
+        "id": sync.pk,
+        "kind": sync.kind,
+        "status": sync.status,
+        "phase": phase,
+        "products_synced": sync.products_synced,
+        "orders_synced": sync.orders_synced,
+        "started_at": _iso(sync.started_at),
+        "finished_at": _iso(sync.finished_at),
+        "running": sync.status == SyncRun.Status.RUNNING,
+        "message": message,
+    }
+
+
+def _training_progress(training: TrainingRun) -> dict:
+    from recommendations.models import TrainingRun
+
+    status = training.status
+    if status == TrainingRun.Status.QUEUED:
+        message = "Training queued: it starts when a worker is free."
+    elif status == TrainingRun.Status.RUNNING:
+        since = timezone.localtime(training.started_at, dt.UTC).strftime("%H:%M") if training.started_at else "now"
+        message = f"Training running since {since} UTC."
+    elif status == TrainingRun.Status.SUCCEEDED:
+        message = f"Training finished: {training.decision or 'done'}."
+    else:
+        message = f"Training {training.get_status_display().lower()}: {training.error or 'no reason recorded'}"
+    return {
+        "id": training.pk,
+        "status": status,
+        "trigger": training.trigger,
+        "created_at": _iso(training.created_at),
+        "started_at": _iso(training.started_at),
+        "finished_at": _iso(training.finished_at),
+        "running": status in (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING),
+        "message": message,
+    }
+
+
+def dashboard_progress_get() -> dict:
+    """The latest sync and training of the shop in scope, as the Overview polls them: `active`
+    while either is under way, and one sentence to announce. JSON-ready. Two small reads and no
+    row counts: it is asked every few seconds."""
+    from integrations.models import SyncRun
+    from recommendations.models import TrainingRun
+
+    latest_sync = SyncRun.objects.order_by("-pk").first()
+    latest_training = TrainingRun.objects.order_by("-pk").first()
+    sync = _sync_progress(latest_sync) if latest_sync else None
+    training = _training_progress(latest_training) if latest_training else None
+    parts = [part for part in (sync, training) if part]
+    running = [part for part in parts if part["running"]]
+    return {
+        "active": bool(running),
+        "sync": sync,
+        "training": training,
+        "message": " ".join(part["message"] for part in (running or parts)) or "No sync or training yet.",
+    }
+
+
+# -- Insights: model quality of each training against its baselines ---------------------------
+
+METRIC_NAMES = {"hit_rate": "hit rate", "ndcg": "NDCG", "precision": "precision", "recall": "recall"}
+# Lists the merchant sees first come first.
+QUALITY_KIND_ORDER = ("bought_together", "related", "personal")
+
+
+@dataclass(frozen=True)
+class ListQuality:
+    """One list kind of one training: the chosen model's held-out score next to the best
+    baseline's (popularity), on the same orders."""
+
+    kind: str
+    label: str
+    metric: str
+    k: int | None
+    evaluated: bool
+    cases: int
+    champion: str
+    champion_value: float | None
+    baseline: str | None
+    baseline_value: float | None
+    reason: str
+
+    @property
+    def metric_label(self) -> str:
+        name = METRIC_NAMES.get(self.metric, self.metric.replace("_", " "))
+        return f"{name}@{self.k}" if self.k else name
+
+    @property
+    def margin(self) -> float | None:
+        if self.champion_value is None or self.baseline_value is None:
+            return None
+        return self.champion_value - self.baseline_value
+
+    @property
+    def champion_is_baseline(self) -> bool:
+        return self.champion == self.baseline
+
+
+@dataclass(frozen=True)
+class TrainingRunQuality:
+    run: TrainingRun
+    lists: list[ListQuality]
+
+
+def _score(candidate: object, metric: str) -> float | None:
+    value = candidate.get(metric) if isinstance(candidate, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _list_quality(kind: str, entry: dict) -> ListQuality | None:
+    from recommendations.models import ListKind
+
+    metric, candidates = entry.get("metric"), entry.get("candidates")
+    if not isinstance(metric, str) or not isinstance(candidates, dict):
+        return None
+    champion = str(entry.get("champion", ""))
+    baselines = [
+        (score, name)
+        for name, candidate in candidates.items()
+        if isinstance(candidate, dict)
+        and candidate.get("baseline")
+        and (score := _score(candidate, metric)) is not None
+    ]
+    best_baseline = max(baselines, default=None)  # by score, ties to the name: the same answer every time
+    cases = [candidate.get("cases") for candidate in candidates.values() if isinstance(candidate, dict)]
+    k = entry.get("k")
+    return ListQuality(
+        kind=kind,
+        label=dict(ListKind.choices).get(kind, kind),
+        metric=metric,
+        k=k if isinstance(k, int) else None,
+        evaluated=bool(entry.get("evaluated")),
+        cases=max((case for case in cases if isinstance(case, int)), default=0),
+        champion=champion,
+        champion_value=_score(candidates.get(champion), metric),
+        baseline=best_baseline[1] if best_baseline else None,
+        baseline_value=best_baseline[0] if best_baseline else None,
+        reason=str(entry.get("reason", "")),
+    )
+
+
+def training_run_quality_list(*, limit: int = 10) -> list[TrainingRunQuality]:
+    """The shop's latest training runs, newest first, each with, per list kind, its champion's
+    held-out score against the best baseline, read from the run's report. Runs that evaluated
+    nothing (queued, failed, skipped) come with no lists. Runs in the shop's scope."""
+    from recommendations.models import TrainingRun
+
+    def position(kind: str) -> tuple[int, str]:
+        return (QUALITY_KIND_ORDER.index(kind) if kind in QUALITY_KIND_ORDER else len(QUALITY_KIND_ORDER), kind)
+
+    runs = []
+    for run in TrainingRun.objects.order_by("-created_at", "-pk")[:limit]:
+        evaluation = (run.report or {}).get("evaluation") if isinstance(run.report, dict) else None
+        lists = []
+        if isinstance(evaluation, dict):
+            for kind in sorted(evaluation, key=position):
+                entry = evaluation[kind]
+                quality = _list_quality(kind, entry) if isinstance(entry, dict) else None
+                if quality is not None:
+                    lists.append(quality)
+        runs.append(TrainingRunQuality(run=run, lists=lists))
+    return runs

@@ -10,6 +10,7 @@ from shops.dashboard.views import rules as rule_pages
 urlpatterns = [
     path("dashboard/enter", base.enter, name="dashboard-enter"),
     path("dashboard/", overview.overview, name="dashboard-overview"),
+    path("dashboard/progress", overview.progress, name="dashboard-progress"),
     path("dashboard/insights", insights.insights, name="dashboard-insights"),
     path("dashboard/privacy", privacy.privacy, name="dashboard-privacy"),
     path("dashboard/widgets", widgets.widgets, name="dashboard-widgets"),

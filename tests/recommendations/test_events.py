@@ -113,3 +113,58 @@ def test_roll_up_counts_finished_days_and_purges_old_raw_events(shop, other_shop
         # Yesterday's three and today's one stay (within retention); the 40-day-old one is gone.
         assert ShopperEvent.objects.count() == 4
     assert EventDailyRollup.all_shops.filter(shop=other_shop).count() == 0
+
+
+def test_the_purge_honours_a_shops_shorter_retention_and_leaves_other_shops_alone(shop, other_shop, settings):
+    from recommendations.services.settings import retention_settings_update
+
+    settings.EVENT_RETENTION_DAYS = 30
+    retention_settings_update(shop=shop, event_days=3)
+    now = timezone.now()
+    make_shopper_event(shop, kind="click", product_external_id="P1", occurred_at=now - dt.timedelta(days=1))
+    make_shopper_event(shop, kind="click", product_external_id="P5", occurred_at=now - dt.timedelta(days=5))
+    make_shopper_event(other_shop, kind="click", product_external_id="P5", occurred_at=now - dt.timedelta(days=5))
+
+    with shop_scope(shop):
+        events_roll_up(shop=shop)
+        assert list(ShopperEvent.objects.values_list("product_external_id", flat=True)) == ["P1"]
+        # Counted before it went: the daily figures keep the deleted day.
+        assert EventDailyRollup.objects.get(product_external_id="P5").count == 1
+    with shop_scope(other_shop):
+        events_roll_up(shop=other_shop)  # its own, default retention of 30 days keeps it
+        assert ShopperEvent.objects.count() == 1
+    assert ShopperEvent.all_shops.filter(shop=other_shop).count() == 1
+
+
+def test_the_purge_keeps_whole_days_so_a_recount_never_shrinks_a_day(shop, settings):
+    """A day the purge has started on would be recounted from what is left of it: the purge
+    removes whole days only."""
+    from recommendations.services.settings import retention_settings_update
+
+    settings.EVENT_RETENTION_DAYS = 30
+    retention_settings_update(shop=shop, event_days=2)
+    oldest_kept = timezone.localdate() - dt.timedelta(days=2)
+    for moment in (dt.time(0, 1), dt.time(23, 59)):
+        occurred = timezone.make_aware(dt.datetime.combine(oldest_kept, moment))
+        make_shopper_event(shop, kind="impression", product_external_id="P3", occurred_at=occurred)
+    too_old = timezone.make_aware(dt.datetime.combine(oldest_kept - dt.timedelta(days=1), dt.time(23, 59)))
+    make_shopper_event(shop, kind="impression", product_external_id="P4", occurred_at=too_old)
+
+    with shop_scope(shop):
+        events_roll_up(shop=shop)
+        events_roll_up(shop=shop)  # the next night's recount
+        assert EventDailyRollup.objects.get(day=oldest_kept, product_external_id="P3").count == 2
+        assert EventDailyRollup.objects.get(product_external_id="P4").count == 1
+        assert sorted(ShopperEvent.objects.values_list("product_external_id", flat=True)) == ["P3", "P3"]
+
+
+def test_the_operator_limit_caps_a_longer_shop_retention(shop, settings):
+    from recommendations.services.settings import retention_settings_update
+
+    settings.EVENT_RETENTION_DAYS = 30
+    retention_settings_update(shop=shop, event_days=30)
+    settings.EVENT_RETENTION_DAYS = 10  # shortened by the operator afterwards
+    make_shopper_event(shop, kind="click", product_external_id="P8", occurred_at=timezone.now() - dt.timedelta(days=20))
+    with shop_scope(shop):
+        events_roll_up(shop=shop)
+        assert ShopperEvent.objects.count() == 0

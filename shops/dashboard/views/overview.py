@@ -1,13 +1,34 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from shops.dashboard.selectors import dashboard_overview_get
+from shops.dashboard.selectors import dashboard_overview_get, dashboard_progress_get
 from shops.dashboard.views.base import dashboard_page
 from shops.models import Shop
+
+# How often the Overview asks while a sync or training runs: fresh enough to watch, a handful of
+# indexed reads per shop every few seconds.
+PROGRESS_POLL_MILLISECONDS = 4000
 
 
 @dashboard_page
 def overview(request: HttpRequest, shop: Shop) -> HttpResponse:
-    return render(request, "dashboard/overview.html", {"shop": shop, **dashboard_overview_get(shop=shop)})
+    return render(
+        request,
+        "dashboard/overview.html",
+        {
+            "shop": shop,
+            **dashboard_overview_get(shop=shop),
+            "progress": dashboard_progress_get(),
+            "poll_milliseconds": PROGRESS_POLL_MILLISECONDS,
+        },
+    )
+
+
+@dashboard_page
+def progress(request: HttpRequest, shop: Shop) -> HttpResponse:
+    """GET /dashboard/progress: the latest sync's and training's state, for the Overview to poll."""
+    response = JsonResponse(dashboard_progress_get())
+    response["Cache-Control"] = "no-store"
+    return response
