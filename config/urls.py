@@ -24,6 +24,7 @@ urlpatterns = [
     path("demo/<str:domain>/", demo_storefront.store_home, name="demo-home"),
     path("demo/<str:domain>/cart", demo_storefront.cart_page, name="demo-cart"),
     path("demo/<str:domain>/cart/add.js", demo_storefront.cart_add, name="demo-cart-add"),
+    path("demo/<str:domain>/cart/update.js", demo_storefront.cart_update, name="demo-cart-update"),
     path("products/<str:handle>", demo_storefront.product_by_handle, name="demo-product-by-handle"),
     path("webhooks/shopify", shopify_webhooks.shopify_webhook, name="shopify-webhooks"),
     path("webhooks/woocommerce/<int:shop_id>", woocommerce_webhooks.woocommerce_webhook, name="woocommerce-webhooks"),

@@ -129,6 +129,7 @@ STOREFRONT_ROUTES = {
     "demo-product-by-handle",
     "demo-cart",
     "demo-cart-add",
+    "demo-cart-update",
     "demo-home",
 }
 # Operator-only routes (Django admin, staff login): cross-shop on purpose, behind staff auth.

@@ -149,21 +149,29 @@ def experiment_stop(*, shop: Shop, experiment_id: int, now: dt.datetime | None =
     return experiment
 
 
-def experiments_running(*, now: dt.datetime | None = None) -> list[dict]:
-    """The running tests of the shop in scope, as the storefront keeps them in its state."""
+def experiments_for_storefront(*, now: dt.datetime | None = None) -> list[dict]:
+    """The scheduled and running tests of the shop in scope, as the storefront keeps them in its
+    cached state; whether one runs is decided per request from its start and end."""
     now = now or timezone.now()
     return [
-        {"id": pk, "block": block, "salt": salt, "arms": arms, "ends_at": ends_at.timestamp()}
-        for pk, block, salt, arms, ends_at in Experiment.objects.filter(
-            stopped_at__isnull=True, starts_at__lte=now, ends_at__gt=now
-        ).values_list("pk", "block", "salt", "arms", "ends_at")
+        {
+            "id": pk,
+            "block": block,
+            "salt": salt,
+            "arms": arms,
+            "starts_at": start.timestamp(),
+            "ends_at": end.timestamp(),
+        }
+        for pk, block, salt, arms, start, end in Experiment.objects.filter(
+            stopped_at__isnull=True, ends_at__gt=now
+        ).values_list("pk", "block", "salt", "arms", "starts_at", "ends_at")
     ]
 
 
 def experiment_assignment(*, running: Sequence[Mapping], block: str, visitor: str, now: float) -> Assignment | None:
-    """The arm this visitor sees on this block, if a test of it is running."""
+    """The arm this visitor sees on this block, if a test of it is running at `now`."""
     for experiment in running:
-        if experiment["block"] == block and experiment["ends_at"] > now:
+        if experiment["block"] == block and experiment["starts_at"] <= now < experiment["ends_at"]:
             arms = experiment["arms"]
             index = arm_assign(salt=experiment["salt"], visitor=visitor, weights=[arm["weight"] for arm in arms])
             return Assignment(experiment["id"], arms[index]["key"], arms[index]["strategy"])

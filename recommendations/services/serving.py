@@ -116,3 +116,29 @@ def recommendations_for_cart(
         limit=limit,
         cart=cart,
     )
+
+
+def recommendations_best_sellers(
+    *,
+    version: ModelVersion,
+    kind: str,
+    anchor_pk: int | None,
+    cart_pks: list[int],
+    limit: int,
+    facts: Mapping[int, ProductFacts],
+    rules: list[Rule],
+) -> list[dict]:
+    """What a block shows without the model (an A/B test's "best sellers with your rules" arm):
+    the shop's popular list under the merchant's rules for this block, without the product
+    viewed or what is in the cart."""
+    items = recommendation_list_get(version=version, kind=ListKind.POPULAR, anchor="") or []
+    return rules_apply(
+        items=items,
+        list_kind=kind,
+        anchor=facts.get(anchor_pk) if anchor_pk is not None else None,
+        rules=rules,
+        facts=facts,
+        now=timezone.now(),
+        limit=limit,
+        cart=cart_pks,
+    )

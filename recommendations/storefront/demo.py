@@ -96,6 +96,26 @@ def cart_add(request: HttpRequest, domain: str) -> JsonResponse:
     return JsonResponse({"items": [{"id": pk} for pk in ids]})
 
 
+CART_ATTRIBUTES_SESSION_KEY = "basketry_demo_cart_attributes"
+
+
+# Shopify's /cart/update.js stand-in: the widget sets the A/B test mark as a cart attribute.
+@csrf_exempt
+@require_POST
+def cart_update(request: HttpRequest, domain: str) -> JsonResponse:
+    shop = _shop(domain)
+    try:
+        attributes = json.loads(request.body)["attributes"]
+        if not isinstance(attributes, dict) or not all(isinstance(v, str) for v in attributes.values()):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse({"error": 'expected {"attributes": {"key": "value"}}'}, status=400)
+    stored = request.session.get(CART_ATTRIBUTES_SESSION_KEY, {})
+    stored[str(shop.pk)] = {**stored.get(str(shop.pk), {}), **attributes}
+    request.session[CART_ATTRIBUTES_SESSION_KEY] = stored
+    return JsonResponse({"attributes": stored[str(shop.pk)]})
+
+
 def _cart_append(request: HttpRequest, shop: Shop, *, ids: list[str], sources: list[str]) -> bool:
     """Add the products to the visitor's cart; False (nothing added) if one is unknown."""
     with shop_scope(shop):

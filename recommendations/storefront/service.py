@@ -9,8 +9,10 @@ from django.db import DatabaseError
 
 from recommendations.models import ModelVersion
 from recommendations.selectors import merchant_rules_active, model_version_live, product_facts_all
+from recommendations.services.experiments import experiments_for_storefront
 from recommendations.services.serving import (
     popular_fallback,
+    recommendations_best_sellers,
     recommendations_for_cart,
     recommendations_for_customer,
     recommendations_for_product,
@@ -24,6 +26,8 @@ logger = logging.getLogger("basketry.storefront")
 
 # Items rendered per list; a request's `limit` takes the first ones.
 RENDERED_ITEMS = 24
+# The experiments' arm that shows the shop's best sellers under its rules instead of the model.
+BEST_SELLERS = "popular"
 
 
 class StorefrontUnavailable(Exception):
@@ -39,6 +43,8 @@ class ShopState:
     # The merchant's widget settings per block, read with the shop so a cache hit needs no query.
     # States cached before the settings existed have none: the defaults apply.
     widgets: dict = field(default_factory=dict)
+    # Scheduled and running A/B tests (recommendations.services.experiments), for assignment.
+    experiments: list = field(default_factory=list)
 
     def block_settings(self, kind: str) -> dict:
         return self.widgets.get(kind) or widget_defaults(block=kind)
@@ -82,6 +88,7 @@ def shop_state_get(*, domain: str) -> ShopState | None:
         else:
             with shop_scope(shop):
                 version = model_version_live()
+                experiments = experiments_for_storefront()
             version_id = version.pk if version else None
             state = ShopState(
                 shop.pk,
@@ -89,6 +96,7 @@ def shop_state_get(*, domain: str) -> ShopState | None:
                 version_id,
                 caches.new_generation(version_id),
                 widget_settings_from(stored=shop.settings.get(WIDGETS_KEY)),
+                experiments,
             )
     except DatabaseError as error:
         raise StorefrontUnavailable("database unavailable") from error
@@ -101,7 +109,7 @@ def shop_state_get(*, domain: str) -> ShopState | None:
 
 
 def _render(
-    state: ShopState, *, kind: str, product_id: str, cart: tuple[str, ...], customer_ref: str = ""
+    state: ShopState, *, kind: str, product_id: str, cart: tuple[str, ...], customer_ref: str = "", strategy: str = ""
 ) -> RenderedList:
     with shop_scope(state.shop_id):
         version = ModelVersion.objects.filter(pk=state.version_id).first() if state.version_id else None
@@ -112,6 +120,17 @@ def _render(
         fallback = False
         if version is None:
             items, fallback = [], True
+        elif strategy == BEST_SELLERS:
+            cart_pks = [pk_of[external] for external in cart if external in pk_of]
+            items = recommendations_best_sellers(
+                version=version,
+                kind=kind,
+                anchor_pk=pk_of.get(product_id),
+                cart_pks=[*([pk_of[product_id]] if kind == "cart" and product_id in pk_of else []), *cart_pks],
+                limit=RENDERED_ITEMS,
+                facts=facts,
+                rules=rules,
+            )
         elif kind == "personal":
             if customer_ref:
                 items = recommendations_for_customer(
@@ -171,24 +190,28 @@ def _render(
 
 
 def storefront_list_get(
-    *, state: ShopState, kind: str, product_id: str, cart: tuple[str, ...], customer_ref: str = ""
+    *, state: ShopState, kind: str, product_id: str, cart: tuple[str, ...], customer_ref: str = "", strategy: str = ""
 ) -> RenderedList:
     """The rendered list: in-process cache, then Redis, then built from the database.
 
     `customer_ref` (personal lists) must come from a platform-signed identity, never a raw id.
+    `strategy` BEST_SELLERS renders an A/B test's arm without the model.
     """
     if kind == "personal":
         anchor = customer_ref or "-"
     else:
         anchor = product_id if kind != "cart" else ",".join((product_id, *sorted(set(cart))))
-    key = caches.list_key(shop_id=state.shop_id, generation=state.generation, kind=kind, anchor=anchor)
+    cached_kind = f"{kind}~{strategy}" if strategy else kind
+    key = caches.list_key(shop_id=state.shop_id, generation=state.generation, kind=cached_kind, anchor=anchor)
     found = caches.local.get(key)
     if found is not None:
         return found
     found, cache_answers = _cache_get(key)
     if found is None:
         try:
-            found = _render(state, kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref)
+            found = _render(
+                state, kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref, strategy=strategy
+            )
         except DatabaseError as error:
             raise StorefrontUnavailable("database unavailable") from error
         if cache_answers:

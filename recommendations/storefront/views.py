@@ -18,7 +18,9 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from recommendations.models import Experiment
 from recommendations.services.events import event_batch_record
+from recommendations.services.experiments import experiment_assignment
 from recommendations.storefront.cache import dumps
 from recommendations.storefront.identity import (
     CREDENTIALS_KEY,
@@ -27,6 +29,7 @@ from recommendations.storefront.identity import (
     customer_token_verify,
 )
 from recommendations.storefront.service import (
+    BEST_SELLERS,
     RenderedList,
     ShopState,
     StorefrontUnavailable,
@@ -43,6 +46,8 @@ MAX_CART_ITEMS = 50
 # Platform product ids: Shopify numbers, WooCommerce numbers, CSV stock codes. Printable, short.
 _PRODUCT_ID = re.compile(r"^[A-Za-z0-9_.\-:/]{1,255}$")
 _DOMAIN = re.compile(r"^[a-z0-9.\-]{1,253}(:[0-9]{1,5})?$")
+# The random id the widget keeps for A/B tests, only with the shopper's consent to analytics.
+_VISITOR = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 _CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -89,26 +94,28 @@ def recommendations(request: HttpRequest) -> HttpResponse:
             return _error(400, f"cart: up to {MAX_CART_ITEMS} comma-separated product ids")
     elif "cart" in params:
         return _error(400, "cart: only for type=cart")
+    visitor = params.get("visitor", "")
+    if visitor and not _VISITOR.match(visitor):
+        return _error(400, "visitor: the widget's random visitor id (8 to 64 letters, digits, - or _)")
 
     try:
         state = shop_state_get(domain=domain)
         if state is None:
             return _error(404, "unknown shop")
         block = state.block_settings(kind)
+        experiment = None
         if not block["enabled"]:
             rendered = NOTHING_SHOWN
+        elif kind == "personal":
+            customer_ref = _customer_ref_from_token(state.shop_id, domain=domain, token=token)
+            if customer_ref is None:
+                return _error(401, "customer_token: not a valid token for this shop (or expired)")
+            rendered = storefront_list_get(state=state, kind=kind, product_id="", cart=(), customer_ref=customer_ref)
         else:
-            customer_ref = ""
-            if kind == "personal":
-                customer_ref = _customer_ref_from_token(state.shop_id, domain=domain, token=token)
-                if customer_ref is None:
-                    return _error(401, "customer_token: not a valid token for this shop (or expired)")
-            rendered = storefront_list_get(
-                state=state, kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref
-            )
+            rendered, experiment = _block_list(state, kind=kind, product_id=product_id, cart=cart, visitor=visitor)
     except (StorefrontUnavailable, DatabaseError):
         return _error(503, "recommendations are unavailable right now")
-    response = _render_response(kind, rendered, limit or block["items"], block)
+    response = _render_response(kind, rendered, limit or block["items"], block, experiment)
     # Browsers and CDNs may reuse a list briefly; stock and rule changes reach the server at once.
     # A personal answer depends on who asked: never shared.
     response["Cache-Control"] = "private, no-store" if kind == "personal" else "public, max-age=30"
@@ -215,10 +222,34 @@ def _block_document(block: dict) -> dict:
     return {key: block[key] for key in ("enabled", "title", "layout", "accent", "text")}
 
 
-def _render_response(kind: str, rendered: RenderedList, limit: int, block: dict) -> HttpResponse:
+def _render_response(
+    kind: str, rendered: RenderedList, limit: int, block: dict, experiment: dict | None = None
+) -> HttpResponse:
     head = b'{"type":"%s","fallback":%s,"items":[' % (kind.encode(), b"true" if rendered.fallback else b"false")
-    tail = b'],"block":' + dumps(_block_document(block)) + b"}"
-    return _json(200, head + b",".join(rendered.items[:limit]) + tail)
+    tail = b'],"block":' + dumps(_block_document(block))
+    if experiment is not None:
+        tail += b',"experiment":' + dumps(experiment)
+    return _json(200, head + b",".join(rendered.items[:limit]) + tail + b"}")
+
+
+def _block_list(
+    state: ShopState, *, kind: str, product_id: str, cart: tuple[str, ...], visitor: str
+) -> tuple[RenderedList, dict | None]:
+    """A product or cart block's list and, for a visitor in an A/B test of the block, the arm
+    they are in ({"id", "arm"}): the model's list, the best sellers under the shop's rules, or
+    nothing. Visitors without an id (no analytics consent) see the model and are not counted."""
+    assignment = (
+        experiment_assignment(running=state.experiments, block=kind, visitor=visitor, now=time.time())
+        if visitor and state.experiments
+        else None
+    )
+    if assignment is None:
+        return storefront_list_get(state=state, kind=kind, product_id=product_id, cart=cart), None
+    experiment = {"id": assignment.experiment_id, "arm": assignment.arm}
+    if assignment.strategy == Experiment.Strategy.NONE:
+        return NOTHING_SHOWN, experiment
+    strategy = BEST_SELLERS if assignment.strategy == Experiment.Strategy.POPULAR else ""
+    return storefront_list_get(state=state, kind=kind, product_id=product_id, cart=cart, strategy=strategy), experiment
 
 
 def _proxy_verified(request: HttpRequest):
@@ -267,12 +298,22 @@ def app_proxy_recommendations(request: HttpRequest) -> HttpResponse:
         cart = tuple(value.strip() for value in request.GET.get("cart", "").split(",") if value.strip())
         if len(cart) > MAX_CART_ITEMS or not all(_PRODUCT_ID.match(value) for value in cart):
             return _error(400, f"cart: up to {MAX_CART_ITEMS} comma-separated product ids")
+    visitor = request.GET.get("visitor", "")
+    if visitor and not _VISITOR.match(visitor):
+        return _error(400, "visitor: the widget's random visitor id (8 to 64 letters, digits, - or _)")
     try:
         state = shop_state_get(domain=domain)
         if state is None:
             return _error(404, "unknown shop")
         block = state.block_settings(kind)
-        rendered = _proxy_list(state, block, kind=kind, product_id=product_id, cart=cart, customer_id=customer_id)
+        experiment = None
+        if not block["enabled"]:
+            rendered = NOTHING_SHOWN
+        elif kind == "personal":
+            customer_ref = Shop.objects.get(pk=state.shop_id).customer_ref(customer_id) if customer_id else ""
+            rendered = storefront_list_get(state=state, kind=kind, product_id="", cart=(), customer_ref=customer_ref)
+        else:
+            rendered, experiment = _block_list(state, kind=kind, product_id=product_id, cart=cart, visitor=visitor)
     except (StorefrontUnavailable, DatabaseError):
         return _error(503, "recommendations are unavailable right now")
     limit = limit or block["items"]
@@ -289,21 +330,10 @@ def app_proxy_recommendations(request: HttpRequest) -> HttpResponse:
             },
         )
     else:
-        response = _render_response(kind, rendered, limit, block)
+        response = _render_response(kind, rendered, limit, block, experiment)
     # Personal answers depend on who is logged in: no shared caches.
     response["Cache-Control"] = "private, no-store" if kind == "personal" else "public, max-age=30"
     return response
-
-
-def _proxy_list(
-    state: ShopState, block: dict, *, kind: str, product_id: str, cart: tuple[str, ...], customer_id: str
-) -> RenderedList:
-    if not block["enabled"]:
-        return NOTHING_SHOWN
-    customer_ref = ""
-    if kind == "personal" and customer_id:
-        customer_ref = Shop.objects.get(pk=state.shop_id).customer_ref(customer_id)
-    return storefront_list_get(state=state, kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref)
 
 
 @csrf_exempt  # signed by Shopify in the query string; no session or cookie is involved

@@ -16,7 +16,7 @@ from recommendations.services.experiments import (
     experiment_create,
     experiment_exposures_record,
     experiment_stop,
-    experiments_running,
+    experiments_for_storefront,
 )
 from shops.errors import ValidationFailed
 from shops.records import experiment_mark
@@ -85,7 +85,7 @@ def test_overlapping_tests_on_one_block_are_refused(shop, other_shop):
 def test_assignment_is_deterministic_and_only_while_running(shop):
     experiment = create(shop)
     with shop_scope(shop):
-        running = experiments_running()
+        running = experiments_for_storefront()
     now = timezone.now().timestamp()
     seen = {
         experiment_assignment(running=running, block="bought_together", visitor=f"v{n}", now=now).arm
@@ -97,6 +97,7 @@ def test_assignment_is_deterministic_and_only_while_running(shop):
     assert one.experiment_id == experiment.pk and one.strategy in ("model", "none")
     assert experiment_assignment(running=running, block="related", visitor="v7", now=now) is None
     assert experiment_assignment(running=running, block="bought_together", visitor="v7", now=now + 15 * 86400) is None
+    assert experiment_assignment(running=running, block="bought_together", visitor="v7", now=now - 86400) is None
 
 
 def test_exposures_count_for_running_tests_and_real_arms_only(shop):
@@ -220,3 +221,87 @@ def test_a_lopsided_split_withholds_the_verdict(shop):
     with shop_scope(shop):
         results = experiment_results_get(experiment=experiment)
     assert results["sample_ratio_mismatch"] and results["verdict"].startswith("No verdict")
+
+
+@pytest.fixture
+def trained(db):
+    from tests.shops.dashboard_fixtures import trained_demo_shop
+
+    return trained_demo_shop("ab.example", seed=9)
+
+
+def _get(client, shop, **params):
+    response = client.get("/api/storefront/v1/recommendations", {"shop": shop.domain, **params})
+    return response
+
+
+def test_the_storefront_serves_each_visitor_their_arm(client, trained, django_capture_on_commit_callbacks):
+    shop, demo = trained
+    anchor = demo.complementary_pairs[0][0]
+    with django_capture_on_commit_callbacks(execute=True):
+        experiment = create(
+            shop,
+            arms=[
+                {"strategy": "model", "weight": 34},
+                {"strategy": "popular", "weight": 33},
+                {"strategy": "none", "weight": 33},
+            ],
+        )
+    plain = _get(client, shop, type="bought_together", product_id=anchor).json()
+    assert "experiment" not in plain and plain["items"]  # no visitor id (no consent): the model, uncounted
+    model_ids = [item["product_id"] for item in plain["items"]]
+    seen = {}
+    for n in range(60):
+        visitor = f"visitor-{n:04d}"
+        body = _get(client, shop, type="bought_together", product_id=anchor, visitor=visitor).json()
+        assert body["experiment"]["id"] == experiment.pk
+        again = _get(client, shop, type="bought_together", product_id=anchor, visitor=visitor).json()
+        assert again["experiment"] == body["experiment"] and again["items"] == body["items"]
+        seen.setdefault(body["experiment"]["arm"], [item["product_id"] for item in body["items"]])
+    assert set(seen) == {"A", "B", "C"}
+    assert seen["A"] == model_ids
+    assert seen["C"] == []
+    from recommendations.models import ListKind, RecommendationList
+    from shops.models import Product
+
+    with shop_scope(shop):
+        popular = RecommendationList.objects.get(kind=ListKind.POPULAR, anchor="").items
+        external = dict(Product.objects.values_list("pk", "external_id"))
+    expected = [external[item["product_id"]] for item in popular if external[item["product_id"]] != anchor]
+    assert seen["B"] == expected[: len(seen["B"])] and seen["B"] != model_ids
+    # Another block is not under test.
+    assert "experiment" not in _get(client, shop, type="related", product_id=anchor, visitor="visitor-0001").json()
+    assert _get(client, shop, type="related", product_id=anchor, visitor="bad id!").status_code == 400
+
+
+def test_exposure_events_count_visitors_and_stopping_ends_assignment(
+    client, trained, django_capture_on_commit_callbacks
+):
+    import json
+
+    shop, demo = trained
+    anchor = demo.complementary_pairs[0][0]
+    with django_capture_on_commit_callbacks(execute=True):
+        experiment = create(shop)
+    events = [
+        {"type": "exposure", "block": "bought_together", "experiment": experiment.pk, "arm": "A"},
+        {"type": "exposure", "block": "bought_together", "experiment": experiment.pk, "arm": "B"},
+        {"type": "exposure", "block": "bought_together", "experiment": experiment.pk, "arm": "B"},
+    ]
+    posted = client.post(
+        "/api/storefront/v1/events", json.dumps({"shop": shop.domain, "events": events}), content_type="text/plain"
+    )
+    assert posted.status_code == 202
+    bad = client.post(
+        "/api/storefront/v1/events",
+        json.dumps({"shop": shop.domain, "events": [{**events[0], "arm": "Q"}]}),
+        content_type="text/plain",
+    )
+    assert bad.status_code == 400
+    with shop_scope(shop):
+        counts = dict(ExperimentDailyCount.objects.values_list("arm", "exposures"))
+        assert counts == {"A": 1, "B": 2}
+        with django_capture_on_commit_callbacks(execute=True):
+            experiment_stop(shop=shop, experiment_id=experiment.pk)
+    body = _get(client, shop, type="bought_together", product_id=anchor, visitor="visitor-0001").json()
+    assert "experiment" not in body and body["items"]

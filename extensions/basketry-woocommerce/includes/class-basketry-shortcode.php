@@ -8,7 +8,8 @@
 defined( 'ABSPATH' ) || exit;
 
 /**
- * [basketry type="related|bought_together|cart|personal" limit="4" title="" product_id=""]
+ * [basketry type="related|bought_together|cart|personal" limit="" title="" product_id=""]
+ * Without limit or title the block follows the Basketry dashboard's widget settings.
  */
 final class Basketry_Shortcode {
 
@@ -52,7 +53,7 @@ final class Basketry_Shortcode {
 		$atts = shortcode_atts(
 			array(
 				'type'       => 'related',
-				'limit'      => Basketry_Storefront::DEFAULT_LIMIT,
+				'limit'      => 0,
 				'title'      => '',
 				'product_id' => '',
 			),

@@ -22,6 +22,10 @@ final class Basketry_Storefront {
 	const MIN_HEIGHT = 300;
 	const ITEM_KEY   = '_basketry';
 
+	/** The order meta and the widget's cookie of an A/B test mark. */
+	const EXPERIMENT_KEY    = '_basketry_experiment';
+	const EXPERIMENT_COOKIE = 'basketry_experiment';
+
 	/**
 	 * Single instance.
 	 *
@@ -58,6 +62,8 @@ final class Basketry_Storefront {
 		add_filter( 'woocommerce_add_cart_item_data', array( $this, 'tag_cart_item' ), 10, 3 );
 		// Fires for the classic checkout and for the Store API (Checkout block) alike.
 		add_action( 'woocommerce_checkout_create_order_line_item', array( $this, 'tag_order_item' ), 10, 3 );
+		// An A/B test the shopper took part in: the widget keeps its mark in a cookie.
+		add_action( 'woocommerce_checkout_create_order', array( $this, 'tag_order_experiment' ), 10, 1 );
 	}
 
 	/**
@@ -126,7 +132,7 @@ final class Basketry_Storefront {
 	 * @param array  $args {
 	 *     Optional.
 	 *
-	 *     @type int    $limit      Number of products.
+	 *     @type int    $limit      Number of products; 0 for the dashboard's setting.
 	 *     @type string $title      Heading; empty for the widget's translated default.
 	 *     @type int    $product_id Anchor product for related and bought_together.
 	 *     @type string $class      Extra CSS classes.
@@ -137,7 +143,7 @@ final class Basketry_Storefront {
 		$args = wp_parse_args(
 			$args,
 			array(
-				'limit'      => self::DEFAULT_LIMIT,
+				'limit'      => 0,
 				'title'      => '',
 				'product_id' => 0,
 				'class'      => '',
@@ -155,8 +161,11 @@ final class Basketry_Storefront {
 			'data-shop'     => Basketry_Settings::shop_domain(),
 			'data-platform' => 'woocommerce',
 			'data-cart-url' => home_url( '/' ),
-			'data-limit'    => (string) self::clamp_limit( $args['limit'] ),
 		);
+		// Without a count of its own the block shows as many products as the Basketry dashboard says.
+		if ( absint( $args['limit'] ) > 0 ) {
+			$attributes['data-limit'] = (string) self::clamp_limit( $args['limit'] );
+		}
 
 		if ( 'cart' === $type ) {
 			$ids = $this->cart_product_ids();
@@ -435,6 +444,22 @@ final class Basketry_Storefront {
 		$block = sanitize_key( $values[ self::ITEM_KEY ] );
 		if ( in_array( $block, self::TYPES, true ) ) {
 			$item->add_meta_data( self::ITEM_KEY, $block, true );
+		}
+	}
+
+	/**
+	 * Copies the widget's A/B test mark ("<test id>:<arm>", nothing about the shopper) into the
+	 * order, so that Basketry can count the test's orders per arm. Anything malformed is ignored.
+	 *
+	 * @param WC_Order $order The order being created.
+	 */
+	public function tag_order_experiment( $order ) {
+		if ( empty( $_COOKIE[ self::EXPERIMENT_COOKIE ] ) ) {
+			return;
+		}
+		$mark = sanitize_text_field( wp_unslash( $_COOKIE[ self::EXPERIMENT_COOKIE ] ) );
+		if ( 1 === preg_match( '/^[0-9]{1,12}:[A-C]$/', $mark ) ) {
+			$order->update_meta_data( self::EXPERIMENT_KEY, $mark );
 		}
 	}
 }

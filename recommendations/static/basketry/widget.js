@@ -28,11 +28,35 @@
     if (typeof window.BasketryConsent === "function") return !!window.BasketryConsent();
     return !!(script && script.dataset.consent === "granted");
   }
-  function track(block, type, item) {
+  function send(block, event) {
     if (!consented()) return;
     shopOf = block.dataset.shop;
-    queue.push({ type: type, block: block.dataset.basketry, product_id: String(item.product_id), anchor_id: block.dataset.productId || "" });
+    queue.push(event);
     if (queue.length >= 20) flush();
+  }
+  function track(block, type, item) {
+    send(block, { type: type, block: block.dataset.basketry, product_id: String(item.product_id), anchor_id: block.dataset.productId || "" });
+  }
+  // A/B tests: a random id kept in this browser, only with consent, so a visitor always sees the
+  // same arm. Without consent there is no id: the normal block, not counted.
+  function store(key, value) {
+    try { if (value) localStorage.setItem(key, value); return localStorage.getItem(key) || ""; } catch (e) { return ""; }
+  }
+  function visitor() {
+    if (!consented() || !window.crypto) return "";
+    var id = store("bsk_v");
+    if (!id) { var a = new Uint8Array(12); crypto.getRandomValues(a); id = store("bsk_v", Array.prototype.map.call(a, function (b) { return (b + 256).toString(16).slice(1); }).join("")); }
+    return id;
+  }
+  // First sight of a test: counted once, and the order is marked with the arm (a Shopify cart
+  // attribute; WooCommerce's plugin copies a cookie into the order).
+  function exposed(block, test) {
+    var mark = test.id + ":" + test.arm;
+    if (store("bsk_x" + test.id) === mark) return;
+    store("bsk_x" + test.id, mark);
+    send(block, { type: "exposure", block: block.dataset.basketry, experiment: test.id, arm: test.arm });
+    if (block.dataset.platform === "woocommerce") document.cookie = "basketry_experiment=" + mark + ";path=/;max-age=5184000;SameSite=Lax";
+    else fetch(block.dataset.cartUpdateUrl || "/cart/update.js", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ attributes: { _basketry_experiment: mark } }), credentials: "same-origin" });
   }
   function flush() {
     if (!queue.length || !consented()) { queue = []; return; }
@@ -163,11 +187,16 @@
     if (block.dataset.limit) q.set("limit", block.dataset.limit);
     if (block.dataset.cart) q.set("cart", block.dataset.cart);
     if (block.dataset.customerToken) q.set("customer_token", block.dataset.customerToken);
+    var v = visitor();
+    if (v) q.set("visitor", v);
     // Only the latest answer is drawn when a block is refreshed while a request is under way.
     var ticket = block.bskTicket = (block.bskTicket || 0) + 1;
     fetch(BASE + "recommendations?" + q.toString())
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
-      .then(function (data) { if (ticket === block.bskTicket) render(block, data, serial); }, function () { block.hidden = true; });
+      .then(function (data) {
+        if (data.experiment) exposed(block, data.experiment);
+        if (ticket === block.bskTicket) render(block, data, serial);
+      }, function () { block.hidden = true; });
   }
 
   function start() {

@@ -374,6 +374,19 @@ def test_app_block_prints_the_widget_placeholder(handle):
     assert "min-height: var(--basketry-min-height)" in style
 
 
+@pytest.mark.parametrize("handle", sorted(BLOCK_TYPES))
+def test_blocks_follow_the_dashboard_unless_the_merchant_says_otherwise(handle):
+    source = _block_files()[handle]
+    settings_by_id = {s["id"]: s for s in _schema(source)["settings"] if "id" in s}
+    assert settings_by_id["use_dashboard"] == {**settings_by_id["use_dashboard"], "type": "checkbox", "default": True}
+    unless = r"\{%-? unless block\.settings\.use_dashboard %\}(.*?)\{%-? endunless %\}"
+    conditional = re.search(unless, source, re.DOTALL)
+    assert conditional, "the theme's own heading, count and layout must be optional"
+    assert {"data-limit", "data-title", "data-layout"} <= set(re.findall(r"(data-[a-z-]+)=", conditional.group(1)))
+    # The A/B test mark goes to the cart through the store's own (locale-aware) route.
+    assert _placeholder(source)["data-cart-update-url"] == "{{ routes.cart_update_url }}.js"
+
+
 @pytest.mark.parametrize("handle", ["related-products", "bought-together"])
 def test_product_blocks_anchor_on_the_product(handle):
     attrs = _placeholder(_block_files()[handle])

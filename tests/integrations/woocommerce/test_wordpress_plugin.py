@@ -256,7 +256,7 @@ def test_block_metadata():
     assert attributes["type"]["type"] == "string"
     assert attributes["type"]["enum"] == BLOCK_TYPES
     assert attributes["type"]["default"] in BLOCK_TYPES
-    assert attributes["limit"] == {"type": "integer", "default": 4}
+    assert attributes["limit"] == {"type": "integer", "default": 0}  # 0: the dashboard's item count
     assert attributes["title"] == {"type": "string", "default": ""}
     assert block["render"] == "file:./render.php"
     for field in ("render", "editorScript"):
@@ -508,3 +508,36 @@ def test_signing_file_needs_no_wordpress():
         "strtoupper",
     }
     assert calls <= language | php_builtins, calls - language - php_builtins
+
+
+EXPERIMENT_SCRIPT = r"""<?php
+define('ABSPATH', '/');
+function sanitize_text_field($v) { return trim(strip_tags($v)); }
+function wp_unslash($v) { return stripslashes($v); }
+class FakeOrder { public $meta = array(); function update_meta_data($k, $v) { $this->meta[$k] = $v; } }
+require %(storefront)s;
+$storefront = (new ReflectionClass('Basketry_Storefront'))->newInstanceWithoutConstructor();
+$out = array();
+foreach (json_decode(stream_get_contents(STDIN), true) as $cookie) {
+    unset($_COOKIE['basketry_experiment']);
+    if ($cookie !== null) { $_COOKIE['basketry_experiment'] = $cookie; }
+    $order = new FakeOrder();
+    $storefront->tag_order_experiment($order);
+    $out[] = (object) $order->meta;
+}
+echo json_encode($out);
+"""
+
+
+def test_checkout_copies_a_well_formed_ab_test_mark_into_the_order(tmp_path):
+    """The widget keeps the A/B test mark in a cookie; the order gets it as meta, which the
+    backend's order sync reads. Anything malformed is left out."""
+    from shops.records import experiment_mark
+
+    storefront = PLUGIN / "includes" / "class-basketry-storefront.php"
+    cookies = ["12:B", "12:Z", "x<b>:A", None, "7:A; admin=1"]
+    output = run_php(EXPERIMENT_SCRIPT % {"storefront": repr(str(storefront))}, tmp_path, json.dumps(cookies))
+    metas = json.loads(output)
+    assert metas == [{"_basketry_experiment": "12:B"}, {}, {}, {}, {}]
+    pairs = [{"key": key, "value": value} for key, value in metas[0].items()]
+    assert experiment_mark(pairs, key_field="key", value_field="value") == "12:B"

@@ -46,16 +46,17 @@
 					} ),
 					el( components.RangeControl, {
 						label: __( 'Number of products', 'basketry' ),
+						help: __( '0 shows as many as set in the Basketry dashboard.', 'basketry' ),
 						value: attributes.limit,
-						min: 1,
+						min: 0,
 						max: 24,
 						onChange: function ( value ) {
-							setAttributes( { limit: value || 4 } );
+							setAttributes( { limit: value || 0 } );
 						},
 					} ),
 					el( components.TextControl, {
 						label: __( 'Title', 'basketry' ),
-						help: __( 'Leave empty for the default title of the list.', 'basketry' ),
+						help: __( 'Leave empty for the title set in the Basketry dashboard.', 'basketry' ),
 						value: attributes.title,
 						onChange: function ( value ) {
 							setAttributes( { title: value } );

@@ -31,7 +31,7 @@ if ( ! empty( $attributes['className'] ) ) {
 $basketry_storefront->print_placeholder(
 	isset( $attributes['type'] ) ? sanitize_key( $attributes['type'] ) : 'related',
 	array(
-		'limit'      => isset( $attributes['limit'] ) ? $attributes['limit'] : Basketry_Storefront::DEFAULT_LIMIT,
+		'limit'      => isset( $attributes['limit'] ) ? $attributes['limit'] : 0,
 		'title'      => isset( $attributes['title'] ) ? $attributes['title'] : '',
 		'product_id' => $basketry_storefront->current_product_id( isset( $block->context['postId'] ) ? $block->context['postId'] : 0 ),
 		'class'      => implode( ' ', array_filter( $basketry_classes ) ),
