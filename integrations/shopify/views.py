@@ -46,23 +46,29 @@ def app_home(request: HttpRequest) -> HttpResponse:
         response = HttpResponse("Shopify refused the session; reload the app.", status=502, content_type="text/plain")
         response["Content-Security-Policy"] = _frame_ancestors(verification.id_token.domain)
         return response
-    response = render(
-        request,
-        "shopify/app_home.html",
-        {
-            "shop": shop,
-            "installed": installed,
-            "api_key": settings.SHOPIFY_API_KEY,
-            "theme_links": _theme_links(shop.domain),
-        },
+    # The app home is the dashboard's Overview, embedded: every later page and form carries
+    # Shopify's shop and host, and gets a fresh ID token from App Bridge (no cookie at all).
+    from shops.dashboard.access import embedded_principal
+    from shops.dashboard.views.overview import overview_render
+    from shops.tenancy import shop_scope
+
+    request.dashboard = embedded_principal(shop=shop, host=request.GET.get("host", ""))
+    welcome = (
+        "Connected. Your products and orders are being imported; recommendations appear once the "
+        "first training finishes."
+        if installed
+        else ""
     )
+    with shop_scope(shop):
+        response = overview_render(request, shop, welcome=welcome)
+    response.xframe_options_exempt = True
     for header, value in verification.headers.items():
         response[header] = value
     response["Content-Security-Policy"] = _frame_ancestors(shop.domain)
     return response
 
 
-def _theme_links(domain: str) -> list[tuple[str, str]]:
+def theme_editor_links(domain: str) -> list[tuple[str, str]]:
     """Onboarding: each link opens the shop's theme editor with a Basketry block being added."""
     from integrations.shopify.theme import theme_editor_block_link, theme_editor_embed_link
 

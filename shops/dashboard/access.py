@@ -93,11 +93,16 @@ def _principal_from_id_token(request: HttpRequest) -> DashboardPrincipal:
     shop = Shop.objects.filter(platform=Shop.Platform.SHOPIFY, domain=domain, status=Shop.Status.INSTALLED).first()
     if shop is None:
         return DashboardPrincipal(response=HttpResponse("This store has not installed Basketry.", status=404))
-    carry = {"embedded": "1", "shop": domain}
-    if request.GET.get("host"):
-        carry["host"] = request.GET["host"]
+    return embedded_principal(shop=shop, host=request.GET.get("host", ""))
+
+
+def embedded_principal(*, shop: Shop, host: str) -> DashboardPrincipal:
+    """A request verified by a Shopify ID token for this shop, inside Shopify admin's frame."""
+    carry = {"embedded": "1", "shop": shop.domain}
+    if host:
+        carry["host"] = host[:255]
     return DashboardPrincipal(
         shop=shop,
         carry=carry,
-        headers={"Content-Security-Policy": f"frame-ancestors https://{domain} https://admin.shopify.com;"},
+        headers={"Content-Security-Policy": f"frame-ancestors https://{shop.domain} https://admin.shopify.com;"},
     )

@@ -58,7 +58,8 @@ def dash_nav(context) -> dict:
             entries.append({"url": page_url(request, name), "label": label, "current": name == current})
         except NoReverseMatch:
             continue
-    return {"entries": entries}
+    embedded = bool(getattr(request, "dashboard", None) and request.dashboard.carry)
+    return {"entries": entries, "embedded": embedded}
 
 
 @register.simple_tag

@@ -12,8 +12,8 @@ from shops.models import Shop
 PROGRESS_POLL_MILLISECONDS = 4000
 
 
-@dashboard_page
-def overview(request: HttpRequest, shop: Shop) -> HttpResponse:
+def overview_render(request: HttpRequest, shop: Shop, *, welcome: str = "") -> HttpResponse:
+    """The Overview of the shop in scope; also what Shopify admin opens as the app's home."""
     return render(
         request,
         "dashboard/overview.html",
@@ -22,8 +22,24 @@ def overview(request: HttpRequest, shop: Shop) -> HttpResponse:
             **dashboard_overview_get(shop=shop),
             "progress": dashboard_progress_get(),
             "poll_milliseconds": PROGRESS_POLL_MILLISECONDS,
+            "welcome": welcome,
+            "theme_links": _theme_links(shop),
         },
     )
+
+
+def _theme_links(shop: Shop) -> list[tuple[str, str]]:
+    """Onboarding on Shopify: each link opens the theme editor with a Basketry block being added."""
+    if shop.platform != Shop.Platform.SHOPIFY:
+        return []
+    from integrations.shopify.views import theme_editor_links
+
+    return theme_editor_links(shop.domain)
+
+
+@dashboard_page
+def overview(request: HttpRequest, shop: Shop) -> HttpResponse:
+    return overview_render(request, shop)
 
 
 @dashboard_page

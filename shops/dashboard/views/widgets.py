@@ -76,9 +76,9 @@ def widgets(request: HttpRequest, shop: Shop) -> HttpResponse:
 def _placement_help(shop: Shop) -> dict:
     """What the merchant needs to put the blocks on their store, for the store's platform."""
     if shop.platform == Shop.Platform.SHOPIFY:
-        from integrations.shopify.views import _theme_links
+        from integrations.shopify.views import theme_editor_links
 
-        return {"theme_links": _theme_links(shop.domain)}
+        return {"theme_links": theme_editor_links(shop.domain)}
     if shop.platform == Shop.Platform.WOOCOMMERCE:
         return {}
     return {
