@@ -53,6 +53,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(f"the UCI Online Retail file is not at {ONLINE_RETAIL_PATH}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _empty_cache_at_start():
+    """Shop states and rendered lists a previous run left in Redis name shop ids of a database
+    that no longer exists; the suite starts from an empty cache, as a deployment does."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _eager_celery_unless_real_worker(request: pytest.FixtureRequest):
     """Tasks run in-process in tests, so that nothing piles up unconsumed in a real broker.

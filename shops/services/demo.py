@@ -99,3 +99,68 @@ def demo_traffic_simulate(*, shop: Shop, days: int = 30, seed: int = 7) -> int:
         for back in range(1, days + 1):
             orders_roll_up(shop=shop, day=today - dt.timedelta(days=back))
     return len(rows)
+
+
+DEMO_EXPERIMENT_FINISHED = "Model or best sellers, bought together (simulated)"
+DEMO_EXPERIMENT_RUNNING = "Model or best sellers, related products (simulated)"
+
+
+def demo_experiments_simulate(*, shop: Shop, seed: int = 11) -> int:
+    """Two A/B tests for the demo shop's Experiments page (idempotent): one that ended two weeks
+    ago, with simulated visitors and its window's orders split between the arms, and one that is
+    still running (visitors only, as a real one shows). Must run inside the shop's scope.
+    Returns the number of tests created."""
+    import datetime as dt
+    import random
+    import secrets
+
+    from django.utils import timezone
+
+    from recommendations.models import Experiment, ExperimentDailyCount
+
+    if Experiment.objects.filter(name__in=[DEMO_EXPERIMENT_FINISHED, DEMO_EXPERIMENT_RUNNING]).exists():
+        return 0
+    rng = random.Random(seed)
+    now = timezone.now()
+    arms = [{"key": "A", "strategy": "model", "weight": 50}, {"key": "B", "strategy": "popular", "weight": 50}]
+    with transaction.atomic():
+        finished = Experiment.objects.create(
+            shop=shop,
+            name=DEMO_EXPERIMENT_FINISHED,
+            block=Experiment.Block.BOUGHT_TOGETHER,
+            arms=arms,
+            salt=secrets.token_hex(8),
+            starts_at=now - dt.timedelta(days=35),
+            ends_at=now - dt.timedelta(days=14),
+        )
+        running = Experiment.objects.create(
+            shop=shop,
+            name=DEMO_EXPERIMENT_RUNNING,
+            block=Experiment.Block.RELATED,
+            arms=arms,
+            salt=secrets.token_hex(8),
+            starts_at=now - dt.timedelta(days=4),
+            ends_at=now + dt.timedelta(days=10),
+        )
+        counts = []
+        for experiment, days in ((finished, 21), (running, 4)):
+            for back in range(days):
+                day = (experiment.starts_at + dt.timedelta(days=back)).date()
+                for arm in "AB":
+                    counts.append(
+                        ExperimentDailyCount(
+                            shop=shop, experiment=experiment, day=day, arm=arm, exposures=rng.randint(80, 120)
+                        )
+                    )
+        ExperimentDailyCount.objects.bulk_create(counts)
+        # The finished test's orders: the model's arm a little more likely to have led to one.
+        window = Order.objects.filter(
+            status=Order.Status.PAID, created_at__gte=finished.starts_at, created_at__lt=finished.ends_at
+        ).values_list("pk", flat=True)
+        marks: dict[str, list[int]] = {"A": [], "B": []}
+        for order_id in window:
+            if rng.random() < 0.6:
+                marks["A" if rng.random() < 0.6 else "B"].append(order_id)
+        for arm, order_ids in marks.items():
+            Order.objects.filter(pk__in=order_ids).update(experiment_arm=f"{finished.pk}:{arm}")
+    return 2

@@ -46,6 +46,19 @@ def test_demo_loads_the_generated_shop_and_prints_a_working_login():
         assert OrderLine.objects.filter(source_block="bought_together").exists()
     assert "Simulated 30 days of widget traffic" in output
 
+    # And two A/B tests: the finished one has a verdict computed from its orders, the running one none.
+    from django.utils import timezone
+
+    from recommendations.models import Experiment
+    from recommendations.selectors import experiment_results_get
+
+    with shop_scope(shop):
+        results = {e.state(timezone.now()): experiment_results_get(experiment=e) for e in Experiment.objects.all()}
+    assert set(results) == {"finished", "running"}
+    finished = results["finished"]
+    assert all(arm.visitors > 1000 and arm.orders > 0 for arm in finished["arms"])
+    assert finished["verdict"] and "verdict" not in results["running"]
+
     password = re.search(r"/admin/\s+user admin, password (\S+)", output).group(1)
     user = authenticate(username="admin", password=password)
     assert user is not None and user.is_superuser

@@ -13,6 +13,7 @@ from recommendations.models import Experiment
 from recommendations.selectors import experiment_results_get
 from recommendations.services.experiments import ARM_KEYS, MAX_DAYS, MIN_DAYS, experiment_create, experiment_stop
 from shops.dashboard.views.base import dashboard_page, field_errors, redirect_to
+from shops.demo import DEMO_DOMAIN
 from shops.errors import ValidationFailed
 from shops.models import Shop
 
@@ -53,6 +54,7 @@ def _page(request: HttpRequest, shop: Shop, *, values: dict, errors: dict, statu
             "min_days": MIN_DAYS,
             "max_days": MAX_DAYS,
             "notice": _NOTICES.get(request.GET.get("done", ""), ""),
+            "simulated": shop.domain == DEMO_DOMAIN,
         },
         status=status,
     )

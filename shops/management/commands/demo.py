@@ -22,7 +22,7 @@ from shops.demo import DEMO_DOMAIN, demo_orders_end
 from shops.demo.generator import demo_shop_generate
 from shops.management.base import BasketryCommand
 from shops.models import Order, Product, Shop
-from shops.services.demo import demo_shop_load, demo_traffic_simulate
+from shops.services.demo import demo_experiments_simulate, demo_shop_load, demo_traffic_simulate
 from shops.services.shops import shop_create
 from shops.tenancy import shop_scope
 
@@ -67,7 +67,11 @@ class Command(BasketryCommand):
         self._train_and_show(shop)
         with shop_scope(shop):
             demo_traffic_simulate(shop=shop)
-        self.stdout.write("  Simulated 30 days of widget traffic and attributed orders for the dashboard's insights.")
+            demo_experiments_simulate(shop=shop)
+        self.stdout.write(
+            "  Simulated 30 days of widget traffic and attributed orders for the dashboard's insights, "
+            "and two A/B tests (one finished, one running)."
+        )
 
         path: Path = options["online_retail"]
         if options["skip_online_retail"]:
