@@ -91,6 +91,9 @@ def because_you_bought(title: str) -> Explanation:
 
 
 def popular(orders: int, window_days: int) -> Explanation:
+    if orders == 0:
+        # Ranked on all-time sales: "popular in the last 30 days (0 orders)" would contradict itself.
+        return Explanation(Reason.POPULAR, "One of the shop's best sellers", {"orders": 0, "window_days": window_days})
     noun = "order" if orders == 1 else "orders"
     return Explanation(
         Reason.POPULAR,

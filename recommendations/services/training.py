@@ -339,6 +339,9 @@ class _Trainer:
             shared_terms = self.shared_terms_cache[key] = self.content.shared_terms(anchor, item)
         if not shared_terms.is_empty:
             return explain.similar_content(shared_terms)
+        if not self.recent_counts[item]:
+            # A model's pick with no evidence to quote: say what kind of evidence it is.
+            return explain.similar_taste()
         return explain.popular(int(self.recent_counts[item]), POPULAR_WINDOW_DAYS)
 
     def _entry(self, item: int, score: float, explanation: explain.Explanation) -> dict:
