@@ -86,8 +86,6 @@ def rule_effect_preview(
     at the storefront's default length. Nothing is saved."""
     import datetime as dt
 
-    from django.db.models import Count
-
     from recommendations.models import ListKind
     from recommendations.rules import rules_apply
 
@@ -95,14 +93,7 @@ def rule_effect_preview(
     if version is None:
         return {"available": False, "kinds": []}
     facts = product_facts_all()
-    best_sellers = (
-        OrderLine.objects.filter(product__status=Product.Status.PUBLISHED)
-        .values("product_id")
-        .annotate(sold=Count("pk"))
-        .order_by("-sold", "product_id")
-        .values_list("product_id", flat=True)[:PREVIEW_LISTS]
-    )
-    anchors = [str(pk) for pk in best_sellers]
+    anchors = [str(pk) for pk in product_best_seller_pks(limit=PREVIEW_LISTS)]
     now = dt.datetime.now(dt.UTC)
     summary = []
     for kind in list_kinds or [ListKind.RELATED, ListKind.BOUGHT_TOGETHER]:
@@ -147,6 +138,30 @@ def rule_effect_preview(
             {"kind": dict(ListKind.choices)[kind], "lists": len(stored), "changed": changed, "examples": shown}
         )
     return {"available": True, "kinds": summary}
+
+
+def product_best_seller_pks(*, limit: int, in_stock_only: bool = False) -> list[int]:
+    """The published products of the shop in scope with the most order lines, best first."""
+    from django.db.models import Count
+
+    products = Product.objects.filter(status=Product.Status.PUBLISHED)
+    if in_stock_only:
+        products = products.filter(in_stock=True)
+    return list(
+        OrderLine.objects.filter(product__in=products)
+        .values("product_id")
+        .annotate(sold=Count("pk"))
+        .order_by("-sold", "product_id")
+        .values_list("product_id", flat=True)[:limit]
+    )
+
+
+def widget_preview_product_get() -> Product | None:
+    """A product to preview the blocks on: the most ordered one on sale, so that its lists are
+    likely to be full; any product on sale for a shop without orders."""
+    on_sale = Product.objects.filter(status=Product.Status.PUBLISHED, in_stock=True)
+    best = product_best_seller_pks(limit=1, in_stock_only=True)
+    return on_sale.filter(pk__in=best).first() if best else on_sale.order_by("pk").first()
 
 
 def merchant_rules_all() -> list[MerchantRule]:

@@ -186,6 +186,34 @@ def make_experiment(shop: Shop, *, save: bool = True, **overrides) -> Experiment
     return _persist(Experiment(**fields), save)
 
 
+def make_ended_experiment(
+    shop: Shop, *, visitors: tuple[int, ...], orders: tuple[int, ...], stopped: bool = False, **overrides
+) -> Experiment:
+    """A test that ran for 14 days until yesterday, with these visitors and paid orders per arm
+    (A, B, ...), each order worth 20.00. Runs inside the shop's scope."""
+    start = timezone.now() - dt.timedelta(days=15)
+    fields = dict(
+        starts_at=start,
+        ends_at=start + dt.timedelta(days=14),
+        stopped_at=start + dt.timedelta(days=3) if stopped else None,
+    )
+    experiment = make_experiment(shop, **{**fields, **overrides})
+    keys = [arm["key"] for arm in experiment.arms]
+    for arm, count in zip(keys, visitors, strict=True):
+        ExperimentDailyCount.objects.create(
+            shop=shop, experiment=experiment, day=start.date(), arm=arm, exposures=count
+        )
+    for arm, count in zip(keys, orders, strict=True):
+        for n in range(count):
+            make_order(
+                shop,
+                created_at=start + dt.timedelta(hours=1 + n % 48),
+                total=Decimal("20.00"),
+                experiment_arm=f"{experiment.pk}:{arm}",
+            )
+    return experiment
+
+
 def make_experiment_count(shop: Shop, *, save: bool = True, **overrides) -> ExperimentDailyCount:
     fields = dict(shop=shop, day=timezone.now().date(), arm="A", exposures=5)
     fields.update(overrides)

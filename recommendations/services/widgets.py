@@ -10,11 +10,10 @@ import re
 from collections.abc import Mapping
 
 from django.db import transaction
-from django.db.models import Count
 
 from recommendations.storefront.cache import storefront_invalidate
 from shops.errors import ValidationFailed
-from shops.models import OrderLine, Product, Shop
+from shops.models import Shop
 
 WIDGETS_KEY = "widgets"
 BLOCKS = ("related", "bought_together", "cart", "personal")
@@ -182,19 +181,3 @@ def widget_settings_update(*, shop: Shop, block: str, values: Mapping[str, objec
     domain = locked.domain
     transaction.on_commit(lambda: storefront_invalidate(domain=domain))
     return {**current, block: clean}
-
-
-def widget_preview_product_get(*, shop: Shop) -> Product | None:
-    """A product to preview the blocks on: the most ordered one on sale, so that its lists are
-    likely to be full; any product on sale for a shop without orders. Call inside the shop scope."""
-    on_sale = Product.objects.filter(status="published", in_stock=True)
-    most_ordered = (
-        OrderLine.objects.filter(product__in=on_sale)
-        .values("product_id")
-        .annotate(lines=Count("id"))
-        .order_by("-lines", "product_id")
-        .first()
-    )
-    if most_ordered is not None:
-        return on_sale.filter(pk=most_ordered["product_id"]).first()
-    return on_sale.order_by("pk").first()

@@ -4,7 +4,6 @@ visitor counts, order marks from both platforms, and results only once a test ha
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -21,7 +20,7 @@ from recommendations.services.experiments import (
 from shops.errors import ValidationFailed
 from shops.records import experiment_mark
 from shops.tenancy import shop_scope
-from tests.factories import make_experiment, make_order
+from tests.factories import make_ended_experiment, make_experiment, make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -157,27 +156,15 @@ def test_order_marks_are_read_from_each_platform_and_stored():
 
 
 def _finished(shop, *, visitors=(2000, 2000), orders=(200, 120), stopped=False) -> Experiment:
-    start = timezone.now() - dt.timedelta(days=15)
     with shop_scope(shop):
-        experiment = make_experiment(
+        experiment = make_ended_experiment(
             shop,
-            starts_at=start,
-            ends_at=start + dt.timedelta(days=14),
-            stopped_at=start + dt.timedelta(days=3) if stopped else None,
+            visitors=visitors,
+            orders=orders,
+            stopped=stopped,
             arms=[{"key": "A", "strategy": "model", "weight": 50}, {"key": "B", "strategy": "none", "weight": 50}],
         )
-        for arm, count in zip("AB", visitors, strict=True):
-            ExperimentDailyCount.objects.create(
-                shop=shop, experiment=experiment, day=start.date(), arm=arm, exposures=count
-            )
-        for arm, count in zip("AB", orders, strict=True):
-            for n in range(count):
-                make_order(
-                    shop,
-                    created_at=start + dt.timedelta(hours=1 + n % 48),
-                    total=Decimal("20.00"),
-                    experiment_arm=f"{experiment.pk}:{arm}",
-                )
+        start = experiment.starts_at
         # Outside the window, unpaid, or another test's: never counted.
         make_order(shop, created_at=start - dt.timedelta(days=1), experiment_arm=f"{experiment.pk}:B")
         make_order(

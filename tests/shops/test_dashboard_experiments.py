@@ -4,15 +4,14 @@ test's visitors only, a finished test's results and verdict, stop one; one shop 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
-from recommendations.models import Experiment, ExperimentDailyCount
+from recommendations.models import Experiment
 from shops.tenancy import shop_scope
-from tests.factories import make_experiment, make_order, make_shop
+from tests.factories import make_ended_experiment, make_experiment, make_shop
 from tests.shops.dashboard_fixtures import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -84,20 +83,8 @@ def test_an_overlapping_test_on_the_same_block_is_refused_inline(client, merchan
 
 
 def test_a_finished_test_shows_results_and_a_verdict(client, merchant):
-    start = timezone.now() - dt.timedelta(days=20)
     with shop_scope(merchant):
-        experiment = make_experiment(merchant, name="Finished", starts_at=start, ends_at=start + dt.timedelta(days=14))
-        for arm, visitors, orders in (("A", 3000, 300), ("B", 3000, 390)):
-            ExperimentDailyCount.objects.create(
-                shop=merchant, experiment=experiment, day=start.date(), arm=arm, exposures=visitors
-            )
-            for n in range(orders):
-                make_order(
-                    merchant,
-                    created_at=start + dt.timedelta(hours=1 + n % 100),
-                    total=Decimal("25.00"),
-                    experiment_arm=f"{experiment.pk}:{arm}",
-                )
+        make_ended_experiment(merchant, name="Finished", visitors=(3000, 3000), orders=(300, 390))
     html = client.get("/dashboard/experiments").content.decode()
     assert "Finished" in html and "Verdict:" in html
     assert "Best sellers with your rules (no model) converted better than Basketry&#x27;s model: +3.00 points" in html

@@ -18,15 +18,6 @@ def shop_and_demo():
     return trained_demo_shop("recs.example", seed=8)
 
 
-@pytest.fixture
-def post(client, django_capture_on_commit_callbacks):
-    def send(url: str, data: dict):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(url, data)
-
-    return send
-
-
 def storefront(client, shop, product_id: str, kind: str) -> list[str]:
     response = client.get(
         "/api/storefront/v1/recommendations", {"shop": shop.domain, "type": kind, "product_id": product_id}

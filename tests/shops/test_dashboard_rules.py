@@ -19,17 +19,6 @@ def shop_and_demo():
     return trained_demo_shop("rules.example")
 
 
-@pytest.fixture
-def post(client, django_capture_on_commit_callbacks):
-    """A form POST whose on-commit work (storefront invalidation) runs, as after a real commit."""
-
-    def send(url: str, data: dict):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(url, data)
-
-    return send
-
-
 def served(client, shop, product_id: str, kind: str = "related") -> list[str]:
     response = client.get(
         "/api/storefront/v1/recommendations", {"shop": shop.domain, "type": kind, "product_id": product_id}

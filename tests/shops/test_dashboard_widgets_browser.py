@@ -10,7 +10,8 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from recommendations.services.widgets import widget_preview_product_get, widget_settings_get
+from recommendations.selectors import widget_preview_product_get
+from recommendations.services.widgets import widget_settings_get
 from shops.dashboard.access import dashboard_link_create
 from shops.models import Shop
 from shops.tenancy import shop_scope
@@ -42,7 +43,7 @@ def test_the_widgets_page_previews_saves_and_the_storefront_follows(
     shop = make_shop(domain="widgets-browser.localhost")
     with shop_scope(shop):
         demo_shop_load(shop=shop, demo=demo_shop_generate(seed=8, product_count=50, order_count=900))
-        sample = widget_preview_product_get(shop=shop)
+        sample = widget_preview_product_get()
     call_command("train", shop.domain, stdout=io.StringIO())
     token = dashboard_link_create(shop_id=shop.pk).split("token=", 1)[1]
     default_title = stored_related(shop)["title"]

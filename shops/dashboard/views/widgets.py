@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.templatetags.static import static
 
+from recommendations.selectors import widget_preview_product_get
 from recommendations.services.widgets import (
     BLOCK_NAMES,
     BLOCKS,
@@ -15,7 +16,6 @@ from recommendations.services.widgets import (
     LAYOUTS,
     MIN_CONTRAST,
     TITLE_MAX,
-    widget_preview_product_get,
     widget_settings_get,
     widget_settings_update,
 )
@@ -67,7 +67,7 @@ def widgets(request: HttpRequest, shop: Shop) -> HttpResponse:
         "limits": {"title_max": TITLE_MAX, "items_min": ITEMS_MIN, "items_max": ITEMS_MAX, "contrast": MIN_CONTRAST},
         "problem": problem,
         "saved_block": BLOCK_NAMES.get(request.GET.get("saved", "")) if request.method == "GET" else None,
-        "sample": widget_preview_product_get(shop=shop),
+        "sample": widget_preview_product_get(),
         **_placement_help(shop),
     }
     return render(request, "dashboard/widgets.html", context, status=400 if problem else 200)
