@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from recommendations.models import DataProfile, MerchantRule, ModelVersion, RecommendationList, TrainingRun
+from recommendations.models import (
+    DataProfile,
+    Experiment,
+    MerchantRule,
+    ModelVersion,
+    RecommendationList,
+    TrainingRun,
+)
 from shops.admin import ReadOnlyAdmin
 
 
@@ -39,3 +46,13 @@ class MerchantRuleAdmin(ReadOnlyAdmin):
     list_display = ("shop", "kind", "name", "enabled", "position", "list_kinds")
     list_filter = ("kind", "enabled", "shop")
     list_select_related = ("shop",)
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(ReadOnlyAdmin):
+    """Tests are created and stopped by the merchant (dashboard); their salt is never shown."""
+
+    list_display = ("shop", "name", "block", "starts_at", "ends_at", "stopped_at")
+    list_filter = ("block", "shop")
+    list_select_related = ("shop",)
+    exclude = ("salt",)

@@ -108,6 +108,7 @@ def dashboard_privacy_fairness_get(*, shop: Shop, days: int = 30, new_product_da
     from integrations.models import PrivacyRequest, WebhookDelivery
     from recommendations.models import (
         EventDailyRollup,
+        ExperimentDailyCount,
         ModelVersion,
         OrderDailyRollup,
         RecommendationList,
@@ -134,6 +135,11 @@ def dashboard_privacy_fairness_get(*, shop: Shop, days: int = 30, new_product_da
         (
             "Daily counts of widget events and orders",
             EventDailyRollup.objects.count() + OrderDailyRollup.objects.count(),
+            "as long as the store is connected",
+        ),
+        (
+            "A/B test visitors per day and arm (counts; the random id stays in the shopper's browser)",
+            ExperimentDailyCount.objects.count(),
             "as long as the store is connected",
         ),
         (

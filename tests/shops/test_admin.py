@@ -51,3 +51,18 @@ def test_shop_page_never_shows_credentials_or_hash_key(operator_client, shop):
     assert b"shpat_very_secret" not in page.content
     assert shop.customer_ref_secret.encode() not in page.content
     assert operator_client.get("/admin/shops/shop/add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_experiments_are_listed_read_only(operator_client, shop, other_shop):
+    from tests.factories import make_experiment
+
+    mine = make_experiment(shop, name="Alpha test", salt="not-for-display")
+    make_experiment(other_shop, name="Beta test")
+    listing = operator_client.get("/admin/recommendations/experiment/")
+    assert b"Alpha test" in listing.content and b"Beta test" in listing.content
+    page = operator_client.get(f"/admin/recommendations/experiment/{mine.pk}/change/")
+    assert page.status_code == 200 and b"not-for-display" not in page.content
+    assert (
+        operator_client.post(f"/admin/recommendations/experiment/{mine.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
