@@ -49,7 +49,7 @@ def shop_status_get() -> ShopStatus:
 def dashboard_overview_get(*, shop: Shop, days: int = 30) -> dict:
     """Connection and sync, data readiness, the last training and what it chose, and KPIs of
     the last `days` days from the daily rollups (never the raw events)."""
-    from recommendations.models import DataProfile, EventDailyRollup, ListKind, ModelVersion
+    from recommendations.models import DataProfile, EventDailyRollup, ListKind, ModelVersion, OrderDailyRollup
     from recommendations.selectors import data_readiness_summary
 
     status = shop_status_get()
@@ -66,6 +66,16 @@ def dashboard_overview_get(*, shop: Shop, days: int = 30) -> dict:
         Kpi("Click-through rate", f"{clicks / impressions:.1%}" if impressions else "–", f"{clicks:,} clicks"),
         Kpi("Added to cart from a block", f"{adds:,}", "widget add-to-carts"),
     ]
+    orders = OrderDailyRollup.objects.filter(day__gte=since).aggregate(
+        orders=Sum("orders"), widget_orders=Sum("widget_orders"), attributed=Sum("attributed_revenue")
+    )
+    kpis.append(
+        Kpi(
+            "Attributed revenue",
+            f"{orders['attributed'] or 0:,.2f} {shop.currency}",
+            f"{orders['widget_orders'] or 0:,} of {orders['orders'] or 0:,} paid orders had a block item",
+        )
+    )
     return {
         "connected": shop.status == Shop.Status.INSTALLED,
         "sync": sync,

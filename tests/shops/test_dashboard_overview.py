@@ -147,3 +147,29 @@ def test_polling_counts_no_rows(client, shop):
     statements = " ".join(query["sql"] for query in queries.captured_queries)
     assert "COUNT(" not in statements.upper()
     assert '"shops_order"' not in statements and '"shops_product"' not in statements
+
+
+def test_the_overview_shows_attributed_revenue_of_the_period_from_the_rollups(client, shop, other_shop):
+    import datetime as dt
+    from decimal import Decimal
+
+    from tests.factories import make_order_rollup
+
+    today = timezone.now().date()
+    with shop_scope(shop):
+        make_order_rollup(
+            shop, day=today - dt.timedelta(days=2), orders=10, widget_orders=3, attributed_revenue=Decimal("41.50")
+        )
+        make_order_rollup(
+            shop, day=today - dt.timedelta(days=3), orders=5, widget_orders=1, attributed_revenue=Decimal("8.50")
+        )
+        make_order_rollup(
+            shop, day=today - dt.timedelta(days=45), orders=9, widget_orders=9, attributed_revenue=Decimal("900")
+        )
+    with shop_scope(other_shop):
+        make_order_rollup(
+            other_shop, day=today - dt.timedelta(days=2), orders=7, widget_orders=7, attributed_revenue=Decimal("77")
+        )
+    sign_in(client, shop)
+    html = client.get("/dashboard/").content.decode()
+    assert f"50.00 {shop.currency}" in html and "4 of 15 paid orders had a block item" in html
