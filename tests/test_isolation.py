@@ -333,3 +333,111 @@ def test_the_plugin_api_only_reaches_the_signing_stores_data(client):
         assert Order.objects.filter(customer_ref__isnull=False).count() == 2  # the other store untouched
     unsigned = client.post("/api/plugin/v1/privacy/erase", data=body, content_type="application/json")
     assert unsigned.status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_the_dashboard_shows_and_changes_only_the_sessions_shop(client, django_capture_on_commit_callbacks):
+    """Every dashboard route, with two shops' rows side by side: shop A's session never shows a
+    row of shop B, B's rules and tests answer 404 like missing ones, and no write reaches B."""
+    from django.urls import reverse
+
+    from integrations.models import PrivacyRequest
+    from recommendations.models import Experiment, MerchantRule
+    from shops.dashboard.access import dashboard_link_create
+    from shops.models import Shop
+    from tests.factories import (
+        make_experiment,
+        make_merchant_rule,
+        make_privacy_request,
+        make_product,
+        make_shop,
+        make_sync_run,
+        make_training_run,
+    )
+
+    shops = {}
+    for name in ("alpha", "beta"):
+        owner = make_shop(domain=f"{name}-dash.example", platform="woocommerce")
+        with shop_scope(owner):
+            product = make_product(owner, external_id="P1", title=f"{name}-secret-product")
+            rule = make_merchant_rule(owner, name=f"{name}-secret-rule", params={"product_ids": [product.pk]})
+            test = make_experiment(owner, name=f"{name}-secret-test")
+            make_sync_run(owner, status="failed", error=f"{name}-secret-error")
+            make_training_run(owner, decision=f"{name}-secret-decision")
+            make_privacy_request(owner, customer_ref=("a" if name == "alpha" else "b") * 64)
+        shops[name] = (owner, product, rule, test)
+    alpha, _, alpha_rule, _ = shops["alpha"]
+    beta, beta_product, beta_rule, beta_test = shops["beta"]
+    client.get("/dashboard/enter?token=" + dashboard_link_create(shop_id=alpha.pk).split("token=", 1)[1])
+
+    pages = {
+        "dashboard-overview": ((), {}),
+        "dashboard-progress": ((), {}),
+        "dashboard-insights": ((), {}),
+        "dashboard-privacy": ((), {}),
+        "dashboard-widgets": ((), {}),
+        "dashboard-recommendations": ((), {"q": "secret-product", "product": "P1", "customer": "7"}),
+        "dashboard-rules": ((), {}),
+        "dashboard-rule-new": ((), {}),
+        "dashboard-rule-edit": ((alpha_rule.pk,), {}),
+        "dashboard-experiments": ((), {}),
+    }
+    writes = {"dashboard-recommendation-action", "dashboard-rule-action", "dashboard-experiment-stop"}
+    dashboard_routes = {name for name in SHOP_SCOPED_ROUTES if name.startswith("dashboard-")}
+    assert dashboard_routes == set(pages) | writes, "a dashboard route is missing from this test"
+
+    for name, (args, query) in pages.items():
+        response = client.get(reverse(name, args=args), query)
+        body = response.content.decode()
+        assert response.status_code == 200, name
+        assert "beta" not in body, f"{name} shows the other shop"
+    assert "alpha-secret-rule" in client.get(reverse("dashboard-rules")).content.decode()
+
+    # The other shop's objects read and write exactly like missing ones.
+    for url in (reverse("dashboard-rule-edit", args=(beta_rule.pk,)), reverse("dashboard-rule-edit", args=(10**9,))):
+        assert client.get(url).status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        assert (
+            client.post(reverse("dashboard-rule-action", args=(beta_rule.pk,)), {"action": "delete"}).status_code == 404
+        )
+        assert client.post(reverse("dashboard-rule-edit", args=(beta_rule.pk,)), {"kind": "exclude"}).status_code == 404
+        assert client.post(reverse("dashboard-experiment-stop", args=(beta_test.pk,))).status_code == 404
+        # Writes that name no object land on the session's shop only, whatever the form says.
+        client.post(
+            reverse("dashboard-recommendation-action"),
+            {"action": "exclude", "anchor": "P1", "item": "P1", "shop": beta.domain, "shop_id": beta.pk},
+        )
+        client.post(reverse("dashboard-rule-new"), {"kind": "exclude", "product_ids": "P1", "shop_id": beta.pk})
+        client.post(
+            reverse("dashboard-widgets"),
+            {
+                "block": "related",
+                "enabled": "on",
+                "title": "Changed",
+                "items": "5",
+                "layout": "grid",
+                "accent": "#1f6f4a",
+            },
+        )
+        client.post(reverse("dashboard-privacy"), {"form": "retention", "event_days": "7", "shop": beta.domain})
+        client.post(
+            reverse("dashboard-experiments"),
+            {
+                "name": "New",
+                "block": "cart",
+                "strategy_A": "model",
+                "weight_A": "50",
+                "strategy_B": "none",
+                "weight_B": "50",
+                "duration_days": "14",
+            },
+        )
+    assert MerchantRule.all_shops.filter(shop=beta).count() == 1
+    assert MerchantRule.all_shops.get(pk=beta_rule.pk).params == {"product_ids": [beta_product.pk]}
+    assert Experiment.all_shops.filter(shop=beta).count() == 1
+    assert Experiment.all_shops.get(pk=beta_test.pk).stopped_at is None
+    assert Shop.objects.get(pk=beta.pk).settings == {}
+    assert PrivacyRequest.all_shops.filter(shop=beta).count() == 1
+    assert MerchantRule.all_shops.filter(shop=alpha).count() == 3  # both writes landed on the session's shop
+    assert Experiment.all_shops.filter(shop=alpha, block="cart").exists()
+    assert Shop.objects.get(pk=alpha.pk).settings.get("widgets", {}).get("related", {}).get("title") == "Changed"
