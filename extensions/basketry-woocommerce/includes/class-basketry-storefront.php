@@ -62,8 +62,10 @@ final class Basketry_Storefront {
 		add_filter( 'woocommerce_add_cart_item_data', array( $this, 'tag_cart_item' ), 10, 3 );
 		// Fires for the classic checkout and for the Store API (Checkout block) alike.
 		add_action( 'woocommerce_checkout_create_order_line_item', array( $this, 'tag_order_item' ), 10, 3 );
-		// An A/B test the shopper took part in: the widget keeps its mark in a cookie.
+		// An A/B test the shopper took part in: the widget keeps its mark in a cookie. The classic
+		// checkout saves the order after this hook; the Checkout block's Store API hook does not.
 		add_action( 'woocommerce_checkout_create_order', array( $this, 'tag_order_experiment' ), 10, 1 );
+		add_action( 'woocommerce_store_api_checkout_order_processed', array( $this, 'tag_block_order_experiment' ), 10, 1 );
 	}
 
 	/**
@@ -452,14 +454,28 @@ final class Basketry_Storefront {
 	 * order, so that Basketry can count the test's orders per arm. Anything malformed is ignored.
 	 *
 	 * @param WC_Order $order The order being created.
+	 * @return bool Whether the order got the mark.
 	 */
 	public function tag_order_experiment( $order ) {
 		if ( empty( $_COOKIE[ self::EXPERIMENT_COOKIE ] ) ) {
-			return;
+			return false;
 		}
 		$mark = sanitize_text_field( wp_unslash( $_COOKIE[ self::EXPERIMENT_COOKIE ] ) );
-		if ( 1 === preg_match( '/^[0-9]{1,12}:[A-C]$/', $mark ) ) {
-			$order->update_meta_data( self::EXPERIMENT_KEY, $mark );
+		if ( 1 !== preg_match( '/^[0-9]{1,12}:[A-C]$/', $mark ) ) {
+			return false;
+		}
+		$order->update_meta_data( self::EXPERIMENT_KEY, $mark );
+		return true;
+	}
+
+	/**
+	 * The same for an order placed through the Checkout block, which is saved here.
+	 *
+	 * @param WC_Order $order The order the Store API placed.
+	 */
+	public function tag_block_order_experiment( $order ) {
+		if ( $this->tag_order_experiment( $order ) ) {
+			$order->save();
 		}
 	}
 }

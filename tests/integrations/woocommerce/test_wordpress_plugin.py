@@ -514,16 +514,22 @@ EXPERIMENT_SCRIPT = r"""<?php
 define('ABSPATH', '/');
 function sanitize_text_field($v) { return trim(strip_tags($v)); }
 function wp_unslash($v) { return stripslashes($v); }
-class FakeOrder { public $meta = array(); function update_meta_data($k, $v) { $this->meta[$k] = $v; } }
+class FakeOrder {
+    public $meta = array(); public $saved = 0;
+    function update_meta_data($k, $v) { $this->meta[$k] = $v; }
+    function save() { $this->saved++; }
+}
 require %(storefront)s;
 $storefront = (new ReflectionClass('Basketry_Storefront'))->newInstanceWithoutConstructor();
 $out = array();
 foreach (json_decode(stream_get_contents(STDIN), true) as $cookie) {
     unset($_COOKIE['basketry_experiment']);
     if ($cookie !== null) { $_COOKIE['basketry_experiment'] = $cookie; }
-    $order = new FakeOrder();
-    $storefront->tag_order_experiment($order);
-    $out[] = (object) $order->meta;
+    $classic = new FakeOrder();
+    $storefront->tag_order_experiment($classic);
+    $block = new FakeOrder();
+    $storefront->tag_block_order_experiment($block);
+    $out[] = array('classic' => (object) $classic->meta, 'block' => (object) $block->meta, 'saved' => $block->saved);
 }
 echo json_encode($out);
 """
@@ -537,7 +543,10 @@ def test_checkout_copies_a_well_formed_ab_test_mark_into_the_order(tmp_path):
     storefront = PLUGIN / "includes" / "class-basketry-storefront.php"
     cookies = ["12:B", "12:Z", "x<b>:A", None, "7:A; admin=1"]
     output = run_php(EXPERIMENT_SCRIPT % {"storefront": repr(str(storefront))}, tmp_path, json.dumps(cookies))
-    metas = json.loads(output)
-    assert metas == [{"_basketry_experiment": "12:B"}, {}, {}, {}, {}]
-    pairs = [{"key": key, "value": value} for key, value in metas[0].items()]
+    orders = json.loads(output)
+    marked = {"_basketry_experiment": "12:B"}
+    # The classic checkout and the Checkout block alike; only the block's hook saves the order itself.
+    assert orders[0] == {"classic": marked, "block": marked, "saved": 1}
+    assert all(order == {"classic": {}, "block": {}, "saved": 0} for order in orders[1:])
+    pairs = [{"key": key, "value": value} for key, value in orders[0]["classic"].items()]
     assert experiment_mark(pairs, key_field="key", value_field="value") == "12:B"
