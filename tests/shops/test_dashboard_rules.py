@@ -222,3 +222,13 @@ def test_a_session_post_needs_the_csrf_token(shop_and_demo):
         {"kind": "exclude", "product_ids": product.external_id, "csrfmiddlewaretoken": token},
     )
     assert accepted.status_code == 302 and len(rules_of(shop)) == 1
+
+
+def test_every_problem_of_a_rule_is_shown_at_once(client, shop_and_demo):
+    shop, _ = shop_and_demo
+    sign_in(client, shop)
+    response = client.post("/dashboard/rules/new", {"kind": "pin", "product_ids": "nope", "name": "x" * 121})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "no product with id nope" in html and "at most 120 characters" in html
+    assert rules_of(shop) == []

@@ -100,6 +100,11 @@ def _preview(form: RuleForm, rule: MerchantRule | None) -> dict:
 def _submit(request: HttpRequest, shop: Shop, rule: MerchantRule | None) -> HttpResponse:
     form = rule_form_parse(request.POST, request.POST.getlist("list_kinds"))
     if form.errors:
+        # Show every problem at once: what the service would also refuse, next to the form's own.
+        try:
+            merchant_rule_clean(kind=form.kind, params=form.params, list_kinds=form.list_kinds, name=form.name)
+        except ValidationFailed as error:
+            form.errors = {**rule_form_errors(error.extra.get("fields", {})), **form.errors}
         return _form_page(request, shop, form, rule, status=400)
     try:
         if request.POST.get("intent") == "preview":
