@@ -191,6 +191,8 @@ def experiment_results_get(*, experiment, now=None) -> dict:
     """Visitors per arm, and once the test has ended its orders, conversion and revenue per
     visitor with each arm compared to the control. Orders count when they carry the test's mark
     and were placed while it ran."""
+    import datetime as dt
+
     from django.db.models import Count, F, FloatField, Sum
     from django.db.models.functions import Cast
     from django.utils import timezone
@@ -204,6 +206,7 @@ def experiment_results_get(*, experiment, now=None) -> dict:
         visitors_needed,
     )
     from recommendations.models import Experiment, ExperimentDailyCount
+    from recommendations.services.insights import RECOUNT_DAYS
     from shops.models import Order
 
     now = now or timezone.now()
@@ -227,6 +230,9 @@ def experiment_results_get(*, experiment, now=None) -> dict:
     if not result["ended"]:
         return result
     end = experiment.stopped_at or experiment.ends_at
+    # Orders reach Basketry with the syncs, some of them days late: the same span the nightly
+    # order rollup recounts.
+    result["settling"] = now - end < dt.timedelta(days=RECOUNT_DAYS)
     value = Cast(F("total"), FloatField())
     orders = {
         row["experiment_arm"]: row

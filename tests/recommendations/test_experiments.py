@@ -292,3 +292,11 @@ def test_exposure_events_count_visitors_and_stopping_ends_assignment(
             experiment_stop(shop=shop, experiment_id=experiment.pk)
     body = _get(client, shop, type="bought_together", product_id=anchor, visitor="visitor-0001").json()
     assert "experiment" not in body and body["items"]
+
+
+def test_results_say_when_late_orders_may_still_change_them(shop):
+    experiment = _finished(shop)
+    with shop_scope(shop):
+        fresh = experiment_results_get(experiment=experiment, now=experiment.ends_at + dt.timedelta(days=1))
+        settled = experiment_results_get(experiment=experiment, now=experiment.ends_at + dt.timedelta(days=4))
+    assert fresh["settling"] and not settled["settling"]
