@@ -5,37 +5,16 @@ keyboard use, screenshots in test-artifacts/."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
 from shops.dashboard.access import dashboard_link_create
 from shops.tenancy import shop_scope
+from tests.browser import ARTIFACTS, off_the_browser_loop
 from tests.conftest import CHROMIUM
 from tests.recommendations.test_widget import CHROMIUM_ARGS, WCAG_21_AA
-
-ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
-
-
-def off_the_browser_loop(query: Callable[[], object]) -> object:
-    """Run an ORM call in a thread of its own: the sync Playwright API keeps an event loop running
-    in the test's thread, where Django refuses queries (and a connection opened anyway outlives
-    the test)."""
-    from django.db import connections
-
-    def run() -> object:
-        try:
-            return query()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
 
 
 class Browser:

@@ -9,21 +9,18 @@ resolves to a fresh token, and on the patch page it reloads `shopify-reload` wit
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.conf import settings
 
 from recommendations.models import MerchantRule
 from shops.tenancy import shop_scope
+from tests.browser import ARTIFACTS, off_the_browser_loop
 from tests.conftest import CHROMIUM
 from tests.factories import make_product, make_shop
 from tests.recommendations.test_widget import CHROMIUM_ARGS, WCAG_21_AA
 from tests.test_isolation import _id_token
 
-ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 API_KEY = "embedded-browser-app"
 SECRET = "embedded-browser-secret-of-32-bytes!"
 DOMAIN = "embedded-browser.myshopify.com"
@@ -40,12 +37,6 @@ window.shopify = { idToken: function () { return Promise.resolve(%(token)s); } }
   }
 })();
 """
-
-
-def _in_thread(work):
-    # The browser's event loop runs in this thread; the ORM runs in another one.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(work).result()
 
 
 @pytest.mark.services("postgres", "chromium")
@@ -99,7 +90,7 @@ def test_embedded_pages_and_forms_work_on_id_tokens_alone(live_server, transacti
         assert landed["embedded"] == ["1"] and landed["shop"] == [DOMAIN] and landed["host"] == [HOST]
         assert "id_token" in landed
         assert "Rule saved" in page.locator(".notice").inner_text()
-        assert _in_thread(lambda: MerchantRule.all_shops.filter(shop=shop).count()) == 1
+        assert off_the_browser_loop(lambda: MerchantRule.all_shops.filter(shop=shop).count()) == 1
 
         # A menu link also goes through the patch page and arrives authenticated.
         context.clear_cookies()

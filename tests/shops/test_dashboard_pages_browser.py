@@ -7,25 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import TypeVar
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from recommendations.models import Experiment, MerchantRule, RecommendationList
 from shops.dashboard.access import dashboard_link_create
 from shops.models import OrderLine, Product
 from shops.tenancy import shop_scope
+from tests.browser import ARTIFACTS, off_the_browser_loop
 from tests.conftest import CHROMIUM
 from tests.recommendations.test_widget import CHROMIUM_ARGS, WCAG_21_AA
 from tests.shops.dashboard_fixtures import trained_demo_shop
 
-T = TypeVar("T")
-ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 # Chromium logs a form's 400 answer once for the document; a refused form may leave exactly that.
 REFUSED_FORM_LOG = "Failed to load resource: the server responded with a status of 400 (Bad Request)"
 
@@ -99,22 +93,6 @@ def browser_api():
         pytest.importorskip("playwright.sync_api"),
         pytest.importorskip("axe_playwright_python.sync_playwright").Axe(),
     )
-
-
-def off_the_browser_loop(query: Callable[[], T]) -> T:
-    """Run an ORM call in a thread of its own: the sync Playwright API keeps an event loop running
-    in the test's thread, where Django refuses queries (and a connection opened anyway outlives
-    the test)."""
-    from django.db import connections
-
-    def run() -> T:
-        try:
-            return query()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
 
 
 def rules_of(shop) -> list[MerchantRule]:

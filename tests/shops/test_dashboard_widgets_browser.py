@@ -4,10 +4,8 @@ following the saved settings, inline errors, keyboard access and a WCAG audit.""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 
 from recommendations.selectors import widget_preview_product_get
@@ -15,10 +13,10 @@ from recommendations.services.widgets import widget_settings_get
 from shops.dashboard.access import dashboard_link_create
 from shops.models import Shop
 from shops.tenancy import shop_scope
+from tests.browser import ARTIFACTS
 from tests.conftest import CHROMIUM
 from tests.recommendations.test_widget import CHROMIUM_ARGS, WCAG_21_AA
 
-ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 REFUSED_SAVE_LOG = "Failed to load resource: the server responded with a status of 400 (Bad Request)"
 
 
