@@ -55,8 +55,9 @@
     if (store("bsk_x" + test.id) === mark) return;
     store("bsk_x" + test.id, mark);
     send(block, { type: "exposure", block: block.dataset.basketry, experiment: test.id, arm: test.arm });
-    if (block.dataset.platform === "woocommerce") document.cookie = "basketry_experiment=" + mark + ";path=/;max-age=5184000;SameSite=Lax";
-    else fetch(block.dataset.cartUpdateUrl || "/cart/update.js", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ attributes: { _basketry_experiment: mark } }), credentials: "same-origin" });
+    var d = block.dataset;
+    if (d.platform === "woocommerce") document.cookie = "basketry_experiment=" + mark + ";path=/;max-age=5184000;SameSite=Lax";
+    else if (d.cartUpdateUrl || d.platform === "shopify" || window.Shopify) fetch(d.cartUpdateUrl || "/cart/update.js", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ attributes: { _basketry_experiment: mark } }), credentials: "same-origin" });
   }
   function flush() {
     if (!queue.length || !consented()) { queue = []; return; }
