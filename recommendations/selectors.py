@@ -258,11 +258,12 @@ def experiment_results_get(*, experiment, now=None) -> dict:
             )
         )
     comparisons = arms_compare(totals)
+    confidence = confidence_level(len(comparisons))
     result.update(
         arms=totals,
         comparisons=comparisons,
-        confidence=confidence_level(len(comparisons)),
-        confidence_label=f"{confidence_level(len(comparisons)) * 100:g}%",
+        confidence=confidence,
+        confidence_label=f"{confidence * 100:g}%",
         needed=visitors_needed(base_rate=totals[0].conversion, relative_lift=0.1),
     )
     # Visitors should split as the weights say; a large gap means the assignment or the counting

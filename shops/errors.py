@@ -1,5 +1,7 @@
 """Errors the application raises on purpose, each with a message fit to show a merchant or an operator."""
 
+from __future__ import annotations
+
 
 class ApplicationError(Exception):
     def __init__(self, message: str, *, extra: dict | None = None) -> None:
@@ -14,3 +16,9 @@ class ShopScopeError(ApplicationError):
 
 class ValidationFailed(ApplicationError):
     """Input a service refuses; nothing was written."""
+
+    @classmethod
+    def for_fields(cls, subject: str, errors: dict[str, str]) -> ValidationFailed:
+        """One message naming every field's problem, and the problems per field for a form."""
+        details = "; ".join(f"{field}: {message}" for field, message in sorted(errors.items()))
+        return cls(f"Invalid {subject}: {details}.", extra={"fields": errors})

@@ -88,11 +88,7 @@ def experiment_create(
     if block not in Experiment.Block.values:
         errors["block"] = "related, bought_together or cart"
     clean_arms = _clean_arms(arms, errors)
-    if (
-        not isinstance(duration_days, int)
-        or isinstance(duration_days, bool)
-        or not MIN_DAYS <= duration_days <= MAX_DAYS
-    ):
+    if not _whole_between(duration_days, MIN_DAYS, MAX_DAYS):
         errors["duration_days"] = f"a whole number of days from {MIN_DAYS} to {MAX_DAYS}"
     starts_on = starts_on or today
     if not today <= starts_on <= today + dt.timedelta(days=MAX_START_DAYS_AHEAD):
@@ -130,8 +126,7 @@ def experiment_create(
 
 
 def _raise(errors: dict[str, str]) -> None:
-    details = "; ".join(f"{field}: {message}" for field, message in sorted(errors.items()))
-    raise ValidationFailed(f"Invalid experiment: {details}.", extra={"fields": errors})
+    raise ValidationFailed.for_fields("experiment", errors)
 
 
 @transaction.atomic

@@ -121,8 +121,7 @@ def _validate_list_kinds(list_kinds: Sequence[str] | None, errors: dict[str, str
 
 def _raise_if(errors: dict[str, str]) -> None:
     if errors:
-        details = "; ".join(f"{field}: {message}" for field, message in sorted(errors.items()))
-        raise ValidationFailed(f"Invalid rule: {details}.", extra={"fields": errors})
+        raise ValidationFailed.for_fields("rule", errors)
 
 
 def _clean(*, kind: str, params: Mapping, list_kinds: Sequence[str] | None, name: str) -> tuple[dict, list[str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from django.utils import timezone
@@ -13,11 +13,29 @@ from recommendations.rules import ProductFacts, Rule, rules_apply
 from recommendations.selectors import customer_product_ids, recommendation_list_get
 
 
-def popular_fallback(*, version: ModelVersion | None, limit: int, facts: Mapping[int, ProductFacts], rules: list[Rule]):
-    """The shop's popular list: what a block shows for a product the version does not know."""
+def popular_fallback(
+    *,
+    version: ModelVersion | None,
+    limit: int,
+    facts: Mapping[int, ProductFacts],
+    rules: list[Rule],
+    list_kind: str = ListKind.POPULAR,
+    anchor_pk: int | None = None,
+    cart_pks: Sequence[int] = (),
+):
+    """The shop's popular list under its rules: what a block shows for a product the version does
+    not know, and an A/B test's "best sellers" arm (with the block's rules, without the product
+    viewed or what is in the cart)."""
     items = (recommendation_list_get(version=version, kind=ListKind.POPULAR, anchor="") or []) if version else []
     return rules_apply(
-        items=items, list_kind=ListKind.POPULAR, anchor=None, rules=rules, facts=facts, now=timezone.now(), limit=limit
+        items=items,
+        list_kind=list_kind,
+        anchor=facts.get(anchor_pk) if anchor_pk is not None else None,
+        rules=rules,
+        facts=facts,
+        now=timezone.now(),
+        limit=limit,
+        cart=cart_pks,
     )
 
 
@@ -115,30 +133,4 @@ def recommendations_for_cart(
         now=timezone.now(),
         limit=limit,
         cart=cart,
-    )
-
-
-def recommendations_best_sellers(
-    *,
-    version: ModelVersion,
-    kind: str,
-    anchor_pk: int | None,
-    cart_pks: list[int],
-    limit: int,
-    facts: Mapping[int, ProductFacts],
-    rules: list[Rule],
-) -> list[dict]:
-    """What a block shows without the model (an A/B test's "best sellers with your rules" arm):
-    the shop's popular list under the merchant's rules for this block, without the product
-    viewed or what is in the cart."""
-    items = recommendation_list_get(version=version, kind=ListKind.POPULAR, anchor="") or []
-    return rules_apply(
-        items=items,
-        list_kind=kind,
-        anchor=facts.get(anchor_pk) if anchor_pk is not None else None,
-        rules=rules,
-        facts=facts,
-        now=timezone.now(),
-        limit=limit,
-        cart=cart_pks,
     )

@@ -47,8 +47,7 @@ def diversity_settings_clean(value: Mapping | None) -> dict:
         errors["strategy"] = "none, cap or mmr"
         clean = {}
     if errors:
-        details = "; ".join(f"{field}: {message}" for field, message in sorted(errors.items()))
-        raise ValidationFailed(f"Invalid diversity setting: {details}.", extra={"fields": errors})
+        raise ValidationFailed.for_fields("diversity setting", errors)
     return clean
 
 
@@ -81,9 +80,8 @@ def retention_settings_clean(*, event_days: object) -> dict:
     """The retention setting in canonical form; ValidationFailed names the problem."""
     ceiling = settings.EVENT_RETENTION_DAYS
     if not isinstance(event_days, int) or isinstance(event_days, bool) or not 1 <= event_days <= ceiling:
-        message = f"a whole number of days from 1 to {ceiling}"
-        raise ValidationFailed(
-            f"Invalid retention setting: event_days: {message}.", extra={"fields": {"event_days": message}}
+        raise ValidationFailed.for_fields(
+            "retention setting", {"event_days": f"a whole number of days from 1 to {ceiling}"}
         )
     return {"event_days": event_days}
 

@@ -172,8 +172,7 @@ def widget_settings_update(*, shop: Shop, block: str, values: Mapping[str, objec
     current = widget_settings_from(stored=locked.settings.get(WIDGETS_KEY))
     clean, errors = _clean_block(values, current[block])
     if errors:
-        details = "; ".join(f"{field}: {message}" for field, message in sorted(errors.items()))
-        raise ValidationFailed(f"Invalid {BLOCK_NAMES[block]} settings: {details}", extra={"fields": errors})
+        raise ValidationFailed.for_fields(f"{BLOCK_NAMES[block]} settings", errors)
     stored = locked.settings.get(WIDGETS_KEY) if isinstance(locked.settings.get(WIDGETS_KEY), Mapping) else {}
     locked.settings = {**locked.settings, WIDGETS_KEY: {**stored, block: clean}}
     locked.save(update_fields=["settings", "updated_at"])

@@ -12,7 +12,6 @@ from recommendations.selectors import merchant_rules_active, model_version_live,
 from recommendations.services.experiments import experiments_for_storefront
 from recommendations.services.serving import (
     popular_fallback,
-    recommendations_best_sellers,
     recommendations_for_cart,
     recommendations_for_customer,
     recommendations_for_product,
@@ -118,18 +117,18 @@ def _render(
         wanted = {product_id, *cart}
         pk_of = dict(Product.objects.filter(external_id__in=wanted).values_list("external_id", "pk"))
         fallback = False
+        basket = [pk_of[external] for external in (product_id, *cart) if external in pk_of] if kind == "cart" else []
         if version is None:
             items, fallback = [], True
         elif strategy == BEST_SELLERS:
-            cart_pks = [pk_of[external] for external in cart if external in pk_of]
-            items = recommendations_best_sellers(
+            items = popular_fallback(
                 version=version,
-                kind=kind,
-                anchor_pk=pk_of.get(product_id),
-                cart_pks=[*([pk_of[product_id]] if kind == "cart" and product_id in pk_of else []), *cart_pks],
                 limit=RENDERED_ITEMS,
                 facts=facts,
                 rules=rules,
+                list_kind=kind,
+                anchor_pk=pk_of.get(product_id),
+                cart_pks=basket,
             )
         elif kind == "personal":
             if customer_ref:
@@ -142,9 +141,8 @@ def _render(
                     True,
                 )
         elif kind == "cart":
-            cart_pks = [pk_of[external] for external in (product_id, *cart) if external in pk_of]
             items = recommendations_for_cart(
-                version=version, product_pks=cart_pks, limit=RENDERED_ITEMS, facts=facts, rules=rules
+                version=version, product_pks=basket, limit=RENDERED_ITEMS, facts=facts, rules=rules
             )
             if not items:
                 items, fallback = (

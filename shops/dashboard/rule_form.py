@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from recommendations.models import MerchantRule
+from shops.dashboard.views.base import whole_number
 from shops.models import Product
 
-PRODUCT_FIELDS = ("product_ids", "anchor_product_ids", "with_product_ids", "then.product_ids")
 WHEN_TEXT = ("when.category", "when.vendor", "when.tag")
 WHEN_PRICES = ("when.price_min", "when.price_max")
 WHEN_DATES = ("when.date_from", "when.date_to")
@@ -101,11 +101,10 @@ def rule_form_parse(data: Mapping[str, str], lists: list[str]) -> RuleForm:
             then = {then_type: then_value}
         else:
             then = {}
-        max_items = values.get("max_items", "2") or "2"
         form.params = {
             "when": when,
             "then": then,
-            "max_items": int(max_items) if max_items.isdigit() else max_items,
+            "max_items": whole_number(values.get("max_items") or "2"),
         }
     return form
 
@@ -113,19 +112,21 @@ def rule_form_parse(data: Mapping[str, str], lists: list[str]) -> RuleForm:
 def rule_form_errors(service_errors: Mapping[str, str]) -> dict[str, str]:
     """The service's error keys as form field names (the chosen products of an if-then rule
     are typed in one field with the other targets)."""
-    renamed = {"then.product_ids": "then_value", "then.category": "then_value", "then.vendor": "then_value"}
-    renamed["then.tag"] = "then_value"
+    renamed = {f"then.{target}": "then_value" for target in THEN_TYPES}
     return {renamed.get(key, key): message for key, message in service_errors.items()}
+
+
+def rule_product_pks(rule: MerchantRule) -> set[int]:
+    """Every product a rule names, wherever in its parameters."""
+    params = rule.params or {}
+    pks = {pk for key in ("product_ids", "anchor_product_ids", "with_product_ids") for pk in params.get(key, [])}
+    return pks | set((params.get("then") or {}).get("product_ids", []))
 
 
 def rule_form_initial(rule: MerchantRule) -> RuleForm:
     """A saved rule as the form shows it, with the store's product ids."""
     params = rule.params or {}
-    pks = set()
-    for key in ("product_ids", "anchor_product_ids", "with_product_ids"):
-        pks.update(params.get(key, []))
-    pks.update((params.get("then") or {}).get("product_ids", []))
-    external = dict(Product.objects.filter(pk__in=pks).values_list("pk", "external_id"))
+    external = dict(Product.objects.filter(pk__in=rule_product_pks(rule)).values_list("pk", "external_id"))
 
     def ids(values) -> str:
         return ", ".join(external.get(pk, str(pk)) for pk in values or [])

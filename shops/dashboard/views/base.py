@@ -101,3 +101,13 @@ def dashboard_page(
 def field_errors(error) -> dict[str, str]:
     """The per-field messages a service's ValidationFailed carries, for inline form errors."""
     return dict(error.extra.get("fields", {})) if getattr(error, "extra", None) else {}
+
+
+def whole_number(raw: str | None) -> int | str:
+    """A form field as an integer when the text is one; otherwise the text itself, for the
+    service to refuse with its own message (one wording for every entry point)."""
+    text = (raw or "").strip()
+    try:
+        return int(text)
+    except ValueError:
+        return text

@@ -12,7 +12,7 @@ from django.utils import timezone
 from recommendations.models import Experiment
 from recommendations.selectors import experiment_results_get
 from recommendations.services.experiments import ARM_KEYS, MAX_DAYS, MIN_DAYS, experiment_create, experiment_stop
-from shops.dashboard.views.base import dashboard_page, field_errors, redirect_to
+from shops.dashboard.views.base import dashboard_page, field_errors, redirect_to, whole_number
 from shops.demo import DEMO_DOMAIN
 from shops.errors import ValidationFailed
 from shops.models import Shop
@@ -21,11 +21,6 @@ _NOTICES = {
     "created": "Test scheduled. Visitors who allow analytics are split between the arms from its start.",
     "stopped": "Test stopped. Its figures are kept, without a verdict.",
 }
-
-
-def _whole(text: str):
-    text = (text or "").strip()
-    return int(text) if text.isdigit() else text
 
 
 def _form_values(data) -> dict:
@@ -77,7 +72,7 @@ def experiments(request: HttpRequest, shop: Shop) -> HttpResponse:
     values = _form_values(request.POST)
     errors: dict[str, str] = {}
     arms = [
-        {"strategy": values[f"strategy_{key}"], "weight": _whole(values[f"weight_{key}"])}
+        {"strategy": values[f"strategy_{key}"], "weight": whole_number(values[f"weight_{key}"])}
         for key in ARM_KEYS
         if values[f"strategy_{key}"]
     ]
@@ -94,7 +89,7 @@ def experiments(request: HttpRequest, shop: Shop) -> HttpResponse:
                 name=values["name"],
                 block=values["block"],
                 arms=arms,
-                duration_days=_whole(values["duration_days"]),
+                duration_days=whole_number(values["duration_days"]),
                 starts_on=starts_on,
             )
             return redirect_to(request, "dashboard-experiments", done="created")

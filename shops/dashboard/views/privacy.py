@@ -11,21 +11,11 @@ from recommendations.services.settings import (
     retention_settings_update,
 )
 from shops.dashboard.selectors import dashboard_privacy_fairness_get
-from shops.dashboard.views.base import dashboard_page, field_errors, redirect_to
+from shops.dashboard.views.base import dashboard_page, field_errors, redirect_to, whole_number
 from shops.errors import ValidationFailed
 from shops.models import Shop
 
 DIVERSITY_FORM, RETENTION_FORM = "diversity", "retention"
-
-
-def _whole_number(raw: str | None) -> int | str:
-    """An integer when the text is one; otherwise the text itself, for the service to refuse with
-    its own message (one wording for every entry point)."""
-    text = (raw or "").strip()
-    try:
-        return int(text)
-    except ValueError:
-        return text
 
 
 def _decimal_number(raw: str | None) -> float | str:
@@ -41,7 +31,7 @@ def _diversity_from(form: QueryDict) -> dict:
     """Only the chosen strategy's parameters: the others' fields are on the form but do not apply."""
     strategy = form.get("strategy", "")
     if strategy == "cap":
-        limit = _whole_number(form.get("max_per_group"))
+        limit = whole_number(form.get("max_per_group"))
         return {"strategy": "cap", "group": form.get("group", ""), "max_per_group": limit}
     if strategy == "mmr":
         return {"strategy": "mmr", "lambda": _decimal_number(form.get("lambda"))}
@@ -69,7 +59,7 @@ def privacy(request: HttpRequest, shop: Shop) -> HttpResponse:
             if form == DIVERSITY_FORM:
                 recommendation_settings_update(shop=shop, diversity=_diversity_from(request.POST))
             elif form == RETENTION_FORM:
-                retention_settings_update(shop=shop, event_days=_whole_number(request.POST.get("event_days")))
+                retention_settings_update(shop=shop, event_days=whole_number(request.POST.get("event_days")))
             else:
                 raise ValidationFailed("Unknown form: reload the page and try again.")
             return redirect_to(request, "dashboard-privacy", saved=form)

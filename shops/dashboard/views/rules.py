@@ -23,18 +23,15 @@ from shops.dashboard.rule_form import (
     rule_form_errors,
     rule_form_initial,
     rule_form_parse,
+    rule_product_pks,
 )
-from shops.dashboard.views.base import dashboard_page, redirect_to
+from shops.dashboard.views.base import dashboard_page, field_errors, redirect_to
 from shops.errors import ValidationFailed
 from shops.models import Product, Shop
 
 
 def _titles(rules: list[MerchantRule]) -> dict[int, str]:
-    pks: set[int] = set()
-    for rule in rules:
-        for key in ("product_ids", "anchor_product_ids", "with_product_ids"):
-            pks.update(rule.params.get(key, []))
-        pks.update((rule.params.get("then") or {}).get("product_ids", []))
+    pks = set().union(*(rule_product_pks(rule) for rule in rules))
     return dict(Product.objects.filter(pk__in=pks).values_list("pk", "title"))
 
 
@@ -104,33 +101,20 @@ def _submit(request: HttpRequest, shop: Shop, rule: MerchantRule | None) -> Http
         try:
             merchant_rule_clean(kind=form.kind, params=form.params, list_kinds=form.list_kinds, name=form.name)
         except ValidationFailed as error:
-            form.errors = {**rule_form_errors(error.extra.get("fields", {})), **form.errors}
+            form.errors = {**rule_form_errors(field_errors(error)), **form.errors}
         return _form_page(request, shop, form, rule, status=400)
     try:
         if request.POST.get("intent") == "preview":
             form.preview = _preview(form, rule)
             return _form_page(request, shop, form, rule)
+        fields = {"params": form.params, "list_kinds": form.list_kinds, "name": form.name, "enabled": form.enabled}
         if rule is None:
-            merchant_rule_create(
-                shop=shop,
-                kind=form.kind,
-                params=form.params,
-                list_kinds=form.list_kinds,
-                name=form.name,
-                enabled=form.enabled,
-            )
-            return redirect_to(request, "dashboard-rules", done="created")
-        merchant_rule_update(
-            shop=shop,
-            rule_id=rule.pk,
-            params=form.params,
-            list_kinds=form.list_kinds,
-            name=form.name,
-            enabled=form.enabled,
-        )
-        return redirect_to(request, "dashboard-rules", done="updated")
+            merchant_rule_create(shop=shop, kind=form.kind, **fields)
+        else:
+            merchant_rule_update(shop=shop, rule_id=rule.pk, **fields)
+        return redirect_to(request, "dashboard-rules", done="created" if rule is None else "updated")
     except ValidationFailed as error:
-        form.errors = rule_form_errors(error.extra.get("fields", {})) or {"kind": error.message}
+        form.errors = rule_form_errors(field_errors(error)) or {"kind": error.message}
         return _form_page(request, shop, form, rule, status=400)
 
 
