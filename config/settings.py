@@ -77,6 +77,8 @@ SHOPIFY_TOKEN_REFRESH_MARGIN_SECONDS = 300
 SHOPIFY_WEBHOOK_MAX_BYTES = int(os.environ.get("SHOPIFY_WEBHOOK_MAX_BYTES", str(2 * 1024 * 1024)))
 # Days a processed webhook delivery (and the minimised payload it keeps) is kept for diagnosis.
 WEBHOOK_RETENTION_DAYS = int(os.environ.get("WEBHOOK_RETENTION_DAYS", "14"))
+# Unfinished processing attempts before a delivery becomes a dead letter (integrations/deliveries.py).
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
 # Hours between uninstall and the purge of a shop's data if `shop/redact` never arrives (Shopify
 # sends it 48 hours after uninstall).
 SHOP_PURGE_AFTER_UNINSTALL_HOURS = int(os.environ.get("SHOP_PURGE_AFTER_UNINSTALL_HOURS", "72"))
@@ -184,6 +186,7 @@ CELERY_TASK_ROUTES = {
     "integrations.woocommerce_webhooks_check_all": {"queue": "default"},
     "integrations.shops_purge_due": {"queue": "default"},
     "integrations.webhook_deliveries_purge": {"queue": "default"},
+    "integrations.webhook_deliveries_sweep": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULE = {
     # 03:15 UTC, after most shops' evening peak: https://crontab.guru/#15_3_*_*_*
@@ -210,6 +213,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.woocommerce_webhooks_check_all",
         "schedule": crontab(minute=25),
     },
+    # Every minute: deliveries whose message was lost or whose processing failed go out again.
+    "webhook-deliveries-sweep": {"task": "integrations.webhook_deliveries_sweep", "schedule": 60.0},
     # 00:50 UTC: https://crontab.guru/#50_0_*_*_*
     "webhook-deliveries-purge": {
         "task": "integrations.webhook_deliveries_purge",
@@ -222,6 +227,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker that is down or hung must not hold a web request: a publish gives up after these
+# (seconds; above kombu's 1 s BRPOP wait, which consumers need). The webhook ingress publishes
+# without retries; its outbox row is sent again by the sweeper.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 3, "socket_connect_timeout": 2}
 CELERY_TIMEZONE = "UTC"
 
 # --- Internationalisation -------------------------------------------------------------------

@@ -16,6 +16,9 @@ class WebhookDelivery(ShopOwnedModel):
         DONE = "done", "Done"
         IGNORED = "ignored", "Ignored"
         FAILED = "failed", "Failed"
+        # Given up after WEBHOOK_MAX_ATTEMPTS processing attempts; the operator sees it and its
+        # last error, and `webhooks_retry` puts it back in the queue.
+        DEAD = "dead", "Dead letter"
 
     platform = models.CharField(max_length=16)
     delivery_id = models.CharField(max_length=255, help_text="The platform's id of this delivery (dedup key).")
@@ -26,6 +29,10 @@ class WebhookDelivery(ShopOwnedModel):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     detail = models.TextField(blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # The delivery row is the outbox: queued work is sent to the broker after commit, and the
+    # sweeper sends again what no worker finished (broker down, a task that failed or was lost).
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Processing attempts that did not finish.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When the sweeper sends it again.")
 
     class Meta:
         constraints = [
@@ -34,7 +41,15 @@ class WebhookDelivery(ShopOwnedModel):
                 fields=["shop", "platform", "delivery_id"], name="webhookdelivery_shop_platform_id_unique"
             )
         ]
-        indexes = [models.Index(fields=["shop", "received_at"], name="webhookdelivery_shop_time_idx")]
+        indexes = [
+            models.Index(fields=["shop", "received_at"], name="webhookdelivery_shop_time_idx"),
+            # The sweeper's read, across shops: only undone deliveries are in it.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="queued"),
+                name="webhookdelivery_undone_idx",
+            ),
+        ]
 
 
 class SyncRun(ShopOwnedModel):

@@ -13,6 +13,14 @@ class PayloadInvalid(ValueError):
     """A payload misses what Basketry needs; the delivery or sync stops with this reason."""
 
 
+def declared_length(request) -> int:
+    """The request's Content-Length as a number; a malformed one counts as too large."""
+    try:
+        return max(int(request.META.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        return 2**63
+
+
 def money(value: object) -> Decimal:
     """A non-negative, finite amount; empty means 0."""
     try:

@@ -1,4 +1,4 @@
-"""Services behind the integrations' tasks and commands: process a delivery, run a sync."""
+"""Services behind the integrations' tasks and commands: run a sync, fulfil privacy requests."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import time
 import uuid
 
 from django.core.cache import cache
-from django.db import transaction
 from django.utils import timezone
 
-from integrations.models import SyncRun, WebhookDelivery
+from integrations.models import SyncRun
 from shops.errors import ValidationFailed
 from shops.models import Shop
 
@@ -33,30 +32,6 @@ def sync_errors() -> tuple[type[Exception], ...]:
     from integrations.woocommerce.client import WooCommerceError
 
     return (ShopifyApiError, SyncFailed, ShopifyReauthRequired, ShopifyAuthError, WooCommerceError)
-
-
-def webhook_delivery_process(*, shop: Shop, delivery_pk: int) -> str | None:
-    """Apply a recorded delivery once; a second call finds it done and does nothing."""
-    from integrations.parsing import PayloadInvalid
-    from integrations.shopify import handlers as shopify_handlers
-    from integrations.woocommerce import handlers as woocommerce_handlers
-
-    with transaction.atomic():
-        delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_pk).first()
-        if delivery is None or delivery.status != WebhookDelivery.Status.QUEUED:
-            return None
-        topic = delivery.topic
-        try:
-            handlers = woocommerce_handlers if delivery.platform == "woocommerce" else shopify_handlers
-            status, detail = handlers.delivery_apply(shop=shop, delivery=delivery)
-        except (PayloadInvalid, KeyError, ValueError) as error:
-            status, detail = WebhookDelivery.Status.FAILED, f"{type(error).__name__}: {error}"
-        if topic != "shop/redact":  # the purge removed the delivery with everything else
-            WebhookDelivery.objects.filter(pk=delivery_pk).update(
-                status=status, detail=detail[:2000], processed_at=timezone.now()
-            )
-    logger.info("webhook.processed shop=%s topic=%s status=%s", shop.pk, topic, status)
-    return status
 
 
 def sync_execute(
@@ -121,19 +96,6 @@ def _shopify_advance(*, shop: Shop, run: SyncRun, wait: bool, poll_seconds: floa
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(poll_seconds)
-
-
-def webhook_deliveries_purge(*, older_than) -> int:
-    """Forget processed deliveries received before `older_than` (all shops); returns how many.
-
-    Queued ones stay whatever their age: they still have work to do.
-    """
-    deleted, _ = (
-        WebhookDelivery.all_shops.filter(received_at__lt=older_than)
-        .exclude(status=WebhookDelivery.Status.QUEUED)
-        .delete()
-    )
-    return deleted
 
 
 def privacy_data_request_fulfil(*, shop: Shop, customer_ref: str, platform_request_id: str = ""):

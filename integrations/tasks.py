@@ -25,7 +25,7 @@ BULK_POLL_SECONDS = 10
 # shop with set-based deletes); a minute covers the largest shop.
 @shared_task(name="integrations.webhook_process", soft_time_limit=60, time_limit=90)
 def webhook_process(shop_id: int, delivery_pk: int) -> None:
-    from integrations.services import webhook_delivery_process
+    from integrations.deliveries import webhook_delivery_process
 
     with shop_scope_by_id(shop_id) as shop:
         if shop is not None:
@@ -105,9 +105,18 @@ def shops_purge_due() -> int:
 # One set-based delete across shops; fast.
 @shared_task(name="integrations.webhook_deliveries_purge", soft_time_limit=5 * 60, time_limit=6 * 60)
 def webhook_deliveries_purge() -> int:
-    from integrations.services import webhook_deliveries_purge as purge
+    from integrations.deliveries import webhook_deliveries_purge as purge
 
     return purge(older_than=timezone.now() - dt.timedelta(days=settings.WEBHOOK_RETENTION_DAYS))
+
+
+# Every minute: deliveries no worker finished go to the broker again (an indexed read of at most
+# 500 undone rows and as many publishes); seconds.
+@shared_task(name="integrations.webhook_deliveries_sweep", soft_time_limit=50, time_limit=60)
+def webhook_deliveries_sweep() -> dict[str, int]:
+    from integrations.deliveries import webhook_deliveries_sweep as sweep
+
+    return sweep()
 
 
 # After a WooCommerce store connects: register (or re-enable) its webhooks, then the first sync.

@@ -63,6 +63,7 @@ def test_every_task_is_routed_to_its_queue():
         "integrations.woocommerce_webhooks_check_all": "default",
         "integrations.shops_purge_due": "default",
         "integrations.webhook_deliveries_purge": "default",
+        "integrations.webhook_deliveries_sweep": "default",
     }
     for task, queue in expected.items():
         assert task in app.tasks

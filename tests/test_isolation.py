@@ -441,3 +441,20 @@ def test_the_dashboard_shows_and_changes_only_the_sessions_shop(client, django_c
     assert MerchantRule.all_shops.filter(shop=alpha).count() == 3  # both writes landed on the session's shop
     assert Experiment.all_shops.filter(shop=alpha, block="cart").exists()
     assert Shop.objects.get(pk=alpha.pk).settings.get("widgets", {}).get("related", {}).get("title") == "Changed"
+
+
+@pytest.mark.django_db
+def test_a_webhook_task_naming_another_shops_delivery_touches_nothing(shop, other_shop):
+    """The sweeper sends each undone delivery with its own shop id; a task given a mismatched
+    pair finds no delivery in its scope, and neither claims nor processes the other shop's."""
+    from integrations.models import WebhookDelivery
+    from integrations.tasks import webhook_process
+    from tests.factories import make_webhook_delivery
+
+    with shop_scope(other_shop):
+        theirs = make_webhook_delivery(other_shop, topic="app/scopes_update", work={"scopes": ["x"]})
+
+    webhook_process(shop.pk, theirs.pk)
+
+    theirs = WebhookDelivery.all_shops.get(pk=theirs.pk)
+    assert (theirs.status, theirs.attempts) == ("queued", 0)

@@ -64,6 +64,8 @@ def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
             run_id = waiting.pk
             transaction.on_commit(lambda: sync_poll.delay(shop.pk, run_id))
         elif topic == "app/scopes_update":
+            if work.get("unbound"):
+                return Outcome.IGNORED, "the shop's id is not known yet: nothing ties the body to this shop"
             locked = Shop.objects.select_for_update().get(pk=shop.pk)
             locked.credentials = {**locked.credentials, "scope": ",".join(work.get("scopes") or [])}
             locked.save(update_fields=["credentials", "updated_at"])

@@ -25,7 +25,7 @@ from integrations.models import SyncRun
 from integrations.parsing import PayloadInvalid
 from integrations.runs import sync_run_finish
 from integrations.shopify.client import ShopifyApiError, ShopifyClient
-from integrations.shopify.mapping import order_from_graphql, product_from_graphql
+from integrations.shopify.mapping import numeric_id, order_from_graphql, product_from_graphql
 from integrations.writes import orders_write, products_write
 from shops.models import Shop
 from shops.records import OrderRecord, ProductRecord
@@ -113,13 +113,15 @@ def _orders_since(shop: Shop) -> dt.datetime | None:
     return timezone.now() - dt.timedelta(days=DEFAULT_ORDER_DAYS)
 
 
-SHOP_INFO = "query ShopInfo { shop { name currencyCode ianaTimezone } }"
+SHOP_INFO = "query ShopInfo { shop { id name currencyCode ianaTimezone } }"
 
 
 def shop_info_refresh(*, shop: Shop, client: ShopifyClient) -> None:
     """The store's name, currency and time zone, as Shopify has them."""
     info = client.graphql(SHOP_INFO).get("shop") or {}
     changes = {
+        # Compliance and app webhooks name the shop by this id (integrations/shopify/binding.py).
+        "platform_id": numeric_id(info["id"]) if info.get("id") else shop.platform_id,
         "name": str(info.get("name") or shop.name)[:255],
         "currency": str(info.get("currencyCode") or shop.currency)[:3],
         "timezone": str(info.get("ianaTimezone") or shop.timezone)[:64],

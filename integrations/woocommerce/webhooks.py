@@ -17,18 +17,16 @@ import json
 import re
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from integrations.models import WebhookDelivery
-from integrations.parsing import PayloadInvalid
+from integrations.deliveries import webhook_delivery_record
+from integrations.parsing import PayloadInvalid, declared_length
 from integrations.woocommerce.connect import WEBHOOK_TOPICS
 from integrations.woocommerce.mapping import gmt_time, order_from_woo, product_from_woo, woo_id
 from integrations.writes import record_to_work
 from shops.models import Shop
-from shops.tenancy import shop_scope
 
 _PING = re.compile(rb"^webhook_id=[0-9]+$")
 
@@ -69,8 +67,9 @@ def woocommerce_webhook(request: HttpRequest, shop_id: int) -> HttpResponse:
         response = _answer(405, "POST only")
         response["Allow"] = "POST"
         return response
-    declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    if declared > settings.SHOPIFY_WEBHOOK_MAX_BYTES or len(request.body) > settings.SHOPIFY_WEBHOOK_MAX_BYTES:
+    if declared_length(request) > settings.SHOPIFY_WEBHOOK_MAX_BYTES or (
+        len(request.body) > settings.SHOPIFY_WEBHOOK_MAX_BYTES
+    ):
         return _answer(413, "body too large")
     signature = request.headers.get("X-WC-Webhook-Signature", "")
     if not signature and _PING.match(request.body.strip()):
@@ -90,28 +89,17 @@ def woocommerce_webhook(request: HttpRequest, shop_id: int) -> HttpResponse:
         if not isinstance(payload, dict):
             raise ValueError("not an object")
         work = work_from_payload(topic=topic, payload=payload, shop=shop)
-    except (ValueError, UnicodeDecodeError, PayloadInvalid, KeyError, TypeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError, PayloadInvalid, KeyError, TypeError) as error:
         return _answer(400, f"payload: {error}")
     # WooCommerce sends no event time; the resource's own modification time orders deliveries.
     modified = gmt_time(payload.get("date_modified_gmt")) if "date_modified_gmt" in payload else None
-    try:
-        with transaction.atomic(), shop_scope(shop):
-            delivery = WebhookDelivery.objects.create(
-                shop=shop,
-                platform="woocommerce",
-                delivery_id=delivery_id,
-                topic=topic,
-                triggered_at=modified or timezone.now(),
-                work=work,
-            )
-            shop_pk, delivery_pk = shop.pk, delivery.pk
-            transaction.on_commit(lambda: _queue(shop_pk, delivery_pk))
-    except IntegrityError:
-        return _answer(200, "duplicate delivery")
-    return _answer(200, "queued")
-
-
-def _queue(shop_id: int, delivery_pk: int) -> None:
-    from integrations.tasks import webhook_process
-
-    webhook_process.delay(shop_id, delivery_pk)
+    answer = webhook_delivery_record(
+        shop=shop,
+        platform="woocommerce",
+        delivery_id=delivery_id,
+        topic=topic,
+        triggered_at=modified or timezone.now(),
+        work=work,
+        durable=True,
+    )
+    return _answer(200, answer)

@@ -37,7 +37,11 @@ class Product(ShopOwnedModel):
         constraints = [
             models.UniqueConstraint(fields=["shop", "external_id"], name="product_shop_external_id_unique"),
         ]
-        indexes = [models.Index(fields=["shop", "status", "in_stock"], name="product_shop_sellable_idx")]
+        indexes = [
+            models.Index(fields=["shop", "status", "in_stock"], name="product_shop_sellable_idx"),
+            # The webhook ingress refuses a Shopify delivery naming another shop's product id.
+            models.Index(fields=["external_id"], name="product_external_id_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.title

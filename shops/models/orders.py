@@ -42,6 +42,8 @@ class Order(ShopOwnedModel):
             # Training reads a shop's paid orders in time order (time-split evaluation).
             models.Index(fields=["shop", "status", "created_at"], name="order_shop_status_created_idx"),
             models.Index(fields=["shop", "customer_ref"], name="order_shop_customer_idx"),
+            # The webhook ingress refuses a Shopify delivery naming another shop's order id.
+            models.Index(fields=["external_id"], name="order_external_id_idx"),
         ]
 
     def __str__(self) -> str:

@@ -26,6 +26,9 @@ class Shop(models.Model):
     platform = models.CharField(max_length=16, choices=Platform.choices)
     domain = models.CharField(max_length=255, help_text="Host name (and :port) of the store, lower case.")
     name = models.CharField(max_length=255, blank=True)
+    # The platform's own id of the store (Shopify's numeric shop id), once a sync has read it:
+    # compliance and app webhooks name it, and a delivery naming another store is refused.
+    platform_id = models.CharField(max_length=64, blank=True)
     currency = models.CharField(max_length=3, default="USD")
     timezone = models.CharField(max_length=64, default="UTC")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.INSTALLED)
