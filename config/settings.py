@@ -269,5 +269,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
         "basketry": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": False},
+        # Django's own log of every 500 (with its traceback) goes to the console outside DEBUG too.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }

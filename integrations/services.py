@@ -56,7 +56,7 @@ def sync_execute(
 
 
 def _advance(*, shop: Shop, kind: str, wait: bool, poll_seconds: float, timeout_seconds: float) -> SyncRun:
-    from integrations.runs import sync_run_start
+    from integrations.runs import sync_run_fail, sync_run_start
     from integrations.woocommerce.connect import client_for
     from integrations.woocommerce.sync import woocommerce_sync_advance
 
@@ -77,6 +77,11 @@ def _advance(*, shop: Shop, kind: str, wait: bool, poll_seconds: float, timeout_
         # The run keeps its checkpoint; the error is what the merchant and operator see until a
         # retry gets past it.
         SyncRun.objects.filter(pk=run.pk).update(error=f"{type(error).__name__}: {error}"[:2000])
+        raise
+    except Exception as error:
+        # Not a platform's answer but a fault here: never leave the run "running" with no reason.
+        sync_run_fail(run=run, reason=f"internal error: {type(error).__name__}: {error}")
+        logger.exception("sync.crashed shop=%s run=%s", shop.pk, run.pk)
         raise
 
 

@@ -150,6 +150,19 @@ class WooCommerceClient:
                 self._wait(_retry_after(response, default=0.5 * 2**attempt))
                 continue
             body = _json_or_none(response)
+            if body is None and _claims_json(response):
+                # A page cut off mid-body (a PHP timeout or memory limit, a proxy closing early):
+                # the same request usually answers whole a moment later.
+                if attempt == MAX_ATTEMPTS:
+                    raise WooCommerceError(
+                        f"{url} kept sending a truncated or malformed JSON body "
+                        f"(HTTP {status}, {len(response.content)} bytes)",
+                        status=status,
+                        retryable=True,
+                    )
+                self.stats.retried += 1
+                self._wait(0.5 * 2**attempt)
+                continue
             if 300 <= status < 400:
                 raise WooCommerceError(
                     f"{url} redirects to {response.headers.get('Location', '?')}: check the store URL "
@@ -206,8 +219,12 @@ def _retry_after(response: httpx.Response, *, default: float) -> float:
         return default
 
 
+def _claims_json(response: httpx.Response) -> bool:
+    return "json" in response.headers.get("Content-Type", "")
+
+
 def _json_or_none(response: httpx.Response):
-    if "json" not in response.headers.get("Content-Type", ""):
+    if not _claims_json(response):
         return None
     try:
         return response.json()

@@ -10,6 +10,7 @@ with the run's checkpoint (phase and next page), so a killed sync resumes at the
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,10 +19,12 @@ from integrations.models import SyncRun
 from integrations.parsing import PayloadInvalid
 from integrations.runs import sync_run_finish
 from integrations.woocommerce.client import WooCommerceClient
-from integrations.woocommerce.mapping import order_from_woo, product_from_woo
+from integrations.woocommerce.mapping import order_from_woo, product_from_woo, woo_id
 from integrations.writes import orders_write, products_write
 from shops.models import Shop
 from shops.services.catalog import products_unseen_delete
+
+logger = logging.getLogger("basketry.integrations")
 
 PRODUCT_FIELDS = (
     "id,name,slug,permalink,type,status,catalog_visibility,price,stock_status,categories,tags,images,"
@@ -31,8 +34,18 @@ VARIATION_FIELDS = "id,price,stock_status"
 ORDER_FIELDS = "id,status,currency,customer_id,total,date_created_gmt,date_modified_gmt,line_items,meta_data"
 
 
-class WooSyncFailed(Exception):
-    """The store sent something the sync cannot use; the run stops with the reason."""
+# Examples of rejected items kept on the run for the merchant and operator.
+REJECTED_EXAMPLES = 20
+
+
+def _reject(run: SyncRun, reason: str) -> None:
+    """One item the store sent that Basketry cannot use: skipped, counted and named on the run,
+    so that it neither stops this sync nor every later one."""
+    rejected = run.checkpoint.setdefault("rejected", {"count": 0, "examples": []})
+    rejected["count"] += 1
+    if len(rejected["examples"]) < REJECTED_EXAMPLES:
+        rejected["examples"].append(reason[:300])
+    logger.warning("woocommerce.item_rejected run=%s %s", run.pk, reason)
 
 
 def _variations(client: WooCommerceClient, product_id: int) -> list[dict]:
@@ -58,21 +71,29 @@ def _filters(run: SyncRun, path: str, client: WooCommerceClient) -> dict[str, st
 def _products_page(run: SyncRun, shop: Shop, client: WooCommerceClient, items: list[dict]) -> None:
     records = []
     for product in items:
-        variations = _variations(client, product["id"]) if product.get("type") == "variable" else None
+        if not isinstance(product, dict):
+            _reject(run, f"a product that is not an object: {str(product)[:80]!r}")
+            continue
         try:
+            variable = product.get("type") == "variable"
+            variations = _variations(client, woo_id(product.get("id"))) if variable else None
             records.append(product_from_woo(product, variations))
         except PayloadInvalid as error:
-            raise WooSyncFailed(f"product {product.get('id')}: {error}") from error
+            _reject(run, f"product {product.get('id')}: {error}")
     run.products_synced += products_write(shop=shop, records=records)
 
 
 def _orders_page(run: SyncRun, shop: Shop, items: list[dict], known_ids: dict[str, int]) -> None:
     records, stamps, titles = [], {}, {}
     for order in items:
+        if not isinstance(order, dict):
+            _reject(run, f"an order that is not an object: {str(order)[:80]!r}")
+            continue
         try:
             record, modified, names = order_from_woo(order)
         except PayloadInvalid as error:
-            raise WooSyncFailed(f"order {order.get('id')}: {error}") from error
+            _reject(run, f"order {order.get('id')}: {error}")
+            continue
         if record is None:
             continue
         records.append(record)
@@ -84,8 +105,8 @@ def _orders_page(run: SyncRun, shop: Shop, items: list[dict], known_ids: dict[st
 
 
 def woocommerce_sync_advance(*, run: SyncRun, shop: Shop, client: WooCommerceClient) -> None:
-    """Work the run to its end from its checkpoint; WooCommerceError and WooSyncFailed leave the
-    checkpoint for a retry."""
+    """Work the run to its end from its checkpoint; WooCommerceError leaves the checkpoint for a
+    retry. Items the mapping rejects are skipped and named in the checkpoint's `rejected`."""
     checkpoint = run.checkpoint
     checkpoint.setdefault("since_start", timezone.now().isoformat())
     known_ids: dict[str, int] = {}

@@ -1880,6 +1880,12 @@ class FakeWooCommerce:
         with self._lock:
             self._faults.extend([("login", 200, None)] * n)
 
+    def truncated_next(self, n: int = 1) -> None:
+        """The next n REST requests answer 200 with a JSON content type and a body cut off midway,
+        as when PHP hits its time or memory limit after the headers went out."""
+        with self._lock:
+            self._faults.extend([("truncated", 200, None)] * n)
+
     def _fault(self) -> _Reply | None:
         if self._faults:
             kind, status, retry_after = self._faults.popleft()
@@ -1895,6 +1901,8 @@ class FakeWooCommerce:
             )
         if kind == "login":
             return _html_reply(200, _LOGIN_PAGE.format(site=self.site_name, base=self.base_url))
+        if kind == "truncated":
+            return _Reply(200, b'[{"id":12,"name":"Linen apr', list(_REST_HEADERS))
         try:
             phrase = http.HTTPStatus(status).phrase
         except ValueError:

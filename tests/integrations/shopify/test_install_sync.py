@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -82,6 +83,8 @@ def test_install_sync_train_and_serve(client, fake, store, no_waiting, django_ca
         "Europe/Paris",
         "Round Trip",
     )
+    # Shopify's own shop id, which compliance and app webhooks name (binding.py).
+    assert shop.platform_id == str(zlib.crc32(DOMAIN.encode()) % 10**8)
     assert shop.credentials["access_token"].startswith("shpat_") and shop.credentials["refresh_token"]
     with connection.cursor() as cursor:
         cursor.execute("SELECT credentials FROM shops_shop WHERE id = %s", [shop.pk])

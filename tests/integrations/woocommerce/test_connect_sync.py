@@ -282,3 +282,39 @@ def test_a_store_without_keys_cannot_sync_and_leaves_no_run(insecure_ok):
         with pytest.raises(ValidationFailed, match="connect it first"):
             sync_execute(shop=shop, kind="full")
         assert not SyncRun.objects.exists()
+
+
+def test_an_item_the_mapping_rejects_is_skipped_and_named_and_later_syncs_go_on(
+    store, no_waiting, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr("integrations.tasks.sync_run.delay", lambda *args: None)
+    shop = connect(store, django_capture_on_commit_callbacks)
+    broken = store.add_product(name="Price from a broken plugin", regular_price="12.50")
+    store.products[broken["id"]]["price"] = "twelve"
+    with shop_scope(shop):
+        first = sync_execute(shop=shop, kind="full")
+        second = sync_execute(shop=shop, kind="full")
+
+        assert (first.status, second.status) == ("succeeded", "succeeded")
+        rejected = SyncRun.objects.get(pk=first.pk).checkpoint["rejected"]
+        assert rejected["count"] == 1
+        assert rejected["examples"][0].startswith(f"product {broken['id']}: ") and "twelve" in rejected["examples"][0]
+        assert not Product.objects.filter(external_id=str(broken["id"])).exists()
+        assert Product.objects.count() >= len(store.products) - 1
+
+
+def test_a_truncated_json_page_is_retried_and_reported_as_such(
+    store, no_waiting, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr("integrations.tasks.sync_run.delay", lambda *args: None)
+    shop = connect(store, django_capture_on_commit_callbacks)
+    with shop_scope(shop):
+        store.truncated_next(1)
+        run = sync_execute(shop=shop, kind="full")
+        assert run.status == "succeeded"  # one cut-off page, read again whole
+
+        store.truncated_next(50)
+        with pytest.raises(WooCommerceError, match="truncated or malformed JSON") as raised:
+            sync_execute(shop=shop, kind="full")
+        assert raised.value.retryable
+        assert "truncated or malformed JSON" in SyncRun.objects.order_by("-pk").first().error
