@@ -31,8 +31,8 @@
   }
   function send(block, event) {
     if (!consented()) return;
-    var d = block.dataset;
-    shopOf = d.shop; tokenOf = d.pageToken || tokenOf; shopify = d.platform === "shopify" || !!window.Shopify;
+    shopOf = block.dataset.shop; shopify = block.dataset.platform === "shopify" || !!window.Shopify;
+    tokenOf = block.dataset.pageToken || tokenOf;
     queue.push(event);
     if (queue.length >= 20) flush();
   }
