@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -39,8 +40,12 @@ APP_URL = os.environ.get("APP_URL", "http://127.0.0.1:8000").rstrip("/")
 DEBUG = _env_flag("DEBUG", default=False)
 # Days raw shopper events are kept before only their daily rollups remain.
 EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "30"))
-# Event batches one client (one browser, identified only transiently) may post per shop and minute.
+# Event batches one client address (kept only transiently, as a keyed hash) may post per shop and minute.
 EVENT_BATCHES_PER_MINUTE = int(os.environ.get("EVENT_BATCHES_PER_MINUTE", "60"))
+# Addresses or networks of the proxies in front of this deployment (e.g. "10.0.0.0/8,127.0.0.1"):
+# only their X-Forwarded-For entries are believed when rate limits look for the client's address.
+# A malformed entry stops start-up rather than silently trusting nothing.
+TRUSTED_PROXIES = [str(ipaddress.ip_network(entry, strict=False)) for entry in _env_list("TRUSTED_PROXIES")]
 # The demo storefront pages (/demo/...): on with DEBUG (`make demo`) or DEMO_STOREFRONT=1.
 DEMO_STOREFRONT = _env_flag("DEMO_STOREFRONT", default=DEBUG)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 
 from django.db import transaction
@@ -11,6 +12,11 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from recommendations.models import EventDailyRollup, ShopperEvent
+from recommendations.services.experiments import (
+    ExposureReport,
+    experiment_exposures_record,
+    experiment_exposures_verify,
+)
 from recommendations.services.settings import event_retention_days_get
 from shops.errors import ValidationFailed
 from shops.models import Shop
@@ -20,6 +26,8 @@ BLOCKS = {"related", "bought_together", "cart"}
 # The widget's report that a visitor first saw a block under test (once per visitor and test).
 EXPOSURE = "exposure"
 _ID_LIMIT = 255
+# The widget's random visitor id, as the storefront's recommendations endpoint takes it.
+_VISITOR = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 def _clean_id(value, *, field: str, index: int, required: bool) -> str:
@@ -33,42 +41,44 @@ def _clean_id(value, *, field: str, index: int, required: bool) -> str:
     return text
 
 
-def _exposure(event: Mapping, index: int) -> tuple[int, str]:
-    """An A/B test's first sight of a visitor: which test and arm, nothing about who."""
-    unknown = set(event) - {"type", "block", "experiment", "arm"}
+def _exposure(event: Mapping, index: int) -> ExposureReport:
+    """An A/B test's first sight of a visitor: which test, arm and visitor id (the widget's random
+    id, used only to recompute the arm and never stored)."""
+    unknown = set(event) - {"type", "block", "experiment", "arm", "visitor"}
     if unknown:
         raise ValidationFailed(f"events[{index}]: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
-    experiment, arm = event.get("experiment"), event.get("arm")
+    experiment, arm, visitor = event.get("experiment"), event.get("arm"), event.get("visitor")
     if not isinstance(experiment, int) or isinstance(experiment, bool) or experiment <= 0:
         raise ValidationFailed(f"events[{index}].experiment: the id of a test")
     if arm not in ("A", "B", "C"):
         raise ValidationFailed(f"events[{index}].arm: A, B or C")
-    return experiment, arm
+    if not isinstance(visitor, str) or not _VISITOR.match(visitor):
+        raise ValidationFailed(f"events[{index}].visitor: the visitor id the arm was assigned to")
+    return ExposureReport(experiment_id=experiment, arm=arm, block=event["block"], visitor=visitor)
 
 
 def event_batch_record(*, shop: Shop, events: Sequence[Mapping]) -> int:
     """Validate a whole batch, then store it; a single bad event rejects the batch (nothing stored).
 
-    Exposures of A/B tests go to the tests' daily visitor counts instead of the raw events.
-    Must run inside the shop's scope. Returns how many events were accepted.
+    Exposures of A/B tests go to the tests' daily visitor counts instead of the raw events, and
+    only those the server's own assignment confirms (`experiment_exposures_verify`) count.
+    Must run inside the shop's scope. Returns how many events were accepted (exposures that
+    did not hold are left out of the count).
     """
-    from recommendations.services.experiments import experiment_exposures_record
-
     if not isinstance(events, list) or not events:
         raise ValidationFailed("events: a non-empty list")
     if len(events) > MAX_EVENTS_PER_BATCH:
         raise ValidationFailed(f"events: at most {MAX_EVENTS_PER_BATCH} per batch")
     now = timezone.now()
     rows = []
-    exposures: dict[tuple[int, str], int] = {}
+    reports: list[ExposureReport] = []
     for index, event in enumerate(events):
         if not isinstance(event, Mapping):
             raise ValidationFailed(f"events[{index}]: an object")
-        if event.get("block") not in BLOCKS:
+        if not isinstance(event.get("block"), str) or event["block"] not in BLOCKS:
             raise ValidationFailed(f"events[{index}].block: one of {', '.join(sorted(BLOCKS))}")
         if event.get("type") == EXPOSURE:
-            key = _exposure(event, index)
-            exposures[key] = exposures.get(key, 0) + 1
+            reports.append(_exposure(event, index))
             continue
         unknown = set(event) - {"type", "block", "product_id", "anchor_id"}
         if unknown:
@@ -88,9 +98,9 @@ def event_batch_record(*, shop: Shop, events: Sequence[Mapping]) -> int:
         )
     with transaction.atomic():
         ShopperEvent.objects.bulk_create(rows)
-        if exposures:
-            experiment_exposures_record(shop=shop, exposures=exposures, day=now.date())
-    return len(rows) + sum(exposures.values())
+        exposures = experiment_exposures_verify(shop=shop, reports=reports, now=now) if reports else {}
+        counted = experiment_exposures_record(shop=shop, exposures=exposures, day=now.date()) if exposures else 0
+    return len(rows) + counted
 
 
 @transaction.atomic

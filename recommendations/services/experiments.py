@@ -4,11 +4,13 @@ test of the same block), stopping, visitor counts from the widget, and the arm a
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -171,6 +173,68 @@ def experiment_assignment(*, running: Sequence[Mapping], block: str, visitor: st
             index = arm_assign(salt=experiment["salt"], visitor=visitor, weights=[arm["weight"] for arm in arms])
             return Assignment(experiment["id"], arms[index]["key"], arms[index]["strategy"])
     return None
+
+
+@dataclass(frozen=True)
+class ExposureReport:
+    """The widget's claim that this visitor first saw this block under this test and arm."""
+
+    experiment_id: int
+    arm: str
+    block: str
+    visitor: str
+
+
+def experiment_exposures_verify(
+    *, shop: Shop, reports: Sequence[ExposureReport], now: dt.datetime | None = None
+) -> dict[tuple[int, str], int]:
+    """The reports that hold, as counts per (test, arm): the test runs on the block named, the
+    server's own assignment puts the visitor in the arm named, and the visitor was not counted
+    for the test before. Anything else would let a forged report move a test's figures.
+
+    "Counted before" is remembered in the cache until the test ends, as a hash of the test's
+    salt and the visitor id (nothing is stored with the counts); without a cache the widget's
+    own once-per-visitor rule is all there is.
+    """
+    now = now or timezone.now()
+    running = {
+        pk: (block, salt, arms, ends_at)
+        for pk, block, salt, arms, ends_at in Experiment.objects.filter(
+            pk__in={report.experiment_id for report in reports},
+            stopped_at__isnull=True,
+            starts_at__lte=now,
+            ends_at__gt=now,
+        ).values_list("pk", "block", "salt", "arms", "ends_at")
+    }
+    counts: dict[tuple[int, str], int] = {}
+    for report in reports:
+        if report.experiment_id not in running:
+            continue
+        block, salt, arms, ends_at = running[report.experiment_id]
+        index = arm_assign(salt=salt, visitor=report.visitor, weights=[arm["weight"] for arm in arms])
+        if report.block != block or arms[index]["key"] != report.arm:
+            continue
+        if not _first_sight(
+            shop=shop, experiment_id=report.experiment_id, salt=salt, visitor=report.visitor, until=ends_at, now=now
+        ):
+            continue
+        key = (report.experiment_id, report.arm)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _first_sight(
+    *, shop: Shop, experiment_id: int, salt: str, visitor: str, until: dt.datetime, now: dt.datetime
+) -> bool:
+    seen = hashlib.sha256(f"{salt}:seen:{visitor}".encode()).hexdigest()[:24]
+    try:
+        return cache.add(
+            f"shop:{shop.pk}:experiment:{experiment_id}:seen:{seen}",
+            1,
+            timeout=max(1, int((until - now).total_seconds())),
+        )
+    except Exception:
+        return True
 
 
 def experiment_exposures_record(*, shop: Shop, exposures: Mapping[tuple[int, str], int], day: dt.date) -> int:

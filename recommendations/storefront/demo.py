@@ -4,6 +4,7 @@ the widget exactly as a store's theme would. Off unless DEMO_STOREFRONT is on (`
 from __future__ import annotations
 
 import json
+import time
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -11,8 +12,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from recommendations.storefront.page_tokens import PAGE_TOKEN_LIFETIME_SECONDS, page_token_sign
 from shops.demo import DEMO_DOMAIN
 from shops.models import Product, Shop
+from shops.services.shops import shop_storefront_token_key_get
 from shops.tenancy import shop_scope
 
 CART_SESSION_KEY = "basketry_demo_cart"
@@ -26,6 +29,13 @@ def _shop(domain: str) -> Shop:
     if shop is None:
         raise Http404("Unknown shop.")
     return shop
+
+
+def _page_token(shop: Shop) -> str:
+    """The token the widget's events need, signed here exactly as the WordPress plugin signs it
+    for each page it renders: the demo shop is a CSV shop, which Shopify does not vouch for."""
+    expires = int(time.time()) + PAGE_TOKEN_LIFETIME_SECONDS
+    return page_token_sign(key=shop_storefront_token_key_get(shop=shop), domain=shop.domain, expires=expires)
 
 
 def _cart(request: HttpRequest, shop: Shop) -> list[dict]:
@@ -57,6 +67,7 @@ def product_page(request: HttpRequest, domain: str, product_id: str) -> HttpResp
             "others": others,
             "cart_count": len(_cart(request, shop)),
             "platform": platform,
+            "page_token": _page_token(shop),
         },
     )
 
@@ -74,7 +85,13 @@ def cart_page(request: HttpRequest, domain: str) -> HttpResponse:
     return render(
         request,
         "demo/cart.html",
-        {"shop": shop, "items": items, "first": cart_ids[0] if cart_ids else "", "rest": ",".join(cart_ids[1:])},
+        {
+            "shop": shop,
+            "items": items,
+            "first": cart_ids[0] if cart_ids else "",
+            "rest": ",".join(cart_ids[1:]),
+            "page_token": _page_token(shop),
+        },
     )
 
 

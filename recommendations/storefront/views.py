@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import json
 import re
 import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -28,6 +25,8 @@ from recommendations.storefront.identity import (
     customer_token_parse,
     customer_token_verify,
 )
+from recommendations.storefront.page_tokens import PageTokenInvalid, page_token_verify
+from recommendations.storefront.rate_limits import events_rate_exceeded, page_token_rate_exceeded
 from recommendations.storefront.service import (
     BEST_SELLERS,
     RenderedList,
@@ -139,26 +138,12 @@ def _customer_ref_from_token(shop_id: int, *, domain: str, token: str) -> str | 
 MAX_EVENT_BODY_BYTES = 16 * 1024
 
 
-def _client_key(request: HttpRequest, shop_id: int) -> str:
-    """A transient rate-limit key for one browser: a keyed hash of address and agent that lives
-    only in the cache for a minute and is never stored with the events."""
-    client = f"{request.META.get('REMOTE_ADDR', '')}|{request.META.get('HTTP_USER_AGENT', '')[:200]}"
-    digest = hmac.new(settings.SECRET_KEY.encode(), client.encode(), hashlib.sha256).hexdigest()[:20]
-    return f"shop:{shop_id}:events-rate:{digest}:{int(time.time() // 60)}"
-
-
-def _over_rate_limit(key: str) -> bool:
-    try:
-        cache.add(key, 0, timeout=120)
-        return cache.incr(key) > settings.EVENT_BATCHES_PER_MINUTE
-    except Exception:
-        # Without a cache there is no shared counter; events are cheap to accept, so let them in.
-        return False
-
-
-@csrf_exempt  # a public, cross-origin beacon: no session, no cookie, nothing to forge
+@csrf_exempt  # a public, cross-origin beacon: no session, no cookie; the page token is the proof
 @require_http_methods(["POST", "OPTIONS"])
 def events(request: HttpRequest) -> HttpResponse:
+    """Widget events for stores that render their own pages (WooCommerce, the demo storefront):
+    each batch carries the page token the store signed into the page. Shopify stores' events go
+    through the App Proxy, which Shopify signs; this endpoint refuses them."""
     if request.method == "OPTIONS":
         response = _json(204, b"")
         response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
@@ -170,7 +155,7 @@ def events(request: HttpRequest) -> HttpResponse:
     domain = str(payload.get("shop", "")).strip().lower()
     if not _DOMAIN.match(domain):
         return _error(400, "shop: the store's domain is required")
-    return _events_store(request, domain=domain, events=payload.get("events"))
+    return _events_store(request, domain=domain, events=payload.get("events"), page_token=payload.get("page_token"))
 
 
 def _events_parse(request: HttpRequest) -> tuple[dict | None, HttpResponse | None]:
@@ -178,27 +163,51 @@ def _events_parse(request: HttpRequest) -> tuple[dict | None, HttpResponse | Non
         return None, _error(413, f"body: at most {MAX_EVENT_BODY_BYTES} bytes")
     try:
         payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         payload = None
     if not isinstance(payload, dict):
-        return None, _error(400, 'body: JSON {"shop": ..., "events": [...]}')
+        return None, _error(400, 'body: JSON {"shop": ..., "page_token": ..., "events": [...]}')
     return payload, None
 
 
-def _events_store(request: HttpRequest, *, domain: str, events) -> HttpResponse:
+def _events_store(
+    request: HttpRequest, *, domain: str, events, page_token: object = None, via_app_proxy: bool = False
+) -> HttpResponse:
+    """Store a batch for the shop `domain`. Through the App Proxy Shopify has vouched for the
+    shop; otherwise the page token must be one this shop's key signed, and Shopify shops are
+    sent to their App Proxy."""
     try:
         state = shop_state_get(domain=domain)
     except StorefrontUnavailable:
         return _error(503, "events are unavailable right now")
     if state is None:
         return _error(404, "unknown shop")
-    if _over_rate_limit(_client_key(request, state.shop_id)):
+    # Counted before the token is checked, so that trying tokens is rate limited too.
+    if events_rate_exceeded(shop_id=state.shop_id, request=request, via_app_proxy=via_app_proxy):
         return _error(429, "too many event batches: slow down")
+    if not via_app_proxy:
+        try:
+            shop = Shop.objects.only("platform", "domain", "credentials").get(pk=state.shop_id)
+        except (Shop.DoesNotExist, DatabaseError):
+            return _error(503, "events are unavailable right now")
+        if shop.platform == Shop.Platform.SHOPIFY:
+            return _error(
+                403,
+                f"events of a Shopify store go through its App Proxy: POST https://{domain}/apps/basketry/events",
+            )
+        try:
+            nonce = page_token_verify(key=shop.credentials.get(CREDENTIALS_KEY, ""), domain=domain, token=page_token)
+        except PageTokenInvalid:
+            return _error(401, "page_token: not a valid page token for this shop (or expired); reload the page")
+        if page_token_rate_exceeded(shop_id=state.shop_id, nonce=nonce):
+            return _error(429, "too many event batches from this page: slow down")
     try:
         with shop_scope(state.shop_id):
             stored = event_batch_record(shop=Shop(pk=state.shop_id), events=events)
     except ValidationFailed as error:
         return _error(400, error.message)
+    except DatabaseError:
+        return _error(503, "events are unavailable right now")
     return _json(202, dumps({"stored": stored}))
 
 
@@ -346,7 +355,7 @@ def app_proxy_events(request: HttpRequest) -> HttpResponse:
     payload, problem = _events_parse(request)
     if problem is not None:
         return problem
-    return _events_store(request, domain=verified[0], events=payload.get("events"))
+    return _events_store(request, domain=verified[0], events=payload.get("events"), via_app_proxy=True)
 
 
 @require_http_methods(["GET"])

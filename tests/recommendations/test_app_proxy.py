@@ -143,6 +143,32 @@ def test_events_through_the_proxy_take_the_shop_from_the_signature(client, shopi
         assert list(ShopperEvent.objects.values_list("kind", "product_external_id")) == [("click", "1")]
 
 
+def test_proxy_events_are_rate_limited_per_shopper_address_shopify_reports(client, settings, db):
+    import json
+    import uuid
+
+    settings.SHOPIFY_API_SECRET = SECRET
+    settings.EVENT_BATCHES_PER_MINUTE = 2
+    shop = make_shop(domain=f"limit-{uuid.uuid4().hex[:8]}.myshopify.com", platform="shopify")
+    body = json.dumps({"events": [{"type": "click", "block": "related", "product_id": "1"}]})
+
+    def post(shopper: str, agent: str) -> int:
+        params = {"shop": shop.domain, "logged_in_customer_id": "", "path_prefix": "/apps/basketry"}
+        query = signed_query({**params, "timestamp": str(int(time.time()))})
+        # Shopify's proxy is the peer; it reports the shopper's address as the last hop.
+        return client.post(
+            f"/proxy/events?{query}",
+            data=body,
+            content_type="text/plain",
+            REMOTE_ADDR="203.0.113.10",
+            HTTP_X_FORWARDED_FOR=f"{uuid.uuid4().int % 200}.0.0.1, {shopper}",
+            HTTP_USER_AGENT=agent,
+        ).status_code
+
+    assert [post("198.51.100.7", f"agent-{n}") for n in range(3)] == [202, 202, 429]
+    assert post("198.51.100.8", "agent-0") == 202  # another shopper behind the same proxy
+
+
 def test_the_widget_is_served_on_the_stores_origin(client):
     response = client.get("/proxy/widget.js")
     assert response.status_code == 200 and response["Content-Type"].startswith("application/javascript")

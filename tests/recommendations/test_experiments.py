@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from recommendations.engine.experiments import arm_assign
 from recommendations.models import Experiment, ExperimentDailyCount
 from recommendations.selectors import experiment_results_get
 from recommendations.services.experiments import (
@@ -261,35 +262,65 @@ def test_the_storefront_serves_each_visitor_their_arm(client, trained, django_ca
     assert _get(client, shop, type="related", product_id=anchor, visitor="bad id!").status_code == 400
 
 
-def test_exposure_events_count_visitors_and_stopping_ends_assignment(
-    client, trained, django_capture_on_commit_callbacks
-):
-    import json
+def _visitors_in(experiment, arm_index: int, count: int) -> list[str]:
+    weights = [arm["weight"] for arm in experiment.arms]
+    candidates = (f"visitor-{n:05d}" for n in range(100_000))
+    found = [v for v in candidates if arm_assign(salt=experiment.salt, visitor=v, weights=weights) == arm_index]
+    return found[:count]
 
+
+def _post_events(client, shop, events):
+    import json
+    import time
+
+    from recommendations.storefront.page_tokens import page_token_sign
+    from shops.services.shops import shop_storefront_token_key_get
+
+    token = page_token_sign(
+        key=shop_storefront_token_key_get(shop=shop), domain=shop.domain, expires=int(time.time()) + 3600
+    )
+    body = {"shop": shop.domain, "page_token": token, "events": events}
+    return client.post("/api/storefront/v1/events", json.dumps(body), content_type="text/plain")
+
+
+def test_exposures_count_only_what_the_servers_own_assignment_confirms_once_per_visitor(
+    client, trained, django_capture_on_commit_callbacks, settings
+):
     shop, demo = trained
     anchor = demo.complementary_pairs[0][0]
     with django_capture_on_commit_callbacks(execute=True):
         experiment = create(shop)
-    events = [
-        {"type": "exposure", "block": "bought_together", "experiment": experiment.pk, "arm": "A"},
-        {"type": "exposure", "block": "bought_together", "experiment": experiment.pk, "arm": "B"},
-        {"type": "exposure", "block": "bought_together", "experiment": experiment.pk, "arm": "B"},
-    ]
-    posted = client.post(
-        "/api/storefront/v1/events", json.dumps({"shop": shop.domain, "events": events}), content_type="text/plain"
+    in_a, (in_b, other_b) = _visitors_in(experiment, 0, 1)[0], _visitors_in(experiment, 1, 2)
+
+    def exposure(visitor, arm, **overrides):
+        event = {"type": "exposure", "block": "bought_together", "experiment": experiment.pk, "arm": arm}
+        return {**event, "visitor": visitor, **overrides}
+
+    posted = _post_events(
+        client,
+        shop,
+        [
+            exposure(in_a, "A"),
+            exposure(in_b, "B"),
+            exposure(other_b, "B"),
+            exposure(in_a, "B"),  # the visitor is in A: a forged arm
+            exposure(in_b, "B", block="related"),  # the test does not run on that block
+            exposure(in_b, "B", experiment=experiment.pk + 1000),  # no such test
+        ],
     )
-    assert posted.status_code == 202
-    bad = client.post(
-        "/api/storefront/v1/events",
-        json.dumps({"shop": shop.domain, "events": [{**events[0], "arm": "Q"}]}),
-        content_type="text/plain",
-    )
-    assert bad.status_code == 400
+    assert posted.status_code == 202 and posted.json() == {"stored": 3}
+    replayed = _post_events(client, shop, [exposure(in_a, "A"), exposure(in_b, "B")])
+    assert replayed.status_code == 202 and replayed.json() == {"stored": 0}  # each visitor counts once
+    for bad in (exposure(in_a, "Q"), {k: v for k, v in exposure(in_a, "A").items() if k != "visitor"}):
+        response = _post_events(client, shop, [bad])
+        assert response.status_code == 400
+    assert "visitor" in response.json()["error"]
     with shop_scope(shop):
         counts = dict(ExperimentDailyCount.objects.values_list("arm", "exposures"))
         assert counts == {"A": 1, "B": 2}
         with django_capture_on_commit_callbacks(execute=True):
             experiment_stop(shop=shop, experiment_id=experiment.pk)
+    assert _post_events(client, shop, [exposure(other_b, "B")]).json() == {"stored": 0}  # stopped
     body = _get(client, shop, type="bought_together", product_id=anchor, visitor="visitor-0001").json()
     assert "experiment" not in body and body["items"]
 

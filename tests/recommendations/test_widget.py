@@ -178,6 +178,7 @@ def test_events_are_sent_only_with_consent(live_server, demo_store, browser_page
     page.goto(product_url)
     bundle = page.locator('[data-basketry="bought_together"] section')
     bundle.wait_for()
+    assert page.locator('[data-basketry="bought_together"]').get_attribute("data-page-token").startswith("v1.")
     page.wait_for_timeout(300)  # let the impression observer fire
     bundle.locator("button").click()
     for attempt in range(100):
@@ -190,6 +191,41 @@ def test_events_are_sent_only_with_consent(live_server, demo_store, browser_page
     events = stored()
     assert {"impression", "add_to_cart"} <= {kind for kind, _ in events}
     assert all(event_anchor == anchor for _, event_anchor in events)
+    # Stored at all means the batches carried the page token the demo page signs, as the
+    # WordPress plugin does: the endpoint refuses a CSV shop's batch without one.
+    assert problems == []
+
+
+# PostgreSQL: the live server answers the widget's parallel requests from several threads.
+@pytest.mark.services("postgres", "chromium")
+def test_on_a_shopify_storefront_events_go_through_the_stores_app_proxy(live_server, demo_store, browser_page):
+    """Shopify stores' events are refused by the public endpoint: the widget posts them to the
+    store's own /apps/basketry/events (signed by Shopify), even when the script came from elsewhere."""
+    shop, anchor, _, _ = demo_store
+    page, problems = browser_page
+    proxied: list[dict] = []
+    public: list[str] = []
+    page.on(
+        "request", lambda request: public.append(request.url) if "/api/storefront/v1/events" in request.url else None
+    )
+
+    def answer(route):
+        proxied.append(json.loads(route.request.post_data or "{}"))
+        route.fulfill(status=202, content_type="application/json", body='{"stored": 1}')
+
+    page.route("**/apps/basketry/events", answer)
+    # What a Shopify storefront defines; its consent API is not there, so the demo's banner decides.
+    page.add_init_script("window.Shopify = {}; localStorage.setItem('basketry-demo-consent', 'yes');")
+    page.goto(f"{live_server.url}/demo/{shop.domain}/products/{anchor}")
+    page.locator('[data-basketry="bought_together"] section').wait_for()
+    page.wait_for_timeout(300)
+    for _ in range(30):
+        if proxied:
+            break
+        page.evaluate("window.dispatchEvent(new Event('pagehide'))")
+        page.wait_for_timeout(100)
+    assert proxied and proxied[0]["events"] and proxied[0]["shop"] == shop.domain
+    assert public == []
     assert problems == []
 
 

@@ -26,6 +26,12 @@ final class Basketry_Signing {
 	const TOKEN_TTL = 3600;
 
 	/**
+	 * How long a page token lets a rendered page post widget events, in seconds. The backend
+	 * refuses tokens that promise more.
+	 */
+	const PAGE_TOKEN_TTL = 7200;
+
+	/**
 	 * Creates a new shared secret.
 	 *
 	 * @return string 64 lower-case hex characters.
@@ -98,6 +104,35 @@ final class Basketry_Signing {
 		$expires = (int) $expires;
 		$message = self::TOKEN_VERSION . '|' . $shop . '|' . $user_id . '|' . $expires;
 		return self::TOKEN_VERSION . '.' . $user_id . '.' . $expires . '.' . hash_hmac( 'sha256', $message, $key );
+	}
+
+	/**
+	 * Token that lets the widget on one rendered page post its events (impressions, clicks, A/B
+	 * test exposures) to the backend, which refuses unsigned events for a WooCommerce shop.
+	 *
+	 * The shop domain and expiry are signed, so a token is useless for another store and stops
+	 * working after PAGE_TOKEN_TTL; the random nonce lets the backend rate-limit one page's token
+	 * wherever it is posted from. The "page" prefix keeps the MAC apart from customer tokens'.
+	 *
+	 * @param string $key     Shared secret.
+	 * @param string $shop    Shop domain as the backend knows it.
+	 * @param int    $expires Unix time after which the backend refuses the token.
+	 * @param string $nonce   Random letters and digits, 8 to 64 of them.
+	 * @return string v1.<expires>.<nonce>.<hex hmac>
+	 */
+	public static function page_token( $key, $shop, $expires, $nonce ) {
+		$expires = (int) $expires;
+		$message = 'page|' . self::TOKEN_VERSION . '|' . $shop . '|' . $expires . '|' . $nonce;
+		return self::TOKEN_VERSION . '.' . $expires . '.' . $nonce . '.' . hash_hmac( 'sha256', $message, $key );
+	}
+
+	/**
+	 * A fresh nonce for page_token().
+	 *
+	 * @return string 16 lower-case hex characters.
+	 */
+	public static function page_nonce() {
+		return bin2hex( random_bytes( 8 ) );
 	}
 
 	/**

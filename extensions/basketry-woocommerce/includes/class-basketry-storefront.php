@@ -34,6 +34,13 @@ final class Basketry_Storefront {
 	private static $instance = null;
 
 	/**
+	 * This page's token for widget events, made once per request so every block shares it.
+	 *
+	 * @var string
+	 */
+	private $page_token = '';
+
+	/**
 	 * Returns the single instance.
 	 *
 	 * @return Basketry_Storefront
@@ -158,11 +165,12 @@ final class Basketry_Storefront {
 		}
 
 		$attributes = array(
-			'class'         => trim( 'basketry-recommendations ' . $args['class'] ),
-			'data-basketry' => $type,
-			'data-shop'     => Basketry_Settings::shop_domain(),
-			'data-platform' => 'woocommerce',
-			'data-cart-url' => home_url( '/' ),
+			'class'           => trim( 'basketry-recommendations ' . $args['class'] ),
+			'data-basketry'   => $type,
+			'data-shop'       => Basketry_Settings::shop_domain(),
+			'data-platform'   => 'woocommerce',
+			'data-cart-url'   => home_url( '/' ),
+			'data-page-token' => $this->page_token(),
 		);
 		// Without a count of its own the block shows as many products as the Basketry dashboard says.
 		if ( absint( $args['limit'] ) > 0 ) {
@@ -236,6 +244,7 @@ final class Basketry_Storefront {
 				'data-cart'           => true,
 				'data-title'          => true,
 				'data-customer-token' => true,
+				'data-page-token'     => true,
 			),
 		);
 	}
@@ -312,6 +321,24 @@ final class Basketry_Storefront {
 			define( 'DONOTCACHEPAGE', true );
 		}
 		return Basketry_Signing::customer_token( $key, Basketry_Settings::shop_domain(), $user_id, time() + Basketry_Signing::TOKEN_TTL );
+	}
+
+	/**
+	 * Signed token the widget sends with this page's events; the backend accepts a WooCommerce
+	 * shop's events only with one. It names nobody, so cached pages may share it until it expires.
+	 *
+	 * @return string
+	 */
+	public function page_token() {
+		if ( '' === $this->page_token ) {
+			$this->page_token = Basketry_Signing::page_token(
+				Basketry_Settings::plugin_key(),
+				Basketry_Settings::shop_domain(),
+				time() + Basketry_Signing::PAGE_TOKEN_TTL,
+				Basketry_Signing::page_nonce()
+			);
+		}
+		return $this->page_token;
 	}
 
 	/**

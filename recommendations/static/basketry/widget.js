@@ -5,7 +5,7 @@
   var script = document.currentScript;
   var API = (script && script.dataset.api) || (script ? new URL(script.src).origin : "");
   // Behind Shopify's App Proxy (data-proxy) the same endpoints live under the proxy path, signed by Shopify.
-  var BASE = API + (script && script.dataset.proxy ? "/" : "/api/storefront/v1/");
+  var PROXY = script && script.dataset.proxy, BASE = API + (PROXY ? "/" : "/api/storefront/v1/");
   var TITLES = { related: "You may also like", bought_together: "Frequently bought together", cart: "Goes well with your cart", personal: "Picked for you" };
   var CSS = ".bsk{min-height:var(--basketry-min-height,300px);font:inherit;color:var(--basketry-text,inherit)}" +
     ".bsk h2{font-size:var(--basketry-title-size,1.25rem);margin:0 0 .75rem}" +
@@ -19,7 +19,8 @@
     ".bsk-carousel ul,.bsk-row ul{grid-auto-flow:column;grid-auto-columns:var(--basketry-card-width,150px);grid-template-columns:none;overflow-x:auto;scroll-snap-type:x mandatory;padding:4px}" +
     ".bsk-carousel li,.bsk-row li{scroll-snap-align:start}.bsk-list ul{grid-template-columns:1fr}.bsk-list a{display:flex;gap:1rem;align-items:center}.bsk-list img{width:96px}";
 
-  var queue = [], shopOf = null;
+  // Events carry proof: Shopify's App Proxy signature, or the page token a store signed.
+  var queue = [], shopOf = null, tokenOf = "", shopify = false;
   // Analytics only with the shopper's consent: Shopify's Customer Privacy API, or a store's own
   // signal (window.BasketryConsent() for consent plugins, or data-consent="granted" on the script).
   function consented() {
@@ -30,7 +31,8 @@
   }
   function send(block, event) {
     if (!consented()) return;
-    shopOf = block.dataset.shop;
+    shopOf = block.dataset.shop; shopify = block.dataset.platform === "shopify" || !!window.Shopify;
+    tokenOf = block.dataset.pageToken || tokenOf;
     queue.push(event);
     if (queue.length >= 20) flush();
   }
@@ -54,15 +56,16 @@
     var mark = test.id + ":" + test.arm;
     if (store("bsk_x" + test.id) === mark) return;
     store("bsk_x" + test.id, mark);
-    send(block, { type: "exposure", block: block.dataset.basketry, experiment: test.id, arm: test.arm });
+    send(block, { type: "exposure", block: block.dataset.basketry, experiment: test.id, arm: test.arm, visitor: visitor() });
     var d = block.dataset;
     if (d.platform === "woocommerce") document.cookie = "basketry_experiment=" + mark + ";path=/;max-age=5184000;SameSite=Lax";
     else if (d.cartUpdateUrl || d.platform === "shopify" || window.Shopify) fetch(d.cartUpdateUrl || "/cart/update.js", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ attributes: { _basketry_experiment: mark } }), credentials: "same-origin" });
   }
   function flush() {
-    if (!queue.length || !consented()) { queue = []; return; }
-    var body = JSON.stringify({ shop: shopOf, events: queue.splice(0, 50) });
-    var url = BASE + "events";
+    if (!queue.length || !consented() || !(PROXY || shopify || tokenOf)) { queue = []; return; }
+    var body = JSON.stringify({ shop: shopOf, page_token: tokenOf, events: queue.splice(0, 50) });
+    // On Shopify always the store's own App Proxy.
+    var url = shopify && !PROXY ? "/apps/basketry/events" : BASE + "events";
     if (!(navigator.sendBeacon && navigator.sendBeacon(url, new Blob([body], { type: "text/plain" })))) {
       fetch(url, { method: "POST", body: body, keepalive: true, headers: { "Content-Type": "text/plain" } });
     }

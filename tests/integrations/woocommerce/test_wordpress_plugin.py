@@ -385,7 +385,18 @@ def test_placeholders_use_attributes_the_widget_reads():
     code = source(STOREFRONT_FILE)
     allowed = function_body(code, "allowed_html")
     attributes = re.findall(r"'data-([a-z-]+)'\s*=>\s*true", allowed)
-    expected = {"basketry", "shop", "platform", "cart-url", "product-id", "cart", "limit", "title", "customer-token"}
+    expected = {
+        "basketry",
+        "shop",
+        "platform",
+        "cart-url",
+        "product-id",
+        "cart",
+        "limit",
+        "title",
+        "customer-token",
+        "page-token",
+    }
     assert expected <= set(attributes)
     for attribute in attributes:
         camel = re.sub(r"-([a-z])", lambda match: match.group(1).upper(), attribute)
@@ -422,6 +433,12 @@ foreach ( $in['tokens'] as $t ) {
 foreach ( $in['urls'] as $url ) {
 	$out['domains'][] = Basketry_Signing::shop_domain( $url );
 }
+$out['page_tokens'] = array();
+foreach ( $in['page_tokens'] as $p ) {
+	$out['page_tokens'][] = Basketry_Signing::page_token( $in['key'], $p[0], $p[1], $p[2] );
+}
+$out['page_nonces'] = array( Basketry_Signing::page_nonce(), Basketry_Signing::page_nonce() );
+$out['page_ttl']    = Basketry_Signing::PAGE_TOKEN_TTL;
 echo json_encode( $out );
 """
 
@@ -432,6 +449,7 @@ REQUESTS = [
     (1700000003, "POST", "/basketry/api/plugin/v1/dashboard-link?x=1&y=%2F", "{}"),
 ]
 TOKENS = [(SHOP, 42, 1700003600), ("127.0.0.1:8080", 1, 1700000000), (SHOP, 123456789, 9999999999)]
+PAGE_TOKENS = [(SHOP, 1700007200, "0123456789abcdef"), ("127.0.0.1:8080", 1700000000, "ffffffffffffffff")]
 URLS = {
     "https://Shop.Example.com/": "shop.example.com",
     "https://shop.example.com": "shop.example.com",
@@ -447,7 +465,14 @@ URLS = {
 @pytest.fixture(scope="module")
 def signed(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("signing")
-    payload = {"key": KEY, "shop": SHOP, "requests": REQUESTS, "tokens": TOKENS, "urls": list(URLS)}
+    payload = {
+        "key": KEY,
+        "shop": SHOP,
+        "requests": REQUESTS,
+        "tokens": TOKENS,
+        "urls": list(URLS),
+        "page_tokens": PAGE_TOKENS,
+    }
     output = run_php(SIGNING_SCRIPT % {"signing": repr(str(SIGNING_FILE))}, tmp_path, json.dumps(payload))
     return json.loads(output)
 
@@ -481,6 +506,31 @@ def test_customer_tokens_match_the_backend(signed):
         assert token == customer_token_sign(key=KEY, domain=shop, customer_id=str(user_id), expires=expires)
     first = signed["tokens"][0]
     assert customer_token_verify(key=KEY, domain=SHOP, token=first, now=1700000000) == "42"
+
+
+def test_page_tokens_match_the_backend(signed):
+    from recommendations.storefront.page_tokens import (
+        PAGE_TOKEN_LIFETIME_SECONDS,
+        PageTokenInvalid,
+        page_token_sign,
+        page_token_verify,
+    )
+
+    for (shop, expires, nonce), token in zip(PAGE_TOKENS, signed["page_tokens"], strict=True):
+        mac = hmac.new(KEY.encode(), f"page|v1|{shop}|{expires}|{nonce}".encode(), hashlib.sha256).hexdigest()
+        assert token == f"v1.{expires}.{nonce}.{mac}"
+        assert token == page_token_sign(key=KEY, domain=shop, expires=expires, nonce=nonce)
+    first = signed["page_tokens"][0]
+    assert page_token_verify(key=KEY, domain=SHOP, token=first, now=1700000000) == "0123456789abcdef"
+    with pytest.raises(PageTokenInvalid):
+        page_token_verify(key=KEY, domain="other.example.com", token=first, now=1700000000)
+    with pytest.raises(PageTokenInvalid):
+        page_token_verify(key=KEY, domain=SHOP, token=first, now=1700007200 + 3600)
+    # What the plugin promises is what the backend accepts; its nonces are fresh and well formed.
+    assert signed["page_ttl"] == PAGE_TOKEN_LIFETIME_SECONDS
+    one, two = signed["page_nonces"]
+    assert re.fullmatch(r"[0-9a-f]{16}", one) and one != two
+    page_token_sign(key=KEY, domain=SHOP, expires=1, nonce=one)
 
 
 def test_shop_domain_and_keys(signed):
@@ -550,3 +600,56 @@ def test_checkout_copies_a_well_formed_ab_test_mark_into_the_order(tmp_path):
     assert all(order == {"classic": {}, "block": {}, "saved": 0} for order in orders[1:])
     pairs = [{"key": key, "value": value} for key, value in orders[0]["classic"].items()]
     assert experiment_mark(pairs, key_field="key", value_field="value") == "12:B"
+
+
+PLACEHOLDER_SCRIPT = r"""<?php
+define('ABSPATH', '/');
+define('BASKETRY_VERSION', 'test');
+require %(signing)s;
+final class Basketry_Settings {
+    static function has_plugin_key() { return true; }
+    static function plugin_key() { return %(key)s; }
+    static function shop_domain() { return %(shop)s; }
+    static function backend_url() { return 'https://basketry.example'; }
+    static function requires_consent() { return true; }
+}
+function wp_parse_args($args, $defaults) { return array_merge($defaults, $args); }
+function home_url($path) { return 'https://shop.example.com' . $path; }
+function absint($v) { return abs((int) $v); }
+function sanitize_text_field($v) { return trim(strip_tags((string) $v)); }
+function apply_filters($hook, $value) { return $value; }
+function esc_attr($v) { return htmlspecialchars((string) $v, ENT_QUOTES); }
+function wp_script_is() { return true; }
+require %(storefront)s;
+$page = (new ReflectionClass('Basketry_Storefront'))->newInstanceWithoutConstructor();
+$next = (new ReflectionClass('Basketry_Storefront'))->newInstanceWithoutConstructor();
+echo json_encode(array(
+    'first' => $page->placeholder('related', array('product_id' => 5)),
+    'second' => $page->placeholder('bought_together', array('product_id' => 5)),
+    'next_page' => $next->placeholder('related', array('product_id' => 5)),
+    'now' => time(),
+));
+"""
+
+
+def test_every_placeholder_of_a_page_carries_one_page_token_the_backend_accepts(tmp_path):
+    """The widget posts a WooCommerce page's events with the token the plugin signed into it;
+    the blocks of one page share it, the next page gets its own."""
+    from recommendations.storefront.page_tokens import PAGE_TOKEN_LIFETIME_SECONDS, page_token_verify
+
+    script = PLACEHOLDER_SCRIPT % {
+        "signing": repr(str(SIGNING_FILE)),
+        "storefront": repr(str(STOREFRONT_FILE)),
+        "key": repr(KEY),
+        "shop": repr(SHOP),
+    }
+    rendered = json.loads(run_php(script, tmp_path))
+    tokens = {
+        name: re.search(r'data-page-token="([^"]+)"', html).group(1) for name, html in rendered.items() if name != "now"
+    }
+    assert tokens["first"] == tokens["second"] != tokens["next_page"]
+    assert page_token_verify(key=KEY, domain=SHOP, token=tokens["first"], now=rendered["now"])
+    expires = int(tokens["first"].split(".")[1])
+    assert 0 <= rendered["now"] + PAGE_TOKEN_LIFETIME_SECONDS - expires <= 1  # signed for two hours
+    with pytest.raises(Exception, match="not signed for this shop"):
+        page_token_verify(key=KEY, domain="other.example.com", token=tokens["first"], now=rendered["now"])
