@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 
 from shops.errors import ShopScopeError
 from shops.tenancy import ShopOwnedModel, current_shop_id
@@ -134,6 +134,15 @@ def rows_upsert(
     returning += ", (xmax = 0)" if postgresql else ""
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
 
+    # psycopg2 adapts aware datetimes and decimals itself, far faster than the fields' own
+    # preparation (which cost more than the statement); SQLite needs the fields' text forms, since
+    # it compares datetimes as the text they are stored as.
+    preparers = [
+        None
+        if postgresql and isinstance(field, (models.DateTimeField, models.DecimalField))
+        else field.get_db_prep_save
+        for field in model_fields
+    ]
     written: list[tuple[str, int, bool]] = []
     ordered = sorted(rows, key=lambda row: row[key_position])
     size = _upsert_batch_size(len(fields))
@@ -149,9 +158,9 @@ def rows_upsert(
                     )
                 )
             params = [
-                field.get_db_prep_save(value, connection)
+                value if prepare is None else prepare(value, connection)
                 for row in batch
-                for field, value in zip(model_fields, row, strict=True)
+                for prepare, value in zip(preparers, row, strict=True)
             ]
             values = ", ".join([placeholders] * len(batch))
             cursor.execute(
