@@ -90,8 +90,9 @@ def rows_upsert(
     """Insert rows keyed by (shop_id, external_id) or update the stored ones, in one statement per
     batch: `INSERT ... ON CONFLICT (shop_id, external_id) DO UPDATE ... WHERE`.
 
-    Two transactions writing the same key at once never fail on the unique constraint: the
-    second waits for the first and then updates the row it committed. With `if_newer` (a
+    Two transactions writing the same key at once never fail on the unique constraint: under
+    READ COMMITTED (Django's default) the second waits for the first and then updates the row it
+    committed. With `if_newer` (a
     timestamp column) a stored row changes only if that column is empty or older than the
     incoming value (or equal, with `ties_update`), so the newest platform change wins whatever
     the commit order. Without `update_fields` stored rows are left alone (DO NOTHING).
