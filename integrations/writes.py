@@ -26,7 +26,9 @@ def _placeholders(
     if missing:
         epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
         prices = {line.product_external_id: line.unit_price for record in records for line in record.lines}
-        product_bulk_upsert(
+        # Insert-only: a real product stored meanwhile, even by a transaction still running
+        # (the insert waits for it), is kept as it is.
+        placed = product_bulk_upsert(
             shop=shop,
             records=[
                 ProductRecord(
@@ -41,7 +43,7 @@ def _placeholders(
             ],
             overwrite_existing=False,
         )
-        known = product_ids_by_external_id(external_ids=wanted)
+        known.update(placed)
     if known_ids is not None:
         known_ids.update(known)
     return known

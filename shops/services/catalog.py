@@ -8,11 +8,11 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from shops.bulk import rows_upsert
 from shops.models import Product, Shop
 from shops.records import ProductRecord
 
-# Rows per INSERT: large enough to amortise round trips, small enough to stay under SQLite's
-# bound-parameter limit with every product column.
+# Ids per lookup: small enough to stay under SQLite's bound-parameter limit.
 _BATCH_SIZE = 500
 
 _SYNCED_FIELDS = (
@@ -35,27 +35,39 @@ _SYNCED_FIELDS = (
 )
 
 
-def _product_from_record(*, shop: Shop, record: ProductRecord) -> Product:
-    product = Product(
-        shop=shop,
-        external_id=record.external_id,
-        title=record.title[:512],
-        handle=record.handle,
-        url=record.url,
-        image_url=record.image_url,
-        price=record.price,
-        currency=shop.currency,
-        category=record.category,
-        vendor=record.vendor,
-        tags=list(record.tags),
-        description=record.description,
-        status=record.status,
-        in_stock=record.in_stock,
-    )
-    if record.created_at is not None:
-        product.created_at = record.created_at
-    product.updated_at = record.updated_at or product.created_at
-    return product
+_COLUMNS = ("shop_id", "external_id", *_SYNCED_FIELDS)
+
+
+def _product_row(*, shop: Shop, record: ProductRecord, now: dt.datetime) -> tuple:
+    created_at = record.created_at or now
+    values = {
+        "title": record.title[:512],
+        "handle": record.handle,
+        "url": record.url,
+        "image_url": record.image_url,
+        "price": record.price,
+        "currency": shop.currency,
+        "category": record.category,
+        "vendor": record.vendor,
+        "tags": list(record.tags),
+        "description": record.description,
+        "status": record.status,
+        "in_stock": record.in_stock,
+        "created_at": created_at,
+        "updated_at": record.updated_at or created_at,
+        "synced_at": now,
+    }
+    return (shop.pk, record.external_id, *(values[name] for name in _SYNCED_FIELDS))
+
+
+def _newest_per_product(records: Iterable[ProductRecord]) -> list[ProductRecord]:
+    """One record per product (one statement cannot write a row twice): the newest, else the last."""
+    newest: dict[str, ProductRecord] = {}
+    for record in records:
+        seen = newest.get(record.external_id)
+        if seen is None or not (seen.updated_at and record.updated_at and record.updated_at < seen.updated_at):
+            newest[record.external_id] = record
+    return list(newest.values())
 
 
 def product_bulk_upsert(
@@ -67,40 +79,37 @@ def product_bulk_upsert(
     that derive products from order lines use it so that a richer synced record is never
     replaced by a title taken from an order line. With skip_stale=True, a record older than the
     stored product (by the platform's `updated_at`) changes nothing: webhooks arrive late and out
-    of order. Must run inside the shop's scope.
+    of order. The comparison happens in the database, in the statement that writes, so
+    concurrent writers of one product end with the newest whatever order they commit in; a
+    record as new as the stored one still applies (a sync re-reading an unchanged product marks
+    it seen). Must run inside the shop's scope.
     """
-    records = list(records)
-    if skip_stale:
-        records = _newer_than_stored(records)
-    products = [_product_from_record(shop=shop, record=record) for record in records]
-    if not products:
+    records = _newest_per_product(records)
+    if not records:
         return {}
-    if overwrite_existing:
-        Product.objects.bulk_create(
-            products,
-            batch_size=_BATCH_SIZE,
-            update_conflicts=True,
-            unique_fields=["shop", "external_id"],
-            update_fields=list(_SYNCED_FIELDS),
-        )
-    else:
-        Product.objects.bulk_create(products, batch_size=_BATCH_SIZE, ignore_conflicts=True)
-    _storefront_invalidate(shop=shop)
-    external_ids = [product.external_id for product in products]
-    return product_ids_by_external_id(external_ids=external_ids)
-
-
-def _newer_than_stored(records: list[ProductRecord]) -> list[ProductRecord]:
-    stored = dict(
-        Product.objects.filter(external_id__in=[record.external_id for record in records]).values_list(
-            "external_id", "updated_at"
-        )
-    )
-    return [
-        record
-        for record in records
-        if record.updated_at is None or record.updated_at >= stored.get(record.external_id, record.updated_at)
-    ]
+    now = timezone.now()
+    update_fields = _SYNCED_FIELDS if overwrite_existing else ()
+    # A record without the platform's change time cannot be compared: it applies as it is.
+    conditional = [record for record in records if skip_stale and record.updated_at is not None]
+    unconditional = [record for record in records if not (skip_stale and record.updated_at is not None)]
+    written: list[tuple[str, int, bool]] = []
+    for group, if_newer in ((conditional, "updated_at"), (unconditional, None)):
+        if group:
+            written += rows_upsert(
+                model=Product,
+                fields=_COLUMNS,
+                rows=[_product_row(shop=shop, record=record, now=now) for record in group],
+                update_fields=update_fields,
+                if_newer=if_newer,
+                ties_update=True,
+            )
+    if written:
+        _storefront_invalidate(shop=shop)
+    ids = {external_id: pk for external_id, pk, _ in written}
+    left_alone = [record.external_id for record in records if record.external_id not in ids]
+    if left_alone:
+        ids.update(product_ids_by_external_id(external_ids=left_alone))
+    return ids
 
 
 def product_bulk_delete(

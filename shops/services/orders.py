@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.db.models import F
 from django.utils import timezone
 
-from shops.bulk import rows_insert
+from shops.bulk import rows_insert, rows_upsert
 from shops.errors import ValidationFailed
 from shops.models import Order, OrderLine, Shop
 from shops.records import OrderLineRecord, OrderRecord
@@ -146,6 +146,10 @@ class OrderUpsertResult:
     stale: int
 
 
+# What a later platform change may alter on a stored order; when it was placed never changes.
+_ORDER_UPDATE_FIELDS = ("total", "status", "customer_ref", "updated_at", "synced_at", "experiment_arm")
+
+
 def order_bulk_upsert(
     *,
     shop: Shop,
@@ -156,39 +160,50 @@ def order_bulk_upsert(
     """Insert new orders and bring stored ones up to date (status, total, lines) from a platform
     that edits orders after they are placed (payments, cancellations, refunds, edits).
 
-    A record older than what is stored (by the platform's `updated_at`) changes nothing: webhooks
-    arrive late and out of order. Must run inside the shop's scope and the caller's transaction.
+    A record older than what is stored (by the platform's `updated_at`), or as old, changes
+    nothing: webhooks arrive late and out of order. The comparison happens in the statement that
+    writes the order row, which also locks it, so of concurrent writers of one order (Shopify
+    sends orders/create, orders/paid and orders/updated at once) the newest wins whatever the
+    commit order, and only the writer that changed the row replaces its lines. Must run inside
+    the shop's scope and the caller's transaction.
     """
-    by_external_id = {record.external_id: record for record in records}
-    stored = {
-        external_id: (pk, stamp)
-        for external_id, pk, stamp in Order.objects.filter(external_id__in=list(by_external_id)).values_list(
-            "external_id", "pk", "updated_at"
-        )
-    }
-    fresh = [record for record in records if record.external_id not in stored]
-    result = order_bulk_import(
-        shop=shop, records=fresh, product_ids=product_ids, updated_at=updated_at, known_absent=True
+    # One statement cannot write a row twice; `updated_at` has one time per order, so the last
+    # record of an order stands for it.
+    records = list({record.external_id: record for record in records}.values())
+    missing = sorted({line.product_external_id for record in records for line in record.lines} - set(product_ids))
+    if missing:
+        raise ValidationFailed(f"Order line refers to unknown product {missing[0]!r}.")
+    now = timezone.now()
+    written = rows_upsert(
+        model=Order,
+        fields=_ORDER_FIELDS,
+        rows=[
+            (
+                shop.pk,
+                record.external_id,
+                record.created_at,
+                record.currency or shop.currency,
+                record.total if record.total is not None else _line_total(record.lines),
+                record.status,
+                _customer_ref(shop, record),
+                updated_at.get(record.external_id),
+                now,
+                record.experiment_mark,
+            )
+            for record in records
+        ],
+        update_fields=_ORDER_UPDATE_FIELDS,
+        if_newer="updated_at",
     )
-    updated = stale = 0
-    for external_id, (pk, stamp) in stored.items():
-        record = by_external_id[external_id]
-        incoming = updated_at.get(external_id)
-        if stamp is not None and (incoming is None or incoming <= stamp):
-            stale += 1
-            continue
-        Order.objects.filter(pk=pk).update(
-            status=record.status,
-            total=record.total if record.total is not None else _line_total(record.lines),
-            customer_ref=_customer_ref(shop, record),
-            updated_at=incoming,
-            experiment_arm=record.experiment_mark,
+    replaced = [pk for _, pk, inserted in written if not inserted]
+    if replaced:
+        OrderLine.objects.filter(order_id__in=replaced).delete()
+    by_external_id = {record.external_id: record for record in records}
+    line_rows: list[tuple] = []
+    for external_id, pk, _ in written:
+        line_rows += _line_rows(
+            shop=shop, order_id=pk, lines=by_external_id[external_id].lines, product_ids=product_ids
         )
-        OrderLine.objects.filter(order_id=pk).delete()
-        rows_insert(
-            model=OrderLine,
-            fields=_LINE_FIELDS,
-            rows=_line_rows(shop=shop, order_id=pk, lines=record.lines, product_ids=product_ids),
-        )
-        updated += 1
-    return OrderUpsertResult(created=len(result.created), updated=updated, stale=stale)
+    rows_insert(model=OrderLine, fields=_LINE_FIELDS, rows=line_rows)
+    created = sum(1 for *_, inserted in written if inserted)
+    return OrderUpsertResult(created=created, updated=len(written) - created, stale=len(records) - len(written))
