@@ -369,3 +369,16 @@ def test_unknown_product_ids_share_one_cache_entry(client, private_cache, traine
     assert any(key.endswith(":related:~unknown") for key in added)
     assert any(key.endswith(f":cart:{product_ids[1]}") for key in added)
     assert _related(client, shop, "junk-again").json() == answers[0].json()
+
+
+@pytest.mark.django_db
+def test_a_lock_cannot_be_taken_without_redis_and_the_caller_hears_it(private_cache, shop):
+    from integrations.services import sync_execute
+
+    private_cache.stop()
+    # Both the call that meets the outage and the ones the open breaker refuses raise: a sync
+    # must never run as if it held the shop's lock.
+    for _ in range(2):
+        with pytest.raises(redis.exceptions.ConnectionError):
+            sync_execute(shop=shop, kind="full")
+    assert _breaker(private_cache).is_open
