@@ -15,6 +15,7 @@ urlpatterns = [
     path("", shop_views.home, name="home"),
     path("livez", health.livez, name="livez"),
     path("readyz", health.readyz, name="readyz"),
+    path("servez", health.servez, name="servez"),
     path("api/storefront/v1/recommendations", storefront_views.recommendations, name="storefront-recommendations"),
     path("api/storefront/v1/events", storefront_views.events, name="storefront-events"),
     path("proxy/recommendations", storefront_views.app_proxy_recommendations, name="app-proxy-recommendations"),

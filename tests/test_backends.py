@@ -21,7 +21,12 @@ def test_database_is_postgresql():
 
 @pytest.mark.services("redis")
 def test_cache_is_redis_and_answers():
-    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    # Django's Redis cache, behind the circuit breaker of shops/cache_guard.py.
+    assert settings.CACHES["default"]["BACKEND"] == "shops.cache_guard.GuardedRedisCache"
+    assert isinstance(caches["default"], RedisCache)
     key = f"test:{uuid.uuid4().hex}"
     cache.set(key, {"a": 1}, timeout=10)
     assert cache.get(key) == {"a": 1}

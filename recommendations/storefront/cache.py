@@ -3,11 +3,15 @@
 Two levels: Redis (shared by every web process) and a small in-process LRU. Keys embed the shop
 id and a generation token minted whenever the shop's state is rebuilt; `storefront_invalidate`
 drops the state, so the next request mints a new token and no old list can be served again.
+
+Only answers about real products are cached per product: every product id that is not in the
+catalogue shares one entry per list kind (`UNKNOWN_ANCHOR`), so junk ids cannot grow the cache.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import threading
 import time
@@ -16,10 +20,19 @@ from typing import Any
 
 from django.core.cache import cache
 
+from shops.cache_guard import cache_delete_or_defer
+
+logger = logging.getLogger("basketry.storefront")
+
 # Shop state (shop id, currency, live version, generation, widget settings) lives this long in
 # Redis; anything that changes what a storefront shows deletes it at once, the expiry only bounds
 # memory.
 STATE_SECONDS = 10 * 60
+# An unknown domain is remembered briefly and in a few bytes, so that junk requests do not each
+# reach the database; a shop installed meanwhile invalidates it anyway.
+UNKNOWN_STATE_SECONDS = 60
+# The anchor under which every product id the catalogue does not have shares its list.
+UNKNOWN_ANCHOR = "~unknown"
 # Rendered lists: regenerated on a miss, keyed by generation, so expiry is only housekeeping.
 LIST_SECONDS = 60 * 60
 # In-process copies: a few thousand small JSON documents per web process.
@@ -100,10 +113,11 @@ def storefront_invalidate(*, domain: str) -> None:
     settings changes."""
     local_states.delete(state_key(domain))
     try:
-        cache.delete(state_key(domain))
+        cache_delete_or_defer(cache, state_key(domain))
     except Exception:
-        # With the cache down there is nothing cached to invalidate: reads go to the database.
-        pass
+        # Only a cache without a breaker gets here. Reads go to the database meanwhile; a state
+        # the cache still holds expires within STATE_SECONDS.
+        logger.warning("storefront.invalidate_failed domain=%s", domain)
 
 
 def dumps(document: dict) -> bytes:

@@ -18,6 +18,7 @@ from recommendations.services.serving import (
 )
 from recommendations.services.widgets import WIDGETS_KEY, widget_defaults, widget_settings_from
 from recommendations.storefront import cache as caches
+from shops.cache_guard import CacheUnavailable
 from shops.models import Product, Shop
 from shops.tenancy import shop_scope
 
@@ -58,6 +59,9 @@ class RenderedList:
 def _cache_get(key: str):
     try:
         return caches.redis_get(key), True
+    except CacheUnavailable:
+        # The breaker is open and logged once when it opened; nothing was asked.
+        return None, False
     except Exception:
         logger.warning("storefront.cache_down key=%s", key.split(":")[0])
         return None, False
@@ -66,6 +70,8 @@ def _cache_get(key: str):
 def _cache_set(key: str, value, seconds: int) -> None:
     try:
         caches.redis_set(key, value, seconds)
+    except CacheUnavailable:
+        pass
     except Exception:
         logger.warning("storefront.cache_down while writing")
 
@@ -99,11 +105,13 @@ def shop_state_get(*, domain: str) -> ShopState | None:
             )
     except DatabaseError as error:
         raise StorefrontUnavailable("database unavailable") from error
+    # Unknown domains are remembered too, so that junk requests do not each reach the database,
+    # and the state is kept in this process even while Redis is down: degraded mode then costs
+    # one state read per process every LOCAL_STATE_SECONDS, not one per request.
+    document = asdict(state) if state else {"shop_id": None}
     if cache_answers:
-        # Unknown domains are remembered too, so that junk requests do not each reach the database.
-        document = asdict(state) if state else {"shop_id": None}
-        _cache_set(key, document, caches.STATE_SECONDS)
-        caches.local_states.set(key, document)
+        _cache_set(key, document, caches.STATE_SECONDS if state else caches.UNKNOWN_STATE_SECONDS)
+    caches.local_states.set(key, document)
     return state
 
 
@@ -187,6 +195,20 @@ def _render(
     return RenderedList(fallback=fallback, items=tuple(rendered))
 
 
+def _list_anchor(*, kind: str, product_id: str, cart: tuple[str, ...], customer_ref: str) -> str:
+    if kind == "personal":
+        return customer_ref or "-"
+    return product_id if kind != "cart" else ",".join((product_id, *sorted(set(cart))))
+
+
+def _known_anchor(state: ShopState, *, kind: str, product_id: str, cart: tuple[str, ...]) -> str:
+    """The anchor with the ids the catalogue does not have left out: what the list depends on."""
+    wanted = (product_id, *sorted(set(cart))) if kind == "cart" else (product_id,)
+    with shop_scope(state.shop_id):
+        known = set(Product.objects.filter(external_id__in=set(wanted)).values_list("external_id", flat=True))
+    return ",".join(external for external in wanted if external in known) or caches.UNKNOWN_ANCHOR
+
+
 def storefront_list_get(
     *, state: ShopState, kind: str, product_id: str, cart: tuple[str, ...], customer_ref: str = "", strategy: str = ""
 ) -> RenderedList:
@@ -195,24 +217,32 @@ def storefront_list_get(
     `customer_ref` (personal lists) must come from a platform-signed identity, never a raw id.
     `strategy` BEST_SELLERS renders an A/B test's arm without the model.
     """
-    if kind == "personal":
-        anchor = customer_ref or "-"
-    else:
-        anchor = product_id if kind != "cart" else ",".join((product_id, *sorted(set(cart))))
     cached_kind = f"{kind}~{strategy}" if strategy else kind
+    anchor = _list_anchor(kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref)
     key = caches.list_key(shop_id=state.shop_id, generation=state.generation, kind=cached_kind, anchor=anchor)
     found = caches.local.get(key)
     if found is not None:
         return found
     found, cache_answers = _cache_get(key)
-    if found is None:
-        try:
+    try:
+        if found is None and kind != "personal":
+            # A miss may be a product id the shop does not have (a stale page, a scraper): such
+            # lists are cached under the ids that exist, never one entry per unknown id.
+            known = _known_anchor(state, kind=kind, product_id=product_id, cart=cart)
+            if known != anchor:
+                key = caches.list_key(
+                    shop_id=state.shop_id, generation=state.generation, kind=cached_kind, anchor=known
+                )
+                found = caches.local.get(key)
+                if found is None and cache_answers:
+                    found, cache_answers = _cache_get(key)
+        if found is None:
             found = _render(
                 state, kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref, strategy=strategy
             )
-        except DatabaseError as error:
-            raise StorefrontUnavailable("database unavailable") from error
-        if cache_answers:
-            _cache_set(key, found, caches.LIST_SECONDS)
+            if cache_answers:
+                _cache_set(key, found, caches.LIST_SECONDS)
+    except DatabaseError as error:
+        raise StorefrontUnavailable("database unavailable") from error
     caches.local.set(key, found)
     return found
