@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ def _service_configured(name: str) -> bool:
         return bool(settings.REDIS_URL)
     if name == "chromium":
         return Path(CHROMIUM).is_file()
+    if name == "nginx":
+        return shutil.which("nginx") is not None
     raise ValueError(f"Unknown service {name!r} in @pytest.mark.services")
 
 
@@ -45,7 +48,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if marker is not None:
         missing = [name for name in marker.args if not _service_configured(name)]
         if missing:
-            message = f"needs {', '.join(missing)}: set DATABASE_URL (PostgreSQL) and REDIS_URL, install chromium"
+            message = (
+                f"needs {', '.join(missing)}: set DATABASE_URL (PostgreSQL) and REDIS_URL, install chromium and nginx"
+            )
             if _requires_services():
                 pytest.fail(f"REQUIRE_SERVICES=1 but this test {message}", pytrace=False)
             pytest.skip(message)

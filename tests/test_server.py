@@ -149,7 +149,7 @@ def storefront_shop():
     return make_shop(domain="slow-clients.example")
 
 
-@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed (apt-get install nginx-light)")
+@pytest.mark.services("postgres", "redis", "nginx")
 def test_the_repository_setup_answers_everyone_while_slow_clients_hold_connections(tmp_path, storefront_shop):
     app_port, proxy_port = _free_port(), _free_port()
     gunicorn = [GUNICORN, "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{app_port}", "config.wsgi:application"]
