@@ -49,7 +49,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         missing = [name for name in marker.args if not _service_configured(name)]
         if missing:
             message = (
-                f"needs {', '.join(missing)}: set DATABASE_URL (PostgreSQL) and REDIS_URL, install chromium and nginx"
+                f"needs {', '.join(missing)}: set DATABASE_URL (PostgreSQL) and REDIS_URL, install chromium, nginx"
             )
             if _requires_services():
                 pytest.fail(f"REQUIRE_SERVICES=1 but this test {message}", pytrace=False)
