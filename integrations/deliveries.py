@@ -26,6 +26,9 @@ from shops.tenancy import shop_scope
 logger = logging.getLogger("basketry.webhooks")
 
 UNDONE = (WebhookDelivery.Status.QUEUED, WebhookDelivery.Status.DEAD)
+# A claimed delivery is not sent again before this: longer than webhook_process's 90 s hard time
+# limit, so only a worker that died (or a message that was lost) leaves it to the sweeper.
+CLAIM = dt.timedelta(minutes=5)
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -121,7 +124,7 @@ def webhook_delivery_process(*, shop: Shop, delivery_pk: int) -> str | None:
 
     started = timezone.now()
     claimed = WebhookDelivery.objects.filter(pk=delivery_pk, status=WebhookDelivery.Status.QUEUED).update(
-        attempts=F("attempts") + 1, next_attempt_at=started + dt.timedelta(hours=1)
+        attempts=F("attempts") + 1, next_attempt_at=started + CLAIM
     )
     if not claimed:
         return None
