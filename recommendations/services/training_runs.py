@@ -147,7 +147,7 @@ class TrainingHeartbeat:
 
 
 @contextlib.contextmanager
-def training_shutdown_guard(*, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> Iterator[None]:
+def training_shutdown_guard(*, grace_seconds: float | None = None) -> Iterator[None]:
     """While a training runs in a worker process, turn SIGTERM into "finish within the grace
     period, else raise TrainingInterrupted", so that the run is given back rather than cut off.
 
@@ -157,6 +157,11 @@ def training_shutdown_guard(*, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) ->
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    if grace_seconds is None:
+        grace_seconds = SHUTDOWN_GRACE_SECONDS
+    from billiard.process import current_process
+
+    in_worker_main_process = current_process().name == "MainProcess"
     state = {"asked": False, "expired": grace_seconds <= 0}
     timers: list[threading.Timer] = []
 
@@ -169,8 +174,9 @@ def training_shutdown_guard(*, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) ->
         if not state["asked"]:
             state["asked"] = True
             logger.warning("training.shutdown_requested grace_seconds=%s", grace_seconds)
-            if callable(previous):
-                # The solo pool's own handler: the worker must still learn it is to stop.
+            if callable(previous) and in_worker_main_process:
+                # The solo pool runs tasks in the worker's main process, whose handler must still
+                # learn that the worker is to stop. A pool process's own handler would exit.
                 previous(signum, frame)
             if not state["expired"]:
                 timer = threading.Timer(grace_seconds, expire)
