@@ -76,6 +76,11 @@ class TrainingRun(ShopOwnedModel):
     decision = models.TextField(blank=True)
     # Paid orders the run trained on: a sudden drop in a later run points at lost data.
     orders_seen = models.PositiveIntegerField(default=0)
+    # Renewed by the running training every few seconds: a `running` run whose heartbeat is old
+    # lost its worker (killed, out of memory, machine gone) and is failed by the reaper.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The run failed because its worker stopped: several in a row stop the automatic retries.
+    worker_lost = models.BooleanField(default=False)
 
     class Meta:
         indexes = [models.Index(fields=["shop", "-created_at"], name="trainingrun_shop_recent_idx")]

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -38,6 +37,20 @@ from recommendations.rules import rules_apply
 from recommendations.selectors import merchant_rules_active
 from recommendations.services.settings import DIVERSITY_KEY, diversity_settings_clean
 from recommendations.services.training_data import TrainingData, training_data_load
+from recommendations.services.training_runs import (
+    SHUTDOWN_REASON,
+    TrainingHeartbeat,
+    TrainingInterrupted,
+    TrainingLost,
+    _lock_key,  # noqa: F401 (re-exported: the lock's key is the training's)
+    training_lock_acquire,
+    training_lock_release,
+    training_retries_exhausted,
+    training_run_create,  # noqa: F401 (re-exported for the commands that train in the foreground)
+    training_run_finish,
+    training_run_start,
+    training_runs_reap,
+)
 from recommendations.storefront.cache import storefront_invalidate
 from shops.bulk import rows_insert
 from shops.models import Order, Product, Shop
@@ -60,36 +73,8 @@ PROMOTION_TOLERANCE = 0.05
 MAX_ORDER_SHRINK = 0.2
 # Largest catalogue whose item x item co-customer counts are kept dense during precompute.
 DENSE_ITEM_LIMIT = 6000
-# Long enough for the largest shop's training; a crashed worker's lock expires after it.
-LOCK_SECONDS = 30 * 60
 
 ProgressCallback = Callable[[str], None]
-
-
-def _lock_key(shop_id: int) -> str:
-    return f"shop:{shop_id}:training-lock"
-
-
-def training_run_create(*, shop: Shop, trigger: str) -> TrainingRun:
-    return TrainingRun.objects.create(shop=shop, trigger=trigger, status=TrainingRun.Status.QUEUED)
-
-
-def training_run_start(*, shop: Shop, trigger: str) -> TrainingRun:
-    """Record a queued run and hand it to a worker once the transaction commits."""
-    from recommendations.tasks import training_run_execute as training_run_execute_task
-
-    run = training_run_create(shop=shop, trigger=trigger)
-    transaction.on_commit(lambda: training_run_execute_task.delay(shop.pk, run.pk))
-    return run
-
-
-def _finish(run: TrainingRun, *, status: str, **fields) -> TrainingRun:
-    run.status = status
-    run.finished_at = timezone.now()
-    for name, value in fields.items():
-        setattr(run, name, value)
-    run.save(update_fields=["status", "finished_at", *fields])
-    return run
 
 
 def training_run_execute(
@@ -101,25 +86,42 @@ def training_run_execute(
 ) -> TrainingRun:
     """Run a queued training to its end. Safe to call twice: a run that is not queued is left alone.
 
-    Any error marks the run failed with the reason and leaves the live version serving.
+    Any error marks the run failed with the reason and leaves the live version serving. A worker
+    shutdown that outlasts the grace period fails the run with that reason and queues it again.
     """
+    now = timezone.now()
     claimed = TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
-        status=TrainingRun.Status.RUNNING, started_at=timezone.now()
+        status=TrainingRun.Status.RUNNING, started_at=now, heartbeat_at=now
     )
     run.refresh_from_db()
     if not claimed:
         return run
-    if not cache.add(_lock_key(shop.pk), run.pk, timeout=LOCK_SECONDS):
-        return _finish(run, status=TrainingRun.Status.SKIPPED, error="Another training of this shop is running.")
+    if not training_lock_acquire(shop_id=shop.pk, run_id=run.pk):
+        return training_run_finish(
+            run=run, status=TrainingRun.Status.SKIPPED, error="Another training of this shop is running."
+        )
+    report = progress or (lambda step: None)
     try:
-        trainer = _Trainer(shop=shop, run=run, holdout_from=holdout_from, progress=progress or (lambda step: None))
-        return trainer.run()
+        with TrainingHeartbeat(shop_id=shop.pk, run_id=run.pk) as heartbeat:
+
+            def checked_progress(step: str) -> None:
+                if heartbeat.lost:
+                    raise TrainingLost("another worker took this shop's training over (this run's heartbeat was late)")
+                report(step)
+
+            trainer = _Trainer(shop=shop, run=run, holdout_from=holdout_from, progress=checked_progress)
+            return trainer.run()
+    except TrainingInterrupted:
+        logger.warning("training.given_back shop_id=%s run_id=%s", shop.pk, run.pk)
+        given_back = training_run_finish(run=run, status=TrainingRun.Status.FAILED, error=SHUTDOWN_REASON)
     except Exception as error:
         logger.exception("training.failed shop_id=%s run_id=%s", shop.pk, run.pk)
-        return _finish(run, status=TrainingRun.Status.FAILED, error=f"{type(error).__name__}: {error}")
+        return training_run_finish(run=run, status=TrainingRun.Status.FAILED, error=f"{type(error).__name__}: {error}")
     finally:
-        if cache.get(_lock_key(shop.pk)) == run.pk:
-            cache.delete(_lock_key(shop.pk))
+        training_lock_release(shop_id=shop.pk, run_id=run.pk)
+    # Queued again only once the lock is free, so that the next worker is not turned away.
+    training_run_start(shop=shop, trigger=run.trigger)
+    return given_back
 
 
 def _result_dict(result: EvaluationResult, *, fit_seconds: float, baseline: bool) -> dict:
@@ -562,6 +564,11 @@ class _Trainer:
     def _publish(self, lists: dict[str, dict[str, list[dict]]], evaluation: dict, *, orders_seen: int) -> TrainingRun:
         run = self.run_row
         with transaction.atomic():
+            # The run row stays locked until the version is out: a reaper that judged this run dead
+            # (a stalled worker) has either failed it already, and nothing is published, or waits.
+            still_ours = TrainingRun.objects.select_for_update().filter(pk=run.pk, status=TrainingRun.Status.RUNNING)
+            if not still_ours.exists():
+                raise TrainingLost("the run was failed while it trained (its heartbeat was late): nothing published")
             live = ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.LIVE).first()
             last_number = ModelVersion.objects.order_by("-number").values_list("number", flat=True).first() or 0
             promote, decision = self._decide(evaluation, live, orders_seen)
@@ -602,8 +609,8 @@ class _Trainer:
                 RecommendationList.objects.filter(version__status=ModelVersion.Status.RETIRED).delete()
                 domain = self.shop.domain
                 transaction.on_commit(lambda: storefront_invalidate(domain=domain))
-            return _finish(
-                run,
+            return training_run_finish(
+                run=run,
                 status=TrainingRun.Status.SUCCEEDED,
                 promoted=promote,
                 decision=decision,
@@ -621,7 +628,12 @@ def training_data_changed_since(*, run: TrainingRun) -> bool:
 
 def training_nightly_fan_out() -> int:
     """Queue a training for every installed shop whose orders or products changed since its last
-    successful training (or that never trained but has orders). Returns how many were queued."""
+    successful training (or that never trained but has orders). Returns how many were queued.
+
+    Runs whose worker died are reaped first (which queues their shops again), so that a lost
+    run never keeps a shop out of the retraining; a shop whose trainings keep killing their
+    worker is left out until an operator looks."""
+    training_runs_reap()
     queued = 0
     for shop in Shop.objects.filter(status=Shop.Status.INSTALLED).order_by("pk"):
         with shop_scope(shop):
@@ -631,6 +643,8 @@ def training_nightly_fan_out() -> int:
             if last is None and not Order.objects.exists():
                 continue
             if TrainingRun.objects.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]).exists():
+                continue
+            if training_retries_exhausted():
                 continue
             training_run_start(shop=shop, trigger=TrainingRun.Trigger.NIGHTLY)
             queued += 1
@@ -643,6 +657,7 @@ LARGE_SYNC_ORDERS = 200
 
 def training_after_sync(*, shop: Shop, new_orders: int, known_orders: int) -> TrainingRun | None:
     """Retrain now after a large sync (many new orders, or a big share of the shop's history)."""
-    if new_orders >= LARGE_SYNC_ORDERS or (known_orders and new_orders >= 0.2 * known_orders):
-        return training_run_start(shop=shop, trigger=TrainingRun.Trigger.SYNC)
-    return None
+    large = new_orders >= LARGE_SYNC_ORDERS or (known_orders and new_orders >= 0.2 * known_orders)
+    if not large or training_retries_exhausted():
+        return None
+    return training_run_start(shop=shop, trigger=TrainingRun.Trigger.SYNC)
