@@ -244,10 +244,14 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Training tasks run for minutes: one message at a time per worker process keeps the others free.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# An unacknowledged message (an acks_late task whose whole worker vanished) goes back to the
-# queue after this long. It must outlast the longest hard time limit (training: 25 min) and the
-# longest retry countdown (sync: 10 min), or a task still running would be handed out again.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
+# visibility_timeout: an unacknowledged message (an acks_late task whose whole worker vanished)
+# goes back to the queue after this long. It must outlast the longest hard time limit (training:
+# 25 min) and the longest retry countdown (sync: 10 min), or a task still running would be handed
+# out again. socket_timeout / socket_connect_timeout: a broker that is down or hung must not hold
+# a web request; a publish gives up after these (seconds; above kombu's 1 s BRPOP wait, which
+# consumers need). The webhook ingress publishes without retries; its outbox row is sent again by
+# the sweeper.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60, "socket_timeout": 3, "socket_connect_timeout": 2}
 # A pool process is replaced after a task during which its peak memory passed this (KiB): a
 # training's arrays stay in the process after it ends (2,500 products, 20,000 orders: 130 MB idle,
 # 529 MB peak, 334 MB kept). Other tasks stay far below it. See docs/OPERATIONS.md.
@@ -256,10 +260,6 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = 400 * 1024
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A broker that is down or hung must not hold a web request: a publish gives up after these
-# (seconds; above kombu's 1 s BRPOP wait, which consumers need). The webhook ingress publishes
-# without retries; its outbox row is sent again by the sweeper.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 3, "socket_connect_timeout": 2}
 CELERY_TIMEZONE = "UTC"
 
 # --- Internationalisation -------------------------------------------------------------------
