@@ -69,6 +69,7 @@ def test_every_task_is_routed_to_its_queue():
         "integrations.shops_purge_due": "default",
         "integrations.webhook_deliveries_purge": "default",
         "integrations.webhook_deliveries_sweep": "default",
+        "recommendations.training_runs_reap": "default",
     }
     for task, queue in expected.items():
         assert task in app.tasks
