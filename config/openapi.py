@@ -100,6 +100,14 @@ _APP_PROXY_PARAMETERS = [
     _query("logged_in_customer_id", "The logged-in customer Shopify vouches for (empty for guests).", _STRING),
 ]
 
+_PRIVACY_REQUEST = {
+    "id": {"type": "integer"},
+    "kind": {"type": "string", "enum": ["data_request", "customer_redact"]},
+    "platform_request_id": _STRING,
+    "received_at": {"type": "string", "format": "date-time"},
+    "completed_at": {"type": "string", "format": "date-time", "nullable": True},
+}
+
 _SCHEMAS = {
     "Error": _object({"error": {"type": "string"}}, required=("error",)),
     "Detail": {
@@ -147,22 +155,30 @@ _SCHEMAS = {
         required=("type", "fallback", "items", "block"),
     ),
     "Event": {
-        "type": "object",
-        "description": (
-            "An impression, click or add-to-cart of a product in a block; or an A/B test's first sight "
-            "of a visitor (type=exposure, with experiment, arm and visitor instead of product ids)."
-        ),
-        "properties": {
-            "type": {"type": "string", "enum": ["impression", "click", "add_to_cart", EXPOSURE]},
+        "oneOf": [_ref("ProductEvent"), _ref("Exposure")],
+        "discriminator": {"propertyName": "type"},
+    },
+    "ProductEvent": _object(
+        {
+            "type": {"type": "string", "enum": ["impression", "click", "add_to_cart"]},
             "block": {"type": "string", "enum": sorted(BLOCKS)},
-            "product_id": {"type": "string", "maxLength": 255},
-            "anchor_id": {"type": "string", "maxLength": 255},
-            "experiment": {"type": "integer", "minimum": 1},
-            "arm": {"type": "string", "enum": ["A", "B", "C"]},
-            "visitor": {"type": "string", "pattern": _VISITOR},
+            "product_id": {"type": "string", "pattern": _PRODUCT_ID},
+            "anchor_id": {"type": "string", "pattern": _PRODUCT_ID},
         },
-        "required": ["type", "block"],
-        "additionalProperties": False,
+        required=("type", "block", "product_id"),
+    ),
+    "Exposure": {
+        **_object(
+            {
+                "type": {"type": "string", "enum": [EXPOSURE]},
+                "block": {"type": "string", "enum": sorted(BLOCKS)},
+                "experiment": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                "arm": {"type": "string", "enum": ["A", "B", "C"]},
+                "visitor": {"type": "string", "pattern": _VISITOR},
+            },
+            required=("type", "block", "experiment", "arm", "visitor"),
+        ),
+        "description": "An A/B test's first sight of a visitor; counted only if the server assigned that arm.",
     },
     "EventBatch": _object(
         {
@@ -195,15 +211,10 @@ _SCHEMAS = {
         },
         required=("status", "checks"),
     ),
-    "PrivacyRequest": _object(
-        {
-            "id": {"type": "integer"},
-            "kind": {"type": "string", "enum": ["data_request", "customer_redact"]},
-            "platform_request_id": _STRING,
-            "received_at": {"type": "string", "format": "date-time"},
-            "completed_at": {"type": "string", "format": "date-time", "nullable": True},
-        },
-        required=("id", "kind", "platform_request_id", "received_at", "completed_at"),
+    "PrivacyRequest": _object(_PRIVACY_REQUEST, required=tuple(_PRIVACY_REQUEST)),
+    "PrivacyRequestDetail": _object(
+        {**_PRIVACY_REQUEST, "export": {"description": "What Basketry held, or what it unlinked"}},
+        required=(*_PRIVACY_REQUEST, "export"),
     ),
     "CustomerId": _object(
         {"customer_id": {"type": "string", "pattern": "^[0-9]+$", "description": "A WordPress user id"}},
@@ -579,7 +590,7 @@ def _paths() -> dict:
                     "200": _json(
                         "The export in WordPress's exporter shape",
                         _object(
-                            {"items": {"type": "array", "items": {"type": "object"}}, "held": {"type": "object"}},
+                            {"items": {"type": "array", "items": {"type": "object"}}, "held": _STRING},
                             required=("items", "held"),
                         ),
                     ),
@@ -685,10 +696,7 @@ def _paths() -> dict:
                     {"name": "request_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
                 ],
                 "responses": {
-                    "200": _json(
-                        "The request",
-                        {"allOf": [_ref("PrivacyRequest"), {"type": "object", "properties": {"export": {}}}]},
-                    ),
+                    "200": _json("The request", _ref("PrivacyRequestDetail")),
                     "404": _drf_error("Unknown here (another shop's request answers the same)"),
                     **_ADMIN_DENIED,
                 },
