@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from config import health
+from config import health, openapi
 from integrations import admin_api
 from integrations.shopify import views as shopify_views
 from integrations.shopify import webhooks as shopify_webhooks
@@ -16,6 +16,7 @@ urlpatterns = [
     path("livez", health.livez, name="livez"),
     path("readyz", health.readyz, name="readyz"),
     path("servez", health.servez, name="servez"),
+    path(openapi.SCHEMA_PATH.lstrip("/"), openapi.openapi_json, name="openapi-schema"),
     path("api/storefront/v1/recommendations", storefront_views.recommendations, name="storefront-recommendations"),
     path("api/storefront/v1/events", storefront_views.events, name="storefront-events"),
     path("proxy/recommendations", storefront_views.app_proxy_recommendations, name="app-proxy-recommendations"),

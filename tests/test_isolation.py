@@ -102,7 +102,7 @@ def test_scope_cannot_switch_to_another_shop_inside_a_scope(shop, other_shop):
 # --- Endpoints ----------------------------------------------------------------------------------
 
 # Routes that show no shop data at all.
-PUBLIC_ROUTES = {"home", "livez", "readyz", "servez"}
+PUBLIC_ROUTES = {"home", "livez", "readyz", "servez", "openapi-schema"}
 # Platform entry points: the shop comes only from what the platform signed (webhook HMAC, ID
 # token, OAuth query HMAC); tests/integrations/shopify covers forged and cross-shop requests.
 PLATFORM_ROUTES = {

@@ -26,6 +26,8 @@ BLOCKS = {"related", "bought_together", "cart"}
 # The widget's report that a visitor first saw a block under test (once per visitor and test).
 EXPOSURE = "exposure"
 _ID_LIMIT = 255
+# Tests' ids are 64-bit; a larger number is no test, and SQLite cannot even bind it in a query.
+_MAX_EXPERIMENT_ID = 2**63 - 1
 # The widget's random visitor id, as the storefront's recommendations endpoint takes it.
 _VISITOR = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
@@ -48,7 +50,7 @@ def _exposure(event: Mapping, index: int) -> ExposureReport:
     if unknown:
         raise ValidationFailed(f"events[{index}]: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
     experiment, arm, visitor = event.get("experiment"), event.get("arm"), event.get("visitor")
-    if not isinstance(experiment, int) or isinstance(experiment, bool) or experiment <= 0:
+    if not isinstance(experiment, int) or isinstance(experiment, bool) or not 0 < experiment <= _MAX_EXPERIMENT_ID:
         raise ValidationFailed(f"events[{index}].experiment: the id of a test")
     if arm not in ("A", "B", "C"):
         raise ValidationFailed(f"events[{index}].arm: A, B or C")
