@@ -24,6 +24,7 @@ class PrivateRedis:
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="basketry-redis-")
         self.process: subprocess.Popen | None = None
+        self.paused = False
 
     @property
     def url(self) -> str:
@@ -47,25 +48,38 @@ class PrivateRedis:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.send_signal(signal.SIGCONT)
+            if self.paused:
+                self.resume()
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
 
-    @contextmanager
-    def hung(self):
+    def pause(self) -> None:
         """The server keeps its port open and answers nothing, as a stalled host does."""
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+        self.paused = False
+
+    @contextmanager
+    def hung(self):
+        self.pause()
         try:
             yield
         finally:
-            os.kill(self.process.pid, signal.SIGCONT)
+            self.resume()
 
     def client(self):
         import redis
 
-        return redis.Redis.from_url(self.url, socket_timeout=2)
+        return redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
+
+    def keys(self, pattern: str = "*") -> list[str]:
+        return sorted(key.decode() for key in self.client().scan_iter(match=pattern, count=1000))
 
     def close(self) -> None:
         self.stop()

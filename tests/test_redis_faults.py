@@ -1,6 +1,6 @@
 """The storefront, the probes and the webhook ingress while Redis is down, hung, and back.
 
-Each test runs its own redis-server on a free port (6390-6399) and stops or pauses it (SIGSTOP);
+Each test runs its own redis-server on a free port (tests/private_redis.py) and stops or pauses it (SIGSTOP);
 the shared Redis of the suite is never touched. Commands sent to Redis are counted at the client,
 so "the breaker skips the cache" is checked by counting rather than by timing.
 """
@@ -8,10 +8,6 @@ so "the breaker skips the cache" is checked by counting rather than by timing.
 from __future__ import annotations
 
 import io
-import os
-import signal
-import socket
-import subprocess
 import time
 import uuid
 
@@ -29,70 +25,14 @@ from shops.services.demo import demo_shop_load
 from shops.tenancy import shop_scope
 from tests.factories import make_shop
 from tests.integrations.shopify.conftest import SECRET, signed_webhook
+from tests.private_redis import PrivateRedis
 
 URL = "/api/storefront/v1/recommendations"
-PORTS = range(6390, 6400)
 # The cool-down of most tests outlasts them, so that one failure is all Redis ever sees.
 LONG_COOLDOWN = 60.0
 SHORT_COOLDOWN = 0.5
 
 pytestmark = pytest.mark.services("postgres", "redis")
-
-
-class PrivateRedis:
-    def __init__(self) -> None:
-        self.port = self._free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-        self.paused = False
-
-    @staticmethod
-    def _free_port() -> int:
-        for port in PORTS:
-            with socket.socket() as probe:
-                try:
-                    probe.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-        pytest.skip("no free port in 6390-6399 for a private redis-server")
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if self.client().ping():
-                    return
-            except redis.exceptions.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("the private redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            if self.paused:
-                self.resume()
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def pause(self) -> None:
-        os.kill(self.process.pid, signal.SIGSTOP)
-        self.paused = True
-
-    def resume(self) -> None:
-        os.kill(self.process.pid, signal.SIGCONT)
-        self.paused = False
-
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
-
-    def keys(self, pattern: str = "*") -> list[str]:
-        return sorted(key.decode() for key in self.client().scan_iter(match=pattern, count=1000))
 
 
 def _cache_settings(url: str, cooldown: float) -> dict:
@@ -119,7 +59,7 @@ def private_redis():
     try:
         yield server
     finally:
-        server.stop()
+        server.close()
 
 
 @pytest.fixture
