@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from shops.errors import ShopScopeError
 from shops.tenancy import ShopOwnedModel, shop_scope
 from tests.factories import ROW_FACTORIES
+from tests.integrations.shopify.conftest import id_token
 
 SHOP_OWNED_MODELS = sorted(
     (model for model in apps.get_models() if issubclass(model, ShopOwnedModel)), key=lambda m: m._meta.label
@@ -226,27 +227,6 @@ def test_storefront_never_shows_another_shops_products(client, shop, other_shop)
         assert all(item["title"] == "Other shop's product" for item in theirs.json()["items"])
 
 
-def _id_token(domain: str, *, secret: str, audience: str) -> str:
-    import time
-    import uuid
-
-    import jwt
-
-    now = int(time.time())
-    claims = {
-        "iss": f"https://{domain}/admin",
-        "dest": f"https://{domain}",
-        "aud": audience,
-        "sub": "42",
-        "exp": now + 60,
-        "nbf": now,
-        "iat": now,
-        "jti": str(uuid.uuid4()),
-        "sid": uuid.uuid4().hex,
-    }
-    return jwt.encode(claims, secret, algorithm="HS256")
-
-
 @pytest.mark.django_db
 def test_the_admin_api_only_shows_the_authenticated_shops_data(client, settings):
     """Every admin endpoint, with two shops' rows side by side: a shop's token reaches only its
@@ -266,7 +246,7 @@ def test_the_admin_api_only_shows_the_authenticated_shops_data(client, settings)
             rows[owner.pk] = make_privacy_request(owner, export={"orders": [], "shop": owner.domain})
 
     def get(path: str, owner):
-        token = _id_token(owner.domain, secret=settings.SHOPIFY_API_SECRET, audience=settings.SHOPIFY_API_KEY)
+        token = id_token(owner.domain, secret=settings.SHOPIFY_API_SECRET, audience=settings.SHOPIFY_API_KEY)
         return client.get(path, headers={"Authorization": f"Bearer {token}"})
 
     assert get("/api/admin/v1/status", mine).json()["products"] == 1

@@ -27,7 +27,6 @@ from collections import Counter
 from collections.abc import Callable
 from urllib.parse import urlencode
 
-import jwt
 import pytest
 import schemathesis
 from django.core import signals
@@ -53,6 +52,7 @@ from shops.demo.generator import demo_shop_generate
 from shops.services.demo import demo_shop_load
 from shops.tenancy import shop_scope
 from tests.factories import make_privacy_request, make_shop
+from tests.integrations.shopify.conftest import id_token
 
 pytestmark = pytest.mark.django_db
 
@@ -197,19 +197,8 @@ def _sign_plugin(case, data, seeded) -> dict:
 
 
 def _sign_admin(case, data, seeded) -> dict:
-    now = int(time.time())
-    claims = {
-        "iss": f"https://{SHOPIFY_DOMAIN}/admin",
-        "dest": f"https://{SHOPIFY_DOMAIN}",
-        "aud": API_KEY,
-        "sub": "42",
-        "exp": now + 60,
-        "nbf": now,
-        "iat": now,
-        "jti": str(uuid.uuid4()),
-        "sid": uuid.uuid4().hex,
-    }
-    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {jwt.encode(claims, API_SECRET, 'HS256')}"}
+    token = id_token(SHOPIFY_DOMAIN, secret=API_SECRET, audience=API_KEY)
+    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
     if case.path_parameters and "request_id" in case.path_parameters and data.draw(st.booleans(), label="own"):
         case.path_parameters = {"request_id": seeded["privacy_request"]}
     return {}
