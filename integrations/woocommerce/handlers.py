@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Coalesce, Greatest
 
 from integrations.models import WebhookDelivery
 from integrations.writes import order_from_work, orders_write, product_from_work, time_from_work
@@ -37,8 +39,13 @@ def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
                 return WebhookDelivery.Status.DONE, "variation changed: reconciliation queued"
             product_bulk_upsert(shop=shop, records=[product_from_work(work["product"])], skip_stale=True)
         elif topic == "order.deleted":
-            # Trashed: it stays a basket no more; training reads paid orders only.
-            if not Order.objects.filter(external_id=work["id"]).update(status=Order.Status.CANCELLED):
+            # Trashed: it stays a basket no more; training reads paid orders only. The change time
+            # moves up to the delivery's, so a late order.updated from before it cannot undo it
+            # (a restore afterwards carries a newer modification time and applies).
+            deleted_at = Value(delivery.triggered_at, output_field=DateTimeField())
+            if not Order.objects.filter(external_id=work["id"]).update(
+                status=Order.Status.CANCELLED, updated_at=Greatest(Coalesce(F("updated_at"), deleted_at), deleted_at)
+            ):
                 return WebhookDelivery.Status.IGNORED, "unknown order"
         elif topic.startswith("order."):
             if work["order"] is None:

@@ -179,6 +179,10 @@ def test_orders_keep_no_shopper_data_and_follow_status_changes(client, store, dj
     deliver(client, store, "order.deleted", {"id": 700}, capture=capture)
     with shop_scope(store):
         assert Order.objects.get(external_id="700").status == "cancelled"
+    # A change from before the trashing, delivered after it, does not bring the order back.
+    deliver(client, store, "order.updated", order(status="processing", modified="2026-11-22T00:00:00"), capture=capture)
+    with shop_scope(store):
+        assert Order.objects.get(external_id="700").status == "cancelled"
 
 
 def test_checkout_drafts_and_unhandled_topics_are_answered_and_ignored(
