@@ -322,3 +322,17 @@ def test_a_lock_cannot_be_taken_without_redis_and_the_caller_hears_it(private_ca
         with pytest.raises(redis.exceptions.ConnectionError):
             sync_execute(shop=shop, kind="full")
     assert _breaker(private_cache).is_open
+
+
+@pytest.mark.django_db
+def test_what_cannot_work_without_redis_answers_503_with_retry_after(client, private_cache, settings):
+    """The WooCommerce connect flow keeps its one-time reference in the cache: without Redis it
+    refuses with a 503 to try again, not a 500, and hands out no authorize URL."""
+    settings.WOOCOMMERCE_ALLOW_INSECURE_HTTP = True
+    private_cache.stop()
+    body = {"store_url": "http://woo.example", "return_url": "http://woo.example/wp-admin/", "plugin_key": "a" * 64}
+
+    response = client.post("/woocommerce/connect/start", body, content_type="application/json")
+
+    assert response.status_code == 503 and response["Retry-After"] == "30"
+    assert "try again" in response.json()["error"]
