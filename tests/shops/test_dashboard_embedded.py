@@ -12,8 +12,8 @@ from django.test import Client
 from recommendations.models import MerchantRule
 from shops.tenancy import shop_scope
 from tests.factories import make_product, make_shop
+from tests.integrations.shopify.conftest import id_token
 from tests.shops.dashboard_fixtures import sign_in
-from tests.test_isolation import _id_token
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def shops(settings):
 
 
 def token(shop) -> str:
-    return _id_token(shop.domain, secret=SECRET, audience=API_KEY)
+    return id_token(shop.domain, secret=SECRET, audience=API_KEY)
 
 
 def embedded(shop, **extra) -> dict:

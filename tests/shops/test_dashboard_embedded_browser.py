@@ -18,8 +18,8 @@ from shops.tenancy import shop_scope
 from tests.browser import ARTIFACTS, off_the_browser_loop
 from tests.conftest import CHROMIUM
 from tests.factories import make_product, make_shop
+from tests.integrations.shopify.conftest import id_token
 from tests.recommendations.test_widget import CHROMIUM_ARGS, WCAG_21_AA
-from tests.test_isolation import _id_token
 
 API_KEY = "embedded-browser-app"
 SECRET = "embedded-browser-secret-of-32-bytes!"
@@ -51,7 +51,7 @@ def test_embedded_pages_and_forms_work_on_id_tokens_alone(live_server, transacti
     tokens_served: list[str] = []
 
     def app_bridge(route):
-        token = _id_token(DOMAIN, secret=SECRET, audience=API_KEY)
+        token = id_token(DOMAIN, secret=SECRET, audience=API_KEY)
         tokens_served.append(token)
         route.fulfill(
             status=200,
@@ -71,7 +71,7 @@ def test_embedded_pages_and_forms_work_on_id_tokens_alone(live_server, transacti
         page.on("request", lambda request: origins.add(urlsplit(request.url).netloc))
 
         # Shopify admin opens a page with a token in its URL.
-        first = _id_token(DOMAIN, secret=SECRET, audience=API_KEY)
+        first = id_token(DOMAIN, secret=SECRET, audience=API_KEY)
         page.goto(f"{live_server.url}/dashboard/rules/new?embedded=1&shop={DOMAIN}&host={HOST}&id_token={first}")
         assert page.locator("h1").inner_text() == "New rule"
         results = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}})
