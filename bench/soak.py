@@ -7,8 +7,10 @@ run an open-loop generator sends, at a fixed rate, storefront recommendations of
 (related, bought together, cart; personal through a customer token and through the App Proxy),
 widget events (with a page token, and through the App Proxy), signed Shopify webhooks
 (`products/update`, `orders/create`, and re-sent duplicates), `/livez` and `/readyz`, plus a few
-requests whose answer must be a 4xx (unknown shop, bad parameters). Every 10 s it reads the RSS of
-every gunicorn and Celery process. At the end: answers outside the expected ones (must be 0),
+requests whose answer must be a 4xx (unknown shop, bad parameters). Before it, a warm-up fills each
+web process's bounded in-process list cache (4,096 entries), so that the run measures the steady
+state rather than that cache filling. Every 10 s it reads the RSS of every gunicorn and Celery
+process. At the end: answers outside the expected ones (must be 0),
 memory of the first minute against the last, and the webhook deliveries' states (all done).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make bench-soak            # 10 minutes
@@ -307,6 +309,40 @@ def _run_load(port: int, generator: Generator, *, rate: float, seconds: float, r
         thread.join()
 
 
+def _warm_up(port: int, generator: Generator, *, requests: int) -> Counter:
+    """Storefront lists as fast as the server answers, until every web process's bounded in-process
+    cache (LOCAL_ENTRIES) is full: from then on a process's memory is what it stays at."""
+    statuses: Counter = Counter()
+    lock = threading.Lock()
+    remaining = iter(range(requests))
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            with lock:
+                if next(remaining, None) is None:
+                    return
+                method, path, body, headers, _ = generator.recommendations()
+            try:
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except OSError:
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                status = 0
+            with lock:
+                statuses[status] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
 def _sample_memory(roots: dict[str, int], stop_event: threading.Event, samples: list) -> None:
     started = time.perf_counter()
     while not stop_event.is_set():
@@ -334,7 +370,10 @@ def _deliveries(env: dict) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--rate", type=float, default=60.0, help="requests per second, all kinds together")
+    parser.add_argument("--rate", type=float, default=40.0, help="requests per second, all kinds together")
+    parser.add_argument(
+        "--warm-up", type=int, default=12_000, help="storefront requests before the measured run (fills the caches)"
+    )
     parser.add_argument("--skip-online-retail", action="store_true")
     options = parser.parse_args()
 
@@ -369,6 +408,7 @@ def main() -> None:
         worker = celery_worker_start(
             env, queues="webhooks,default,sync", concurrency=2, name="soak", log=log_dir / "worker.log"
         )
+        generator = Generator(shops)
         samples: list = []
         stop_event = threading.Event()
         sampler = threading.Thread(
@@ -377,9 +417,14 @@ def main() -> None:
         results: list = []
         loads = [load_average()]
         try:
-            time.sleep(3)
+            warm_started = time.perf_counter()
+            warm = _warm_up(port, generator, requests=options.warm_up)
+            print(
+                f"warm-up: {sum(warm.values())} storefront requests in {time.perf_counter() - warm_started:.0f} s, "
+                f"statuses {dict(warm)}"
+            )
             sampler.start()
-            _run_load(port, Generator(shops), rate=options.rate, seconds=options.minutes * 60, results=results)
+            _run_load(port, generator, rate=options.rate, seconds=options.minutes * 60, results=results)
             loads.append(load_average())
             # Let the worker finish what the last seconds queued.
             for _ in range(60):
@@ -425,6 +470,12 @@ def _report(options, results, samples, states, loads, redis_memory) -> None:
         return {name: statistics.mean(reading.get(name, 0.0) for reading in span) for name in names}
 
     first, last = window(True), window(False)
+    series = []
+    for minute in range(int(samples[-1][0] // 60) + 1):
+        span = [reading for at, reading in samples if minute * 60 <= at < (minute + 1) * 60]
+        if span:
+            series.append(f"{statistics.mean(sum(reading.values()) for reading in span):.0f}")
+    print(f"  RSS of all processes per minute (MiB): {' '.join(series)}")
     for name in sorted(set(first) | set(last)):
         before, after = first.get(name, 0.0), last.get(name, 0.0)
         growth = (after - before) / before * 100 if before else float("inf")
