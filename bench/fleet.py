@@ -6,7 +6,8 @@ Creates a scratch database and a private Redis, then:
    shops (50-500 products, 100-3,000 orders), 45 medium (3,700 products, 20,000 orders), 5 large
    (50,000 products, 100,000 orders), plus `--online-retail N` shops imported from the UCI Online
    Retail file with `manage.py import_orders` when it is present;
-2. trains a sample of each class with `manage.py train` (wall time and peak RSS of that process);
+2. trains a sample of the small and medium classes with `manage.py train` (wall time and peak
+   RSS of that process; the large class is measured on its worker in step 3);
 3. runs the nightly fan-out (`training_nightly_fan_out`) against the broker and counts what it
    queued on each queue, then retrains the whole fleet with real Celery workers (`-Q training
    --concurrency W` and `-Q training_large --concurrency 1`), sampling their RSS;
@@ -388,8 +389,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one phase after another, each repor
             smalls = sorted(by_class["small"], key=lambda d: profiles[d][1])
             chosen += [smalls[0], smalls[len(smalls) // 2], smalls[-1]]
         chosen += by_class["medium"][:1] + ([f"retail-{0:04d}.myshopify.com"] if retail else [])
-        if not options.skip_large_train:
-            chosen += by_class["large"][:1]
+        # The large class is measured in the fleet retrain below, alone on its own worker's pool
+        # process (time and peak RSS): a second training of it here would add many minutes.
         summary["train_command"] = []
         for domain in chosen:
             seconds, peak, _ = manage(base_env, "train", domain)
