@@ -70,3 +70,42 @@ def test_other_tasks_keep_their_queues_whatever_the_shops_size(shop):
     assert _routed_queue("recommendations.data_profile_refresh", shop.pk) == "training"
     assert _routed_queue("integrations.webhook_process", shop.pk, 1) == "webhooks"
     assert _routed_queue("recommendations.training_run_execute") == "training"
+
+
+def _messages_for(client, queue: str, shop_id: int) -> list[bytes]:
+    import json
+
+    return [
+        raw
+        for raw in client.lrange(queue, 0, -1)
+        if json.loads(raw)["headers"]["task"] == "recommendations.training_run_execute"
+        and json.loads(raw)["headers"]["argsrepr"].startswith(f"({shop_id},")
+    ]
+
+
+@pytest.mark.services("postgres", "redis")
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_training_reaches_the_large_queue_through_the_broker(shop, other_shop, real_celery):
+    import redis
+    from django.conf import settings
+
+    from recommendations.models import TrainingRun
+    from recommendations.services.training import training_run_start
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    _profile(shop, products=50_000, order_lines=300_000)
+    _profile(other_shop, products=200, order_lines=900)
+    try:
+        for each in (shop, other_shop):
+            with shop_scope(each):
+                training_run_start(shop=each, trigger=TrainingRun.Trigger.COMMAND)
+
+        assert len(_messages_for(client, "training_large", shop.pk)) == 1
+        assert _messages_for(client, "training", shop.pk) == []
+        assert len(_messages_for(client, "training", other_shop.pk)) == 1
+        assert _messages_for(client, "training_large", other_shop.pk) == []
+    finally:
+        for queue in ("training", "training_large"):
+            for each in (shop, other_shop):
+                for raw in _messages_for(client, queue, each.pk):
+                    client.lrem(queue, 0, raw)
