@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-requirements
 
-.PHONY: install demo test lint migrate bench-import bench-quality bench-scale bench-serving bench-sync bench-webhooks bench-woocommerce clean
+.PHONY: install demo test lint migrate bench-import bench-quality bench-scale bench-serving bench-sync bench-webhooks bench-woocommerce bench-fleet bench-soak clean
 
 $(INSTALLED): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ bench-webhooks: install
 
 bench-woocommerce: install
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.woocommerce_sync
+
+# DATABASE_URL names the PostgreSQL server; the benches start a private Redis of their own.
+bench-fleet: install
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.fleet
+
+bench-soak: install
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.soak --minutes 10
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

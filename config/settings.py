@@ -87,6 +87,10 @@ WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
 # Hours between uninstall and the purge of a shop's data if `shop/redact` never arrives (Shopify
 # sends it 48 hours after uninstall).
 SHOP_PURGE_AFTER_UNINSTALL_HOURS = int(os.environ.get("SHOP_PURGE_AFTER_UNINSTALL_HOURS", "72"))
+# A shop with this many products or paid order lines trains on the `training_large` queue, whose
+# workers have the memory for it (recommendations/routing.py, docs/OPERATIONS.md).
+TRAINING_LARGE_SHOP_PRODUCTS = int(os.environ.get("TRAINING_LARGE_SHOP_PRODUCTS", "20000"))
+TRAINING_LARGE_SHOP_ORDER_LINES = int(os.environ.get("TRAINING_LARGE_SHOP_ORDER_LINES", "1000000"))
 # Development and tests only: a CA bundle to trust for stores with a private certificate.
 WOOCOMMERCE_CA_BUNDLE = os.environ.get("WOOCOMMERCE_CA_BUNDLE", "")
 WOOCOMMERCE_ALLOW_INSECURE_HTTP = _env_flag("WOOCOMMERCE_ALLOW_INSECURE_HTTP", default=False)
@@ -188,9 +192,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Declared explicitly so a worker started with `-Q training` and every producer agree on them.
-CELERY_TASK_QUEUES = [Queue(name) for name in ("webhooks", "sync", "training", "default")]
+CELERY_TASK_QUEUES = [Queue(name) for name in ("webhooks", "sync", "training", "training_large", "default")]
 # Every task names its queue here, in one place.
-CELERY_TASK_ROUTES = {
+_QUEUE_BY_TASK = {
     "recommendations.data_profile_refresh": {"queue": "training"},
     "recommendations.training_run_execute": {"queue": "training"},
     "recommendations.training_nightly": {"queue": "default"},
@@ -207,6 +211,8 @@ CELERY_TASK_ROUTES = {
     "integrations.webhook_deliveries_purge": {"queue": "default"},
     "integrations.webhook_deliveries_sweep": {"queue": "default"},
 }
+# A large shop's training goes to `training_large` (recommendations/routing.py); the table routes the rest.
+CELERY_TASK_ROUTES = ("recommendations.routing.training_task_route", _QUEUE_BY_TASK)
 CELERY_BEAT_SCHEDULE = {
     # 03:15 UTC, after most shops' evening peak: https://crontab.guru/#15_3_*_*_*
     "training-nightly": {"task": "recommendations.training_nightly", "schedule": crontab(minute=15, hour=3)},

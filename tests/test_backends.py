@@ -34,12 +34,13 @@ def test_cache_is_redis_and_answers():
 
 
 @pytest.mark.services("redis")
-def test_celery_uses_the_redis_broker_and_the_four_queues():
+def test_celery_uses_the_redis_broker_and_the_five_queues():
     from config.celery import app
 
     assert app.conf.broker_url == settings.REDIS_URL
     assert settings.CELERY_TASK_ALWAYS_EAGER is False
-    assert sorted(queue.name for queue in app.conf.task_queues) == ["default", "sync", "training", "webhooks"]
+    queues = sorted(queue.name for queue in app.conf.task_queues)
+    assert queues == ["default", "sync", "training", "training_large", "webhooks"]
 
 
 def test_embedded_mode_runs_tasks_eagerly_without_redis():
