@@ -1,8 +1,9 @@
 """POST /webhooks/shopify: the one ingress for every Shopify topic, compliance topics included.
 
-Verify the HMAC over the raw body (current secret, then the previous one), resolve the shop,
-minimise the payload to what processing needs (no shopper fields; customer ids hashed here),
-record the delivery under its unique webhook id, queue processing on commit, answer 200 fast.
+Verify the HMAC over the raw body (current secret, then the previous one), resolve the shop, tie
+the body to that shop and topic (binding.py: the HMAC covers the body only), minimise the payload
+to what processing needs (no shopper fields; customer ids hashed here), record the delivery in the
+outbox under its unique webhook id (deliveries.py), answer 200 fast.
 """
 
 from __future__ import annotations
