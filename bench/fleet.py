@@ -57,6 +57,7 @@ from bench.processes import (
     load_average,
     process_tree,
     redis_start,
+    request_status,
     rss_mib,
     shopify_webhook_headers,
     stop,
@@ -215,15 +216,7 @@ def zipf_traffic(port: int, shops: list[dict], *, seconds: float, clients: int, 
                 )
                 kind, method, body, headers = "storefront", "GET", None, {}
             began = time.perf_counter()
-            try:
-                connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                status = response.status
-            except OSError:
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                status = 0
+            connection, status = request_status(connection, method, path, body=body, headers=headers, timeout=30)
             with lock:
                 results.append((kind, shop["class"], status, time.perf_counter() - began))
 

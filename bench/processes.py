@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import os
 import socket
 import subprocess
@@ -22,6 +23,21 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def request_status(
+    connection: http.client.HTTPConnection, method: str, path: str, *, body=None, headers=None, timeout: float = 30
+) -> tuple[http.client.HTTPConnection, int]:
+    """Send one request on a kept-alive connection; (the connection to use next, the status).
+    A broken connection counts as status 0 and is replaced."""
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        response.read()
+        return connection, response.status
+    except OSError:
+        connection.close()
+        return http.client.HTTPConnection(connection.host, connection.port, timeout=timeout), 0
 
 
 def load_average() -> str:

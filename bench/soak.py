@@ -44,6 +44,7 @@ from bench.processes import (
     process_tree,
     redis_info,
     redis_start,
+    request_status,
     rss_mib,
     shopify_webhook_headers,
     stop,
@@ -282,15 +283,7 @@ def _run_load(port: int, generator: Generator, *, rate: float, seconds: float, r
             delay = due - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            try:
-                connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                status = response.status
-            except OSError:
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-                status = 0
+            connection, status = request_status(connection, method, path, body=body, headers=headers, timeout=15)
             elapsed = time.perf_counter() - due
             with lock:
                 results.append((kind, status, status in expected, elapsed))
@@ -323,15 +316,7 @@ def _warm_up(port: int, generator: Generator, *, requests: int) -> Counter:
                 if next(remaining, None) is None:
                     return
                 method, path, body, headers, _ = generator.recommendations()
-            try:
-                connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                status = response.status
-            except OSError:
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                status = 0
+            connection, status = request_status(connection, method, path, body=body, headers=headers, timeout=30)
             with lock:
                 statuses[status] += 1
 

@@ -49,6 +49,24 @@ _ORDER_FIELDS = (
     "synced_at",
     "experiment_arm",
 )
+
+
+def _order_row(shop: Shop, record: OrderRecord, updated_at: dt.datetime | None, now: dt.datetime) -> tuple:
+    """An order's values in `_ORDER_FIELDS` order."""
+    return (
+        shop.pk,
+        record.external_id,
+        record.created_at,
+        record.currency or shop.currency,
+        record.total if record.total is not None else _line_total(record.lines),
+        record.status,
+        _customer_ref(shop, record),
+        updated_at,
+        now,
+        record.experiment_mark,
+    )
+
+
 _LINE_FIELDS = ("shop_id", "order_id", "product_id", "variant_id", "quantity", "unit_price", "source_block")
 
 
@@ -92,21 +110,7 @@ def order_bulk_import(
     rows_insert(
         model=Order,
         fields=_ORDER_FIELDS,
-        rows=[
-            (
-                shop.pk,
-                record.external_id,
-                record.created_at,
-                record.currency or shop.currency,
-                record.total if record.total is not None else _line_total(record.lines),
-                record.status,
-                _customer_ref(shop, record),
-                (updated_at or {}).get(record.external_id),
-                now,
-                record.experiment_mark,
-            )
-            for record in new_records
-        ],
+        rows=[_order_row(shop, record, (updated_at or {}).get(record.external_id), now) for record in new_records],
     )
     created: dict[str, int] = {}
     new_ids = [record.external_id for record in new_records]
@@ -177,21 +181,7 @@ def order_bulk_upsert(
     written = rows_upsert(
         model=Order,
         fields=_ORDER_FIELDS,
-        rows=[
-            (
-                shop.pk,
-                record.external_id,
-                record.created_at,
-                record.currency or shop.currency,
-                record.total if record.total is not None else _line_total(record.lines),
-                record.status,
-                _customer_ref(shop, record),
-                updated_at.get(record.external_id),
-                now,
-                record.experiment_mark,
-            )
-            for record in records
-        ],
+        rows=[_order_row(shop, record, updated_at.get(record.external_id), now) for record in records],
         update_fields=_ORDER_UPDATE_FIELDS,
         if_newer="updated_at",
     )
