@@ -45,10 +45,11 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def redis_start(port: int) -> subprocess.Popen:
-    """A private Redis without persistence, so its memory figures are this benchmark's alone."""
+def redis_start(port: int, *options: str) -> subprocess.Popen:
+    """A private Redis without persistence, so its memory figures are this benchmark's alone;
+    `options` are more redis-server arguments (e.g. a memory limit for a cache instance)."""
     server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--loglevel", "warning", *options],
         stdout=subprocess.DEVNULL,
     )
     for _ in range(100):

@@ -1,17 +1,20 @@
 """Benchmark: a mixed soak. Every answer is what it should be, and memory stays flat.
 
 gunicorn (2 threaded workers) and one Celery worker (queues webhooks, default and sync; no beat)
-on a scratch PostgreSQL database and a private Redis (cache and broker). The shops: the demo shop,
+on a scratch PostgreSQL database and two private Redis instances laid out as docs/OPERATIONS.md
+recommends: the broker's (no eviction) and the cache's (`maxmemory` with `allkeys-lru`). The shops: the demo shop,
 the UCI Online Retail shop when its file is present, and a generated Shopify shop. For the whole
 run an open-loop generator sends, at a fixed rate, storefront recommendations of every type
 (related, bought together, cart; personal through a customer token and through the App Proxy),
 widget events (with a page token, and through the App Proxy), signed Shopify webhooks
 (`products/update`, `orders/create`, and re-sent duplicates), `/livez` and `/readyz`, plus a few
 requests whose answer must be a 4xx (unknown shop, bad parameters). Before it, a warm-up fills each
-web process's bounded in-process list cache (4,096 entries), so that the run measures the steady
-state rather than that cache filling. Every 10 s it reads the RSS of every gunicorn and Celery
-process. At the end: answers outside the expected ones (must be 0),
-memory of the first minute against the last, and the webhook deliveries' states (all done).
+web process's bounded in-process list cache (4,096 entries), then sends the same mixed traffic for
+`--warm-up-minutes`, so that every code path has run once in every process and the measured run
+is the steady state rather than first use. Every 10 s, warm-up included, it reads the RSS of every
+gunicorn and Celery process. At the end: answers outside the expected ones, warm-up included
+(must be 0), memory of the measured run's first minute against its last (and per minute from the
+start of the warm-up), and the webhook deliveries' states (all done).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make bench-soak            # 10 minutes
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.soak --minutes 1
@@ -53,6 +56,8 @@ from bench.processes import (
 SHOPIFY_DOMAIN = "soak-shop.myshopify.com"
 SENDERS = 24
 SAMPLE_SECONDS = 10
+# The cache instance's memory limit: small, so that a 10-minute run reaches it and evicts.
+CACHE_MAXMEMORY = "64mb"
 # Growth of the summed RSS from the first to the last minute below which memory counts as flat.
 FLAT_PERCENT = 3.0
 
@@ -359,12 +364,16 @@ def main() -> None:
     parser.add_argument(
         "--warm-up", type=int, default=12_000, help="storefront requests before the measured run (fills the caches)"
     )
+    parser.add_argument(
+        "--warm-up-minutes", type=float, default=2.0, help="mixed traffic after those, before the measured run"
+    )
     parser.add_argument("--skip-online-retail", action="store_true")
     options = parser.parse_args()
 
-    redis_port = free_port()
-    redis = redis_start(redis_port)
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    redis_port, cache_port = free_port(), free_port()
+    redis = redis_start(redis_port, "--maxmemory-policy", "noeviction")
+    cache_redis = redis_start(cache_port, "--maxmemory", CACHE_MAXMEMORY, "--maxmemory-policy", "allkeys-lru")
+    redis_url, cache_url = f"redis://127.0.0.1:{redis_port}/0", f"redis://127.0.0.1:{cache_port}/0"
     env = {
         **scratch_database_env("bench_soak", needs_dataset=False),
         "SHOPIFY_API_KEY": "bench",
@@ -388,7 +397,7 @@ def main() -> None:
             + ("" if with_retail else "; UCI Online Retail skipped")
         )
 
-        env = {**env, "REDIS_URL": redis_url}
+        env = {**env, "REDIS_URL": redis_url, "CACHE_REDIS_URL": cache_url}
         server = gunicorn_start(env, port := free_port())
         worker = celery_worker_start(
             env, queues="webhooks,default,sync", concurrency=2, name="soak", log=log_dir / "worker.log"
@@ -409,6 +418,14 @@ def main() -> None:
                 f"statuses {dict(warm)}"
             )
             sampler.start()
+            warm_results: list = []
+            _run_load(port, generator, rate=options.rate, seconds=options.warm_up_minutes * 60, results=warm_results)
+            warm_errors = Counter((kind, status) for kind, status, ok, _ in warm_results if not ok)
+            print(
+                f"mixed warm-up: {len(warm_results)} requests in {options.warm_up_minutes:g} min, "
+                f"{sum(warm_errors.values())} unexpected answers {dict(warm_errors) if warm_errors else ''}"
+            )
+            measured_from = len(samples)
             _run_load(port, generator, rate=options.rate, seconds=options.minutes * 60, results=results)
             loads.append(load_average())
             # Let the worker finish what the last seconds queued.
@@ -423,14 +440,20 @@ def main() -> None:
                 sampler.join()
             stop(server)
             stop(worker)
-        redis_memory = redis_info(redis_url, "memory")["used_memory_human"]
+        redis_memory = {
+            name: (info["used_memory_human"], info.get("evicted_keys", "0"))
+            for name, url in (("broker", redis_url), ("cache", cache_url))
+            for info in [{**redis_info(url, "memory"), **redis_info(url, "stats")}]
+        }
     finally:
         stop(redis)
+        stop(cache_redis)
 
-    _report(options, results, samples, states, loads, redis_memory)
+    errors_before = sum(warm_errors.values())
+    _report(options, results, samples[measured_from:], samples, states, loads, redis_memory, errors_before)
 
 
-def _report(options, results, samples, states, loads, redis_memory) -> None:
+def _report(options, results, samples, all_samples, states, loads, redis_memory, warm_up_errors: int) -> None:
     by_kind: dict[str, list] = defaultdict(list)
     for kind, status, ok, elapsed in results:
         by_kind[kind].append((status, ok, elapsed))
@@ -446,7 +469,10 @@ def _report(options, results, samples, states, loads, redis_memory) -> None:
         p50 = latencies[len(latencies) // 2] * 1000
         p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000
         print(f"  {kind:22} {len(rows):6}  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  statuses {statuses}")
-    print(f"webhook deliveries by state: {states}; Redis used_memory at the end: {redis_memory}")
+    print(
+        f"webhook deliveries by state: {states}; Redis at the end (used_memory, evicted keys): "
+        + ", ".join(f"{name} {used} / {evicted}" for name, (used, evicted) in redis_memory.items())
+    )
 
     # Flat memory: the first minute's mean against the last minute's, per process and in total.
     def window(first: bool) -> dict[str, float]:
@@ -454,13 +480,18 @@ def _report(options, results, samples, states, loads, redis_memory) -> None:
         names = set().union(*span) if span else set()
         return {name: statistics.mean(reading.get(name, 0.0) for reading in span) for name in names}
 
+    start = samples[0][0]
+    samples = [(at - start, reading) for at, reading in samples]
     first, last = window(True), window(False)
     series = []
-    for minute in range(int(samples[-1][0] // 60) + 1):
-        span = [reading for at, reading in samples if minute * 60 <= at < (minute + 1) * 60]
+    for minute in range(int(all_samples[-1][0] // 60) + 1):
+        span = [reading for at, reading in all_samples if minute * 60 <= at < (minute + 1) * 60]
         if span:
             series.append(f"{statistics.mean(sum(reading.values()) for reading in span):.0f}")
-    print(f"  RSS of all processes per minute (MiB): {' '.join(series)}")
+    print(
+        f"  RSS of all processes per minute from the start of the mixed warm-up "
+        f"({options.warm_up_minutes:g} min, then the run) (MiB): {' '.join(series)}"
+    )
     for name in sorted(set(first) | set(last)):
         before, after = first.get(name, 0.0), last.get(name, 0.0)
         growth = (after - before) / before * 100 if before else float("inf")
@@ -472,11 +503,12 @@ def _report(options, results, samples, states, loads, redis_memory) -> None:
     )
     growth = (total_after - total_before) / total_before * 100
     all_done = set(states) <= {"done"}
+    unexpected = len(errors) + warm_up_errors
     print(
-        f"verdict: {len(errors)} errors, memory {'flat' if growth < FLAT_PERCENT else 'GROWING'} "
+        f"verdict: {unexpected} errors (warm-up included), memory {'flat' if growth < FLAT_PERCENT else 'GROWING'} "
         f"({growth:+.1f}%, flat below {FLAT_PERCENT}%), deliveries {'all done' if all_done else 'NOT all done'}"
     )
-    if errors or growth >= FLAT_PERCENT or not all_done:
+    if unexpected or growth >= FLAT_PERCENT or not all_done:
         sys.exit(1)
 
 

@@ -91,6 +91,10 @@ SHOP_PURGE_AFTER_UNINSTALL_HOURS = int(os.environ.get("SHOP_PURGE_AFTER_UNINSTAL
 # workers have the memory for it (recommendations/routing.py, docs/OPERATIONS.md).
 TRAINING_LARGE_SHOP_PRODUCTS = int(os.environ.get("TRAINING_LARGE_SHOP_PRODUCTS", "20000"))
 TRAINING_LARGE_SHOP_ORDER_LINES = int(os.environ.get("TRAINING_LARGE_SHOP_ORDER_LINES", "1000000"))
+# Soft time limit of a training on `training_large` (the hard limit is 5 minutes more); a
+# 50,000-product shop trains in about 10 minutes on a free core (docs/BENCHMARKS.md). The broker's
+# visibility timeout below must outlast it.
+TRAINING_LARGE_TIME_LIMIT_MINUTES = int(os.environ.get("TRAINING_LARGE_TIME_LIMIT_MINUTES", "60"))
 # Development and tests only: a CA bundle to trust for stores with a private certificate.
 WOOCOMMERCE_CA_BUNDLE = os.environ.get("WOOCOMMERCE_CA_BUNDLE", "")
 WOOCOMMERCE_ALLOW_INSECURE_HTTP = _env_flag("WOOCOMMERCE_ALLOW_INSECURE_HTTP", default=False)
@@ -252,13 +256,17 @@ CELERY_BEAT_SCHEDULE = {
 # Training tasks run for minutes: one message at a time per worker process keeps the others free.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # visibility_timeout: an unacknowledged message (an acks_late task whose whole worker vanished)
-# goes back to the queue after this long. It must outlast the longest hard time limit (training:
-# 25 min) and the longest retry countdown (sync: 10 min), or a task still running would be handed
-# out again. socket_timeout / socket_connect_timeout: a broker that is down or hung must not hold
-# a web request; a publish gives up after these (seconds; above kombu's 1 s BRPOP wait, which
-# consumers need). The webhook ingress publishes without retries; its outbox row is sent again by
-# the sweeper.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60, "socket_timeout": 3, "socket_connect_timeout": 2}
+# goes back to the queue after this long. It must outlast the longest hard time limit (training
+# on `training_large`: TRAINING_LARGE_TIME_LIMIT_MINUTES + 5) and the longest retry countdown
+# (sync: 10 min), or a task still running would be handed out again. socket_timeout /
+# socket_connect_timeout: a broker that is down or hung must not hold a web request; a publish
+# gives up after these (seconds; above kombu's 1 s BRPOP wait, which consumers need). The webhook
+# ingress publishes without retries; its outbox row is sent again by the sweeper.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": max(60 * 60, (TRAINING_LARGE_TIME_LIMIT_MINUTES + 15) * 60),
+    "socket_timeout": 3,
+    "socket_connect_timeout": 2,
+}
 # A pool process is replaced after a task during which its peak memory passed this (KiB): a
 # training's arrays stay in the process after it ends (2,500 products, 20,000 orders: 130 MB idle,
 # 529 MB peak, 334 MB kept). Other tasks stay far below it. See docs/OPERATIONS.md.

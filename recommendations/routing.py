@@ -36,6 +36,17 @@ def training_queue_for(*, shop_id: int) -> str:
     return TRAINING_QUEUE
 
 
+def training_time_limits(queue: str) -> dict[str, int]:
+    """apply_async options for a training on `queue`: the task's own limits (20 / 25 min) on
+    `training`, `TRAINING_LARGE_TIME_LIMIT_MINUTES` (and 5 more for the hard limit) on
+    `training_large`, whose workers nobody small waits for. A Celery router cannot set time
+    limits, so the caller that queues the run passes these."""
+    if queue != TRAINING_LARGE_QUEUE:
+        return {}
+    soft = settings.TRAINING_LARGE_TIME_LIMIT_MINUTES * 60
+    return {"soft_time_limit": soft, "time_limit": soft + 5 * 60}
+
+
 def training_task_route(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **extra: Any) -> dict | None:
     """A Celery router (first in CELERY_TASK_ROUTES): a training run goes to its shop's queue;
     every other task, and a call without a shop id, falls through to the per-task table."""

@@ -373,12 +373,29 @@ def trend_factor(orders: Orders, n_items: int, *, now: float, half_life_days: fl
     return ((recent + 1.0) / (recent.sum() + 1.0)) / ((total + 1.0) / (total.sum() + 1.0))
 
 
-def title_similarity(titles: list[str], *, min_similarity: float = 0.2, chunk_rows: int = 2048) -> sp.csr_matrix:
+def _top_per_row(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
+    """The `keep` largest values of each row (ties at the cut broken by column); the rest dropped."""
+    counts = np.diff(matrix.indptr)
+    if counts.size == 0 or counts.max() <= keep:
+        return matrix
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)
+    # Sort by row, then value descending, then column: position within the row is then the rank.
+    order = np.lexsort((matrix.indices, -matrix.data, rows))
+    rank = np.arange(order.size) - np.repeat(matrix.indptr[:-1], counts)
+    kept = order[rank < keep]
+    return sp.csr_matrix((matrix.data[kept], (rows[kept], matrix.indices[kept])), shape=matrix.shape)
+
+
+def title_similarity(
+    titles: list[str], *, min_similarity: float = 0.2, chunk_rows: int = 2048, max_neighbours: int = 200
+) -> sp.csr_matrix:
     """Cosine similarity of TF-IDF title vectors, items x items, zero diagonal, small values dropped.
 
     Tokens are words of two or more letters: sizes and pack counts say little about design
     families ("RETROSPOT", "BABUSHKA"), which is what baskets share. Built in row chunks so the
-    dense-ish product never has to exist for the whole catalogue at once.
+    dense-ish product never has to exist for the whole catalogue at once, and at most
+    `max_neighbours` per item are kept: in a large catalogue where thousands of titles share a word
+    ("mug") the matrix would otherwise grow with the square of the catalogue.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -396,8 +413,11 @@ def title_similarity(titles: list[str], *, min_similarity: float = 0.2, chunk_ro
     for start in range(0, n_items, chunk_rows):
         block = (vectors[start : start + chunk_rows] @ transposed).tocsr()
         block.data[block.data < min_similarity] = 0.0
+        # The item itself (cosine 1) is dropped before the cut, so that it takes no neighbour's place.
+        own = block.indices == np.repeat(np.arange(start, start + block.shape[0]), np.diff(block.indptr))
+        block.data[own] = 0.0
         block.eliminate_zeros()
-        blocks.append(block)
+        blocks.append(_top_per_row(block, max_neighbours))
     return _without_diagonal(sp.vstack(blocks, format="csr"))
 
 

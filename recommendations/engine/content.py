@@ -113,6 +113,8 @@ class ContentModel:
         self._text_block: sp.csr_matrix = sp.csr_matrix((0, 0))
         self._field_features = np.zeros(0, dtype=object)
         self._field_idf = np.zeros(0)
+        self._field_idf_by_name: dict[str, float] = {}
+        self._text_rows: list[dict[int, float] | None] = []
         self._sellable = np.zeros(0, dtype=bool)
         self._catalog: Catalog | None = None
 
@@ -139,7 +141,22 @@ class ContentModel:
         combined = sp.hstack([self._text_block, self.field_weight * fields]).tocsr()
         self._vectors = normalize(combined, norm="l2", axis=1).tocsr() if combined.shape[1] else combined
         self._vectors_t = self._vectors.T.tocsr()
+        self._field_idf_by_name = dict(zip(self._field_features.tolist(), self._field_idf.tolist(), strict=True))
+        self._text_rows = [None] * n
         return self
+
+    def _text_row(self, i: int) -> dict[int, float]:
+        """Item i's title and description weights by feature, built once per item: explaining a
+        catalogue's lists asks for the same rows a hundred thousand times, and a sparse row slice
+        costs far more than a dict."""
+        row = self._text_rows[i]
+        if row is None:
+            block = self._text_block
+            start, end = block.indptr[i], block.indptr[i + 1]
+            row = self._text_rows[i] = dict(
+                zip(block.indices[start:end].tolist(), block.data[start:end].tolist(), strict=True)
+            )
+        return row
 
     @property
     def n_items(self) -> int:
@@ -190,18 +207,26 @@ class ContentModel:
             if _field_key(tag) and _field_key(tag) in tags_j:
                 shared_tags.setdefault(_field_key(tag), tag)
         # Rarer tags first: they say more.
-        field_idf = dict(zip(self._field_features.tolist(), self._field_idf.tolist(), strict=True))
+        field_idf = self._field_idf_by_name
         tag_order = sorted(shared_tags, key=lambda key: (-field_idf.get("tag:" + key, 0.0), key))
 
         terms: list[str] = []
         if self._text_block.shape[1]:
-            row_i, row_j = self._text_block[i], self._text_block[j]
-            overlap = row_i.multiply(row_j).tocsr()
-            order = np.argsort(-overlap.data, kind="stable")
+            row_i, row_j = self._text_row(i), self._text_row(j)
+            if len(row_j) < len(row_i):
+                row_i, row_j = row_j, row_i
+            # Shared features by their contribution to the cosine; on a tie a phrase before a single
+            # word ("heart holder" says more than "heart"), then the feature's index.
+            features = self._text_features
+            overlap = sorted(
+                (-(weight * row_j[feature]), -str(features[feature]).count(" "), feature)
+                for feature, weight in row_i.items()
+                if feature in row_j
+            )
             covered: set[str] = set()
             seen: set[str] = set()
-            for position in order:
-                term = str(self._text_features[overlap.indices[position]])
+            for *_, feature in overlap:
+                term = str(features[feature])
                 words = set(term.split())
                 if term in seen or words <= covered:
                     continue

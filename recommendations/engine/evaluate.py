@@ -10,6 +10,13 @@ Beyond accuracy: catalogue coverage (distinct items known to training that the l
 all anchors or users / items known to training; new items a content model shows are not
 counted) and popularity bias (mean training popularity of what is shown / mean training
 popularity of the catalogue; above 1 means the lists lean to the head).
+
+Large shops are scored on a sample: at most `MAX_EVALUATION_ANCHORS` anchors (and the held-out
+cases whose anchor is one of them) and `MAX_EVALUATION_USERS` customers, drawn with a fixed seed so
+that every candidate is scored on the same ones. Computing a list costs O(catalogue) per anchor or
+customer, so a 50,000-product shop would otherwise pay O(catalogue^2) per candidate. On a sample,
+coverage counts what the sampled anchors' lists show (lower than on every anchor, the same for
+every candidate); `population` says how many anchors or customers there were to sample from.
 """
 
 from __future__ import annotations
@@ -22,6 +29,18 @@ import scipy.sparse as sp
 
 from recommendations.engine.data import Catalog, Orders, basket_matrix, user_item_matrix
 
+# Anchors (item lists) and customers (personal lists) scored per candidate, at most.
+MAX_EVALUATION_ANCHORS = 8_000
+MAX_EVALUATION_USERS = 10_000
+SAMPLE_SEED = 20_111
+
+
+def evaluation_sample(population: np.ndarray, limit: int) -> np.ndarray:
+    """`population` itself when it is small enough, else `limit` of it drawn with a fixed seed (sorted)."""
+    if population.size <= limit:
+        return population
+    return np.sort(np.random.default_rng(SAMPLE_SEED).choice(population, size=limit, replace=False))
+
 
 @dataclass(frozen=True)
 class EvaluationResult:
@@ -33,6 +52,8 @@ class EvaluationResult:
     recall: float
     coverage: float
     popularity_bias: float
+    # Anchors (item models) or customers (personal models) there were before sampling.
+    population: int = 0
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -78,19 +99,30 @@ def _lookup(matrix: sp.csr_matrix, rows: np.ndarray, lists: np.ndarray) -> np.nd
     return relevant
 
 
-def evaluate_item_model(model, catalog: Catalog, train: Orders, test: Orders, *, k: int = 5) -> EvaluationResult:
+def evaluate_item_model(
+    model,
+    catalog: Catalog,
+    train: Orders,
+    test: Orders,
+    *,
+    k: int = 5,
+    max_anchors: int = MAX_EVALUATION_ANCHORS,
+) -> EvaluationResult:
     """Held-out baskets: can the anchor's list predict the rest of the basket?"""
     n_items = catalog.n_items
     popularity = _item_popularity(train, n_items)
     known = popularity > 0
-    anchors = np.flatnonzero(known)
+    population = np.flatnonzero(known)
+    anchors = evaluation_sample(population, max_anchors)
+    sampled = np.zeros(n_items, dtype=bool)
+    sampled[anchors] = True
     lists, _ = model.similar(anchors, k) if anchors.size else (np.empty((0, k), dtype=np.int32), None)
 
     baskets = basket_matrix(test, n_items)
     sizes = np.diff(baskets.indptr)
     case_orders = np.repeat(np.arange(test.n_orders), sizes)
     case_anchors = baskets.indices.astype(np.int64)
-    usable = (sizes[case_orders] >= 2) & known[case_anchors]
+    usable = (sizes[case_orders] >= 2) & sampled[case_anchors]
     case_orders, case_anchors = case_orders[usable], case_anchors[usable]
     row_of = np.full(n_items, -1, dtype=np.int64)
     row_of[anchors] = np.arange(anchors.size)
@@ -106,8 +138,9 @@ def evaluate_item_model(model, catalog: Catalog, train: Orders, test: Orders, *,
         ndcg=ndcg,
         precision=precision,
         recall=recall,
-        coverage=float(known[shown].sum() / anchors.size) if anchors.size else 0.0,
+        coverage=float(known[shown].sum() / population.size) if population.size else 0.0,
         popularity_bias=_popularity_bias(lists.ravel() if lists.size else shown, popularity, known),
+        population=int(population.size),
     )
 
 
@@ -124,12 +157,21 @@ def personal_cases(train: Orders, test: Orders, n_items: int) -> tuple[np.ndarra
     return users, future
 
 
-def evaluate_user_model(model, catalog: Catalog, train: Orders, test: Orders, *, k: int = 10) -> EvaluationResult:
+def evaluate_user_model(
+    model,
+    catalog: Catalog,
+    train: Orders,
+    test: Orders,
+    *,
+    k: int = 10,
+    max_users: int = MAX_EVALUATION_USERS,
+) -> EvaluationResult:
     """Customers' first purchases in the test window, ranked against the whole catalogue."""
     n_items = catalog.n_items
     popularity = _item_popularity(train, n_items)
     known = popularity > 0
-    users, future = personal_cases(train, test, n_items)
+    population, future = personal_cases(train, test, n_items)
+    users = evaluation_sample(population, max_users)
     if users.size == 0:
         return EvaluationResult(k, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     lists, _ = model.recommend(users, k)
@@ -145,6 +187,7 @@ def evaluate_user_model(model, catalog: Catalog, train: Orders, test: Orders, *,
         recall=recall,
         coverage=float(known[shown].sum() / max(int(known.sum()), 1)),
         popularity_bias=_popularity_bias(lists.ravel(), popularity, known),
+        population=int(population.size),
     )
 
 

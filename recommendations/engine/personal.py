@@ -23,9 +23,10 @@ from recommendations.engine.data import SECONDS_PER_DAY, Catalog, Orders, top_k_
 USER_BATCH = 1024
 
 # EASE keeps dense items x items matrices: 8 bytes * n^2 each, and the inversion needs about two
-# of them (20k items: ~3.2 GB each). Catalogues with more purchased items train on the most
-# popular ones only; the rest are not recommended by EASE (popularity and content still cover them).
-EASE_MAX_ITEMS = 20_000
+# of them (10k items: 0.8 GB each, about 2.5 GB at the peak and 25 s on one core; 20k items
+# took 12.6 GB and 180 s). Catalogues with more purchased items train on the most popular ones
+# only; the rest are not recommended by EASE (popularity and content still cover them).
+EASE_MAX_ITEMS = 10_000
 
 
 def binary_history(orders: Orders, n_items: int) -> sp.csr_matrix:

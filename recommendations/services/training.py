@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -124,6 +125,20 @@ def training_run_execute(
     return given_back
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while the lists are built: they are a million small
+    dicts at 50k products, none of them in a cycle, and every full collection would walk them all
+    again (a third of the precompute time in a profile)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _result_dict(result: EvaluationResult, *, fit_seconds: float, baseline: bool) -> dict:
     values = {key: (round(value, 5) if isinstance(value, float) else value) for key, value in result.as_dict().items()}
     return {**values, "fit_seconds": round(fit_seconds, 3), "baseline": baseline}
@@ -176,7 +191,7 @@ class _Trainer:
             evaluation = self._evaluate(data, readiness)
         with self._timed("refit"):
             models = self._refit(data, evaluation, readiness, now=now.timestamp())
-        with self._timed("precompute"):
+        with self._timed("precompute"), _collector_paused():
             lists = self._precompute(data, models, readiness)
         self.report.update(
             data=self._data_counts(data),

@@ -84,10 +84,13 @@ def training_run_create(*, shop: Shop, trigger: str) -> TrainingRun:
 
 def training_run_start(*, shop: Shop, trigger: str) -> TrainingRun:
     """Record a queued run and hand it to a worker once the transaction commits."""
+    from recommendations.routing import training_queue_for, training_time_limits
     from recommendations.tasks import training_run_execute as training_run_execute_task
 
     run = training_run_create(shop=shop, trigger=trigger)
-    transaction.on_commit(lambda: training_run_execute_task.delay(shop.pk, run.pk))
+    queue = training_queue_for(shop_id=shop.pk)
+    limits = training_time_limits(queue)
+    transaction.on_commit(lambda: training_run_execute_task.apply_async((shop.pk, run.pk), queue=queue, **limits))
     return run
 
 

@@ -326,6 +326,9 @@ class ListQuality:
     baseline: str | None
     baseline_value: float | None
     reason: str
+    # Anchors (products) or customers there were, when the evaluation scored a sample of them.
+    sampled_from: int = 0
+    sample_size: int = 0
 
     @property
     def metric_label(self) -> str:
@@ -355,6 +358,7 @@ def _score(candidate: object, metric: str) -> float | None:
 
 
 def _list_quality(kind: str, entry: dict) -> ListQuality | None:
+    from recommendations.engine.evaluate import MAX_EVALUATION_ANCHORS, MAX_EVALUATION_USERS
     from recommendations.models import ListKind
 
     metric, candidates = entry.get("metric"), entry.get("candidates")
@@ -370,6 +374,9 @@ def _list_quality(kind: str, entry: dict) -> ListQuality | None:
     ]
     best_baseline = max(baselines, default=None)  # by score, ties to the name: the same answer every time
     cases = [candidate.get("cases") for candidate in candidates.values() if isinstance(candidate, dict)]
+    populations = [candidate.get("population") for candidate in candidates.values() if isinstance(candidate, dict)]
+    population = max((value for value in populations if isinstance(value, int)), default=0)
+    limit = MAX_EVALUATION_USERS if kind == ListKind.PERSONAL else MAX_EVALUATION_ANCHORS
     k = entry.get("k")
     return ListQuality(
         kind=kind,
@@ -383,6 +390,8 @@ def _list_quality(kind: str, entry: dict) -> ListQuality | None:
         baseline=best_baseline[1] if best_baseline else None,
         baseline_value=best_baseline[0] if best_baseline else None,
         reason=str(entry.get("reason", "")),
+        sampled_from=population if population > limit else 0,
+        sample_size=limit if population > limit else 0,
     )
 
 

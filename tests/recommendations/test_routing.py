@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from recommendations.routing import training_queue_for
+from recommendations.routing import training_queue_for, training_time_limits
 from shops.tenancy import shop_scope
 from tests.factories import make_data_profile
 
@@ -63,6 +63,12 @@ def test_the_celery_router_sends_each_shops_training_to_its_queue(shop, other_sh
     assert _routed_queue("recommendations.training_run_execute", other_shop.pk, 2) == "training"
 
 
+@override_settings(TRAINING_LARGE_TIME_LIMIT_MINUTES=45)
+def test_large_shops_trainings_get_the_large_queues_time_limits():
+    assert training_time_limits("training_large") == {"soft_time_limit": 45 * 60, "time_limit": 50 * 60}
+    assert training_time_limits("training") == {}
+
+
 @pytest.mark.django_db
 def test_other_tasks_keep_their_queues_whatever_the_shops_size(shop):
     _profile(shop, products=50_000)
@@ -86,6 +92,8 @@ def _messages_for(client, queue: str, shop_id: int) -> list[bytes]:
 @pytest.mark.services("postgres", "redis")
 @pytest.mark.django_db(transaction=True)
 def test_a_queued_training_reaches_the_large_queue_through_the_broker(shop, other_shop, real_celery):
+    import json
+
     import redis
     from django.conf import settings
 
@@ -100,10 +108,15 @@ def test_a_queued_training_reaches_the_large_queue_through_the_broker(shop, othe
             with shop_scope(each):
                 training_run_start(shop=each, trigger=TrainingRun.Trigger.COMMAND)
 
-        assert len(_messages_for(client, "training_large", shop.pk)) == 1
+        (large,) = _messages_for(client, "training_large", shop.pk)
         assert _messages_for(client, "training", shop.pk) == []
-        assert len(_messages_for(client, "training", other_shop.pk)) == 1
+        (small,) = _messages_for(client, "training", other_shop.pk)
         assert _messages_for(client, "training_large", other_shop.pk) == []
+        # The large shop's run carries the large queue's time limits ([hard, soft]); the small
+        # one the task's own 25 / 20 minutes.
+        soft = settings.TRAINING_LARGE_TIME_LIMIT_MINUTES * 60
+        assert json.loads(large)["headers"]["timelimit"] == [soft + 300, soft]
+        assert json.loads(small)["headers"]["timelimit"] == [25 * 60, 20 * 60]
     finally:
         for queue in ("training", "training_large"):
             for each in (shop, other_shop):

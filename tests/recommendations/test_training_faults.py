@@ -455,5 +455,9 @@ def test_the_training_lock_is_short_and_the_visibility_timeout_outlasts_every_ha
     for name, task in app.tasks.items():
         if not name.startswith("celery."):
             assert (task.time_limit or settings.CELERY_TASK_TIME_LIMIT) < visibility, name
+    # Trainings on the large queue get longer limits, which the visibility timeout outlasts too.
+    from recommendations.routing import training_time_limits
+
+    assert training_time_limits("training_large")["time_limit"] < visibility
     task = app.tasks["recommendations.training_run_execute"]
     assert task.acks_late and task.reject_on_worker_lost

@@ -176,6 +176,35 @@ def test_each_list_kind_compares_its_champion_with_the_best_baseline(shop):
 
 
 @pytest.mark.django_db
+def test_a_sampled_evaluation_says_so_in_the_quality_table(client, shop):
+    from recommendations.engine.evaluate import MAX_EVALUATION_ANCHORS
+
+    sampled = {
+        **REPORT["evaluation"]["bought_together"],
+        "candidates": {
+            name: {**value, "population": 41_234}
+            for name, value in REPORT["evaluation"]["bought_together"]["candidates"].items()
+        },
+    }
+    report = {"evaluation": {**REPORT["evaluation"], "bought_together": sampled}}
+    with shop_scope(shop):
+        make_training_run(shop, report=report, decision="first version")
+        (entry,) = training_run_quality_list()
+    by_kind = {item.kind: item for item in entry.lists}
+    assert (by_kind["bought_together"].sampled_from, by_kind["bought_together"].sample_size) == (
+        41_234,
+        MAX_EVALUATION_ANCHORS,
+    )
+    # A shop small enough to be scored whole says nothing about samples.
+    assert by_kind["personal"].sampled_from == 0
+
+    sign_in(client, shop)
+    page = client.get("/dashboard/insights").content.decode()
+    assert f"a sample: {MAX_EVALUATION_ANCHORS} of 41234 products" in page
+    assert "customers</small>" not in page
+
+
+@pytest.mark.django_db
 def test_runs_come_newest_first_and_runs_without_a_report_have_no_lists(shop):
     with shop_scope(shop):
         make_training_run(shop, report=REPORT)

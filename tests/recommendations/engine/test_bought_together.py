@@ -214,6 +214,23 @@ def test_title_similarity_ignores_numbers_and_handles_empty_titles():
     assert bt.title_similarity(["", "", ""]).nnz == 0
 
 
+def test_title_similarity_keeps_only_the_closest_titles_per_item():
+    # Every title shares "mug": without a cap each row holds every other item.
+    titles = ["red mug", "red mug large", "red mug small", "blue mug", "green mug", "grey mug"]
+    whole = bt.title_similarity(titles, min_similarity=0.01)
+    capped = bt.title_similarity(titles, min_similarity=0.01, max_neighbours=2)
+
+    assert np.diff(whole.indptr).tolist() == [5] * 6
+    assert np.diff(capped.indptr).tolist() == [2] * 6
+    assert capped.diagonal().sum() == 0
+    # What is kept is each row's best: "red mug" keeps the other two red mugs.
+    assert sorted(capped[0].indices.tolist()) == [1, 2]
+    for row in range(6):
+        kept = capped[row].toarray().ravel()
+        dropped = whole[row].toarray().ravel()[kept == 0]
+        assert kept.max() >= dropped.max()
+
+
 def test_trend_factor_favours_items_selling_now():
     old, new = NOW - 200 * SECONDS_PER_DAY, NOW - SECONDS_PER_DAY
     orders = make_orders([[0], [0], [0], [1]], [old, old, old, new])

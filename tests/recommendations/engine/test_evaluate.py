@@ -113,3 +113,49 @@ def test_ties_go_to_coverage():
         {"a": result(0.3, coverage=0.2), "b": result(0.3, coverage=0.9)}, metric="ndcg", baselines=set()
     )
     assert chosen == "b"
+
+
+class RecordingLists(FixedLists):
+    """Fixed lists that remember which anchors or users they were asked for."""
+
+    def __init__(self, lists: dict[int, list[int]]) -> None:
+        super().__init__(lists)
+        self.asked: list[int] = []
+
+    def similar(self, anchors, k):
+        self.asked.extend(int(anchor) for anchor in anchors)
+        return super().similar(anchors, k)
+
+
+def test_large_shops_are_scored_on_a_fixed_sample_of_anchors():
+    # 40 items in pairs (2i, 2i + 1); every pair sold before and after the split.
+    pairs = [[2 * i, 2 * i + 1] for i in range(20)]
+    train, test = orders(pairs, [0] * 20, n_users=1), orders(pairs, [0] * 20, start=100, n_users=1)
+    lists = {item: [item ^ 1] for item in range(40)}
+
+    whole = evaluate_item_model(FixedLists(lists), catalog(40), train, test, k=1)
+    first, second = RecordingLists(lists), RecordingLists(lists)
+    sampled = evaluate_item_model(first, catalog(40), train, test, k=1, max_anchors=10)
+    again = evaluate_item_model(second, catalog(40), train, test, k=1, max_anchors=10)
+
+    assert (whole.cases, whole.population) == (40, 40)
+    # Only the sampled anchors' lists are computed, and only their cases are scored.
+    assert len(first.asked) == 10 and sampled.cases == 10 and sampled.population == 40
+    assert sampled.hit_rate == pytest.approx(1.0)
+    # The same sample every time, whatever the model: candidates are compared on the same cases.
+    assert first.asked == second.asked and sampled == again
+    # Coverage counts what the sampled lists show, over every anchor there was.
+    assert sampled.coverage == pytest.approx(10 / 40)
+    assert evaluate_item_model(FixedLists(lists), catalog(40), train, test, k=1, max_anchors=40) == whole
+
+
+def test_large_shops_are_scored_on_a_fixed_sample_of_customers():
+    # Customer u bought item u before the split and item u + 30 after it.
+    train = orders([[user] for user in range(30)], list(range(30)), n_users=30)
+    test = orders([[user + 30] for user in range(30)], list(range(30)), start=100, n_users=30)
+    model = RecordingLists({user: [user + 30] for user in range(30)})
+
+    result = evaluate_user_model(model, catalog(60), train, test, k=1, max_users=12)
+
+    assert (result.cases, result.population) == (12, 30) and len(model.asked) == 12
+    assert result.hit_rate == pytest.approx(1.0)
