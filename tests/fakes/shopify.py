@@ -348,6 +348,12 @@ class FakeStore:
         self.restore_rate = BUCKET_RESTORE_RATE
         self._bucket = BUCKET_MAXIMUM
         self._corrupt_next_bulk = 0
+        # Shopify may price a query above the documented rules (fields with their own cost): the
+        # fake charges and refuses by requested cost × this factor.
+        self.cost_factor = 1.0
+        # Protected customer data: without the app's approval Shopify refuses customer fields even
+        # with read_customers granted.
+        self.protected_customer_data = True
         self._throttle_probability = 0.0
         self._throttle_rng = random.Random(0)
         self._bucket_at = self._fake.now()
@@ -1526,7 +1532,7 @@ class FakeShopify:
             doc = self._checked_document(store, query, variables, operation_name)
             roots = doc.root_fields()
             entry["operation"] = roots[0].name.value if roots else None
-            requested = self._requested_cost(doc)
+            requested = int(self._requested_cost(doc) * store.cost_factor)
             entry["requested_cost"] = requested
             if requested > MAX_QUERY_COST:
                 # Priced before it runs, and refused without charging the bucket.
@@ -1592,9 +1598,12 @@ class FakeShopify:
         )
 
     def _denied(self, store: FakeStore, tree_doc: _Document) -> list[tuple[list[str], str, str]]:
+        scopes = set(store.scopes)
+        if not store.protected_customer_data:
+            scopes -= {"read_customers", "write_customers"}
         if self.schema is None:
-            return _fallback_denied(tree_doc, store.scopes)
-        return [(list(d.path), d.field, d.access.text) for d in self.schema.denied(tree_doc.tree, store.scopes)]
+            return _fallback_denied(tree_doc, scopes)
+        return [(list(d.path), d.field, d.access.text) for d in self.schema.denied(tree_doc.tree, scopes)]
 
     def _check_access(self, store: FakeStore, doc: _Document) -> None:
         denied = self._denied(store, doc)

@@ -330,3 +330,19 @@ def admin_schema(version: str) -> AdminSchema | None:
 
 def unavailable_reason(version: str) -> str:
     return _unavailable.get(version, "")
+
+
+def schema_or_skip(version: str) -> AdminSchema:
+    """The schema, or skip the test with the reason; under REQUIRE_SERVICES=1 fail instead."""
+    import pytest
+
+    schema = admin_schema(version)
+    if schema is not None:
+        return schema
+    message = (
+        f"Shopify's Admin schema {version} is unavailable ({unavailable_reason(version)}); it comes from the npm "
+        f"package {PACKAGE}@{PACKAGE_VERSION}, installed into {CACHE_DIR} on first use"
+    )
+    if os.environ.get("REQUIRE_SERVICES", "").strip() in {"1", "true", "yes"}:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {message}", pytrace=False)
+    pytest.skip(message)
