@@ -529,6 +529,20 @@ class FakeStore:
             self._insert_order(order_id, order)
             return order
 
+    def touch_order(self, order_id: int, **changes: Any) -> dict:
+        """Change an order (financial status, cancellation, test flag) and move its updatedAt on."""
+        _reject_unknown("order", changes, frozenset({"displayFinancialStatus", "cancelledAt", "test"}))
+        with self._fake._lock:
+            order = self.orders[order_id]
+            if "cancelledAt" in changes:
+                changes["cancelledAt"] = _timestamp(changes["cancelledAt"])
+            updated = iso(utcnow())
+            if updated <= order["updatedAt"]:
+                updated = iso(parse_iso(order["updatedAt"]) + timedelta(seconds=1))
+            order.update(changes)
+            order["updatedAt"] = updated
+            return order
+
     def _insert_order(self, order_id: int, order: dict) -> None:
         self.orders[order_id] = order
         self._next_order_id = max(self._next_order_id, order_id + 1)
