@@ -67,7 +67,7 @@ SHOPIFY_API_SECRET_OLD = os.environ.get("SHOPIFY_API_SECRET_OLD", "")
 # The Admin API version every request and webhook subscription uses; upgraded once a quarter
 # (each stable version is supported for at least 12 months).
 SHOPIFY_API_VERSION = "2026-10"
-SHOPIFY_SCOPES = "read_products,read_orders,write_app_proxy"
+SHOPIFY_SCOPES = "read_products,read_orders,read_customers,write_app_proxy"
 # Orders older than 60 days need this scope; it is optional (shopify.app.toml) and used when granted.
 SHOPIFY_OPTIONAL_SCOPES = "read_all_orders"
 # Development and tests only: where `https://{shop}` Admin API calls go instead, e.g.

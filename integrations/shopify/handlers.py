@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.db import transaction
 
 from integrations.models import SyncRun, WebhookDelivery
 from integrations.services import privacy_data_request_fulfil, privacy_redact_fulfil
 from integrations.writes import order_from_work, orders_write, product_from_work, time_from_work
-from shops.models import Shop
+from shops.models import Product, Shop
+from shops.records import ProductRecord
 from shops.services.catalog import product_bulk_delete, product_bulk_upsert
 from shops.services.lifecycle import shop_purge, shop_uninstall
 
@@ -15,6 +18,23 @@ from shops.services.lifecycle import shop_purge, shop_uninstall
 class Outcome:
     DONE = WebhookDelivery.Status.DONE
     IGNORED = WebhookDelivery.Status.IGNORED
+
+
+COLLECTION_TAG = "collection:"
+
+
+def _with_collections(record: ProductRecord) -> ProductRecord:
+    """Product webhooks carry no collections: keep the `collection:` tags the last sync stored
+    (reconciliation refreshes them), so that collection rules keep applying after an update."""
+    stored = (
+        Product.objects.select_for_update()
+        .filter(external_id=record.external_id)
+        .values_list("tags", flat=True)
+        .first()
+    )
+    kept = tuple(tag for tag in stored or () if isinstance(tag, str) and tag.startswith(COLLECTION_TAG))
+    own = tuple(tag for tag in record.tags if not tag.startswith(COLLECTION_TAG))
+    return dataclasses.replace(record, tags=own + kept)
 
 
 def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
@@ -32,7 +52,9 @@ def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
         return Outcome.IGNORED, "shop not installed"
     with transaction.atomic():
         if topic in ("products/create", "products/update"):
-            product_bulk_upsert(shop=shop, records=[product_from_work(work["product"])], skip_stale=True)
+            product_bulk_upsert(
+                shop=shop, records=[_with_collections(product_from_work(work["product"]))], skip_stale=True
+            )
         elif topic == "products/delete":
             changed = product_bulk_delete(
                 shop=shop, external_ids=[work["product_id"]], deleted_at=delivery.triggered_at

@@ -247,3 +247,53 @@ def _reauth_mark(*, shop: Shop, reason: str) -> None:
         locked.credentials = credentials
         locked.save(update_fields=["credentials", "updated_at"])
     shop.credentials = credentials
+
+
+# --- customer access -------------------------------------------------------------------------
+
+CUSTOMERS_DENIED = "customers_denied"
+
+
+def customer_access_record(*, shop: Shop, denied: bool) -> None:
+    """Remember whether Shopify refused customer ids on the last try, for the Overview; written
+    only when that changes."""
+    if bool((shop.credentials or {}).get(CUSTOMERS_DENIED)) == denied:
+        return
+    with transaction.atomic():
+        locked = Shop.objects.select_for_update().get(pk=shop.pk)
+        credentials = dict(locked.credentials or {})
+        if denied:
+            credentials[CUSTOMERS_DENIED] = True
+        else:
+            credentials.pop(CUSTOMERS_DENIED, None)
+        locked.credentials = credentials
+        locked.save(update_fields=["credentials", "updated_at"])
+    shop.credentials = credentials
+
+
+def customers_readable(shop: Shop) -> bool:
+    """Whether orders are read with their customer: read_customers granted and not refused."""
+    from integrations.shopify.queries import customers_granted
+
+    credentials = shop.credentials or {}
+    return customers_granted(credentials.get("scope")) and not credentials.get(CUSTOMERS_DENIED)
+
+
+def customer_access_note(shop: Shop) -> str:
+    """Why orders come without customers, in the merchant's words; empty when they do not."""
+    if shop.platform != Shop.Platform.SHOPIFY or shop.status != Shop.Status.INSTALLED:
+        return ""
+    credentials = shop.credentials or {}
+    from integrations.shopify.queries import customers_granted
+
+    if not customers_granted(credentials.get("scope")):
+        why = "Basketry has not been granted access to customers (read_customers)"
+    elif credentials.get(CUSTOMERS_DENIED):
+        why = "Shopify refused Basketry access to customers: the app's protected customer data access is not approved"
+    else:
+        return ""
+    return (
+        f"{why}, so orders are read as anonymous baskets and personal recommendations are off. "
+        "Related and bought-together lists are not affected. Approve the app's requested access in "
+        "Shopify admin to turn personal recommendations on."
+    )

@@ -21,6 +21,7 @@ from integrations.deliveries import webhook_delivery_record
 from integrations.parsing import PayloadInvalid, declared_length
 from integrations.shopify.auth import app_config, customer_id_from_gid, shop_domain_valid
 from integrations.shopify.binding import COMPLIANCE_TOPICS, ORDER_TOPICS, PRODUCT_TOPICS, ForeignPayload, payload_check
+from integrations.shopify.install import customers_readable
 from integrations.shopify.mapping import numeric_id, order_from_rest, parse_time, product_from_rest
 from integrations.writes import record_to_work
 from shops.models import Shop
@@ -57,7 +58,8 @@ def work_from_payload(*, topic: str, payload: dict, shop: Shop) -> dict:
         return {"product_id": numeric_id(payload.get("id"))}
     if topic in ORDER_TOPICS:
         record, updated_at, titles = order_from_rest(payload)
-        ref = shop.customer_ref(record.customer_id) if record.customer_id else None
+        # Without read_customers the syncs read anonymous baskets; webhooks follow the same rule.
+        ref = shop.customer_ref(record.customer_id) if record.customer_id and customers_readable(shop) else None
         record = dataclasses.replace(record, customer_id=None, customer_ref=ref)
         return {
             "order": record_to_work(record),

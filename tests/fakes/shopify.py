@@ -5,12 +5,22 @@ rewrites ``https://{handle}.myshopify.com/<path>`` to ``{admin_base_url}/<path>`
 under ``/shops/{domain}/``:
 
 * ``POST /shops/{domain}/admin/oauth/access_token``: token exchange, refresh and authorization-code grants;
-* ``POST /shops/{domain}/admin/api/{version}/graphql.json``: the GraphQL Admin API, restricted to the operations the
-  app uses (``shop``, ``products``, ``orders`` and bulk queries);
+* ``POST /shops/{domain}/admin/api/{version}/graphql.json``: the GraphQL Admin API for the fields the app reads
+  (``shop``, ``currentAppInstallation``, ``products``, ``product``, ``orders``, ``order`` and bulk operations);
 * ``GET /bulk/{key}.jsonl``: bulk results, unauthenticated like Shopify's signed storage URLs.
 
-The GraphQL endpoint has no parser: it recognises the operation by keywords in the query text, reads the top-level
-field's arguments, and answers with every documented field whatever the selection set asks for.
+Every document is parsed (graphql-core) and held to what Shopify does with it:
+
+* validated against Shopify's published Admin schema for the pinned version (shopify_schema.py), variables
+  coerced by their declared types;
+* its fields checked against the schema's ``requiredAccess`` for the scopes the store granted (ACCESS_DENIED);
+* priced by Shopify's documented cost rules and refused over 1,000 points (MAX_COST_EXCEEDED), and charged to a
+  leaky bucket that answers THROTTLED when it holds less than the requested cost;
+* answered with exactly the fields selected, under their aliases, nested connections paged by their arguments;
+* bulk results written ungrouped (children anywhere, before or after their parent) unless ``groupObjects: true``.
+
+Without the schema (no npm, no registry) validation and the schema's access rules are skipped; cost and a few
+access rules still apply, and the tests that need the schema skip (or fail under REQUIRE_SERVICES=1).
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import http
 import http.server
 import itertools
 import json
+import os
 import random
 import re
 import secrets
@@ -42,6 +53,23 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import jwt
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    Undefined,
+    value_from_ast_untyped,
+)
+from graphql import parse as graphql_parse
+from graphql.execution.values import get_variable_values
+
+from tests.fakes.shopify_schema import AdminSchema, CostError, admin_schema, granted_scopes, unavailable_reason
 
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
@@ -57,7 +85,13 @@ DEFAULT_PAGE_SIZE = 50
 MAX_ACTIVE_BULK_OPERATIONS = 5
 BUCKET_MAXIMUM = 2000.0
 BUCKET_RESTORE_RATE = 100.0
+MAX_QUERY_COST = 1000
+MUTATION_COST = 10
+MAX_BULK_CONNECTIONS = 5
+MAX_BULK_DEPTH = 2
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
+
+SCHEMA_AUTO = object()
 
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _PRODUCT_STATUSES = ("ACTIVE", "DRAFT", "ARCHIVED", "UNLISTED")
@@ -158,6 +192,8 @@ class BulkOperation:
     search: str | None
     created_at: str
     will_fail: bool
+    grouped: bool = False
+    denied: bool = False
     status: str = "CREATED"
     polls: int = 0
     completed_at: str | None = None
@@ -307,8 +343,20 @@ class FakeStore:
         self._throttles = 0
         self._graphql_errors: collections.deque[str] = collections.deque()
         self._fail_next_bulk = 0
+        # A standard plan's bucket; tests change these to stand for other plans.
+        self.bucket_maximum = BUCKET_MAXIMUM
+        self.restore_rate = BUCKET_RESTORE_RATE
         self._bucket = BUCKET_MAXIMUM
-        self._bucket_at = time.monotonic()
+        self._corrupt_next_bulk = 0
+        # Shopify may price a query above the documented rules (fields with their own cost): the
+        # fake charges and refuses by requested cost × this factor.
+        self.cost_factor = 1.0
+        # Protected customer data: without the app's approval Shopify refuses customer fields even
+        # with read_customers granted.
+        self.protected_customer_data = True
+        self._throttle_probability = 0.0
+        self._throttle_rng = random.Random(0)
+        self._bucket_at = self._fake.now()
 
     def __repr__(self) -> str:
         return f"<FakeStore {self.domain}: {len(self.products)} products, {len(self.orders)} orders>"
@@ -481,6 +529,20 @@ class FakeStore:
             self._insert_order(order_id, order)
             return order
 
+    def touch_order(self, order_id: int, **changes: Any) -> dict:
+        """Change an order (financial status, cancellation, test flag) and move its updatedAt on."""
+        _reject_unknown("order", changes, frozenset({"displayFinancialStatus", "cancelledAt", "test"}))
+        with self._fake._lock:
+            order = self.orders[order_id]
+            if "cancelledAt" in changes:
+                changes["cancelledAt"] = _timestamp(changes["cancelledAt"])
+            updated = iso(utcnow())
+            if updated <= order["updatedAt"]:
+                updated = iso(parse_iso(order["updatedAt"]) + timedelta(seconds=1))
+            order.update(changes)
+            order["updatedAt"] = updated
+            return order
+
     def _insert_order(self, order_id: int, order: dict) -> None:
         self.orders[order_id] = order
         self._next_order_id = max(self._next_order_id, order_id + 1)
@@ -598,8 +660,8 @@ class FakeStore:
     def set_bucket(self, available: float) -> None:
         """Leave `available` points in the cost bucket now (it refills at the restore rate)."""
         with self._fake._lock:
-            self._bucket = min(BUCKET_MAXIMUM, max(0.0, available))
-            self._bucket_at = time.monotonic()
+            self._bucket = min(self.bucket_maximum, max(0.0, available))
+            self._bucket_at = self._fake.now()
 
     def fail_next(self, n: int = 1, status: int = 500) -> None:
         with self._fake._lock:
@@ -623,6 +685,32 @@ class FakeStore:
         with self._fake._lock:
             self._fail_next_bulk += n
 
+    def corrupt_bulk_next(self, n: int = 1) -> None:
+        """The next bulk results get a line that is not JSON in their middle."""
+        with self._fake._lock:
+            self._corrupt_next_bulk += n
+
+    def throttle_randomly(self, probability: float, *, seed: int = 0) -> None:
+        """Answer this share of otherwise good requests with THROTTLED (seeded, so runs repeat)."""
+        with self._fake._lock:
+            self._throttle_probability = probability
+            self._throttle_rng = random.Random(seed)
+
+    def _throttled_body(self, requested_cost: int) -> dict:
+        return {
+            "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": RATE_LIMIT_DOCS}}],
+            "extensions": {"cost": self._cost(requested_cost, None)},
+        }
+
+    def _throttled(self, requested_cost: int) -> dict | None:
+        """THROTTLED when the bucket holds less than the requested cost, or by random injection."""
+        if self._throttle_probability and self._throttle_rng.random() < self._throttle_probability:
+            return self._throttled_body(requested_cost)
+        self._cost(requested_cost, None)  # refill to now
+        if self._bucket < requested_cost:
+            return self._throttled_body(requested_cost)
+        return None
+
     def _injected_fault(self, requested_cost: int) -> tuple[int, Any, dict[str, str]] | None:
         if self._failures:
             status = self._failures.popleft()
@@ -635,22 +723,16 @@ class FakeStore:
             # Leave the bucket just short of the query's cost so that a client waiting for it to refill waits
             # a fraction of a second rather than the full restore time.
             self._bucket = max(0.0, requested_cost - 10.0)
-            self._bucket_at = time.monotonic()
-            body = {
-                "errors": [
-                    {"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": RATE_LIMIT_DOCS}}
-                ],
-                "extensions": {"cost": self._cost(requested_cost, None)},
-            }
-            return 200, body, {}
+            self._bucket_at = self._fake.now()
+            return 200, self._throttled_body(requested_cost), {}
         if self._graphql_errors:
             message = self._graphql_errors.popleft()
             return 200, _graphql_error(message, "INTERNAL_SERVER_ERROR", requestId=str(uuid.uuid4())), {}
         return None
 
     def _cost(self, requested: int, actual: int | None) -> dict:
-        now = time.monotonic()
-        self._bucket = min(BUCKET_MAXIMUM, self._bucket + (now - self._bucket_at) * BUCKET_RESTORE_RATE)
+        now = self._fake.now()
+        self._bucket = min(self.bucket_maximum, self._bucket + (now - self._bucket_at) * self.restore_rate)
         self._bucket_at = now
         if actual is not None:
             self._bucket = max(0.0, self._bucket - actual)
@@ -658,9 +740,9 @@ class FakeStore:
             "requestedQueryCost": requested,
             "actualQueryCost": actual,
             "throttleStatus": {
-                "maximumAvailable": BUCKET_MAXIMUM,
+                "maximumAvailable": self.bucket_maximum,
                 "currentlyAvailable": round(self._bucket, 1),
-                "restoreRate": BUCKET_RESTORE_RATE,
+                "restoreRate": self.restore_rate,
             },
         }
 
@@ -723,73 +805,238 @@ def _matches(record: dict, conditions: list[tuple[str, str, str]]) -> bool:
     return all(_COMPARE[op](record[key], bound) for key, op, bound in conditions)
 
 
-_ARGUMENT = re.compile(
-    r'(\w+)\s*:\s*("""[\s\S]*?"""|"(?:[^"\\]|\\.)*"|\$\w+|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null|[A-Z_]\w*)'
-)
+# --- documents: arguments, projection onto the selection, cost ---------------------------------------------------
+
+_BULK_ROOTS = ("products", "orders")
+# Without the published schema (see shopify_schema.py) the fake still refuses what these scopes guard.
+_FALLBACK_ACCESS = {
+    "products": ("read_products",),
+    "product": ("read_products",),
+    "orders": ("read_orders",),
+    "order": ("read_orders",),
+    "customer": ("read_customers",),
+}
+_NOTHING = object()
 
 
-def _argument_text(text: str, field: str) -> str | None:
-    """The text between the parentheses after `field`, skipping string literals that might hold parentheses."""
-    match = re.search(rf"\b{field}\s*\(", text)
-    if match is None:
-        return None
-    start = index = match.end()
-    depth = 1
-    while index < len(text):
-        if text.startswith('"""', index):
-            end = text.find('"""', index + 3)
-            index = len(text) if end < 0 else end + 3
+class _QueryError(Exception):
+    """A document the fake answers with a GraphQL error (HTTP 200)."""
+
+    def __init__(self, message: str, code: str, **extensions: Any):
+        super().__init__(message)
+        self.body = {"data": None, **_graphql_error(message, code, **extensions)}
+
+
+@dataclass
+class _Document:
+    tree: DocumentNode
+    operation: OperationDefinitionNode
+    fragments: dict[str, FragmentDefinitionNode]
+    variables: dict
+
+    @classmethod
+    def parse(cls, text: str, variables: dict, operation_name: str | None = None) -> _Document:
+        try:
+            tree = graphql_parse(text)
+        except GraphQLSyntaxError as error:
+            raise _QueryError(error.message, "syntaxError") from error
+        operations = [d for d in tree.definitions if isinstance(d, OperationDefinitionNode)]
+        if operation_name:
+            operations = [o for o in operations if o.name and o.name.value == operation_name]
+        if len(operations) != 1:
+            raise _QueryError("An operation name is required when a document holds several.", "invalidQuery")
+        fragments = {d.name.value: d for d in tree.definitions if isinstance(d, FragmentDefinitionNode)}
+        return cls(tree, operations[0], fragments, variables)
+
+    @property
+    def is_mutation(self) -> bool:
+        return self.operation.operation == OperationType.MUTATION
+
+    def arguments(self, field: FieldNode) -> dict[str, Any]:
+        """The field's arguments; one given as a variable the request left out is absent."""
+        values = {a.name.value: value_from_ast_untyped(a.value, self.variables) for a in field.arguments or ()}
+        return {name: value for name, value in values.items() if value is not Undefined}
+
+    def root_fields(self) -> list[FieldNode]:
+        return list(self.fields(self.operation.selection_set, "Mutation" if self.is_mutation else "QueryRoot"))
+
+    def fields(self, selection_set: SelectionSetNode, typename: str | None) -> Iterator[FieldNode]:
+        """The fields selected on an object of this type, fragments flattened."""
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                yield selection
+                continue
+            fragment = (
+                selection if isinstance(selection, InlineFragmentNode) else self.fragments.get(selection.name.value)
+            )
+            if fragment is None:
+                continue
+            condition = fragment.type_condition.name.value if fragment.type_condition else None
+            if condition is None or typename is None or condition == typename:
+                yield from self.fields(fragment.selection_set, typename)
+
+
+def _typename(value: dict) -> str | None:
+    if "__typename" in value:
+        return value["__typename"]
+    ident = value.get("id")
+    if isinstance(ident, str) and ident.startswith("gid://shopify/"):
+        return ident.split("/")[3]
+    return None
+
+
+def _index_cursor(index: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps(["i", index]).encode()).decode()
+
+
+def _index_from_cursor(cursor: Any) -> int:
+    try:
+        kind, index = json.loads(base64.urlsafe_b64decode(str(cursor).encode()))
+        if kind != "i" or not isinstance(index, int):
+            raise ValueError(cursor)
+    except (ValueError, TypeError, binascii.Error) as error:
+        raise _QueryError("Invalid cursor for current pagination sort.", "BAD_USER_INPUT") from error
+    return index
+
+
+def _page_size(arguments: dict, name: str) -> int:
+    if "last" in arguments or "before" in arguments:
+        raise _QueryError(f"The fake pages {name} forwards only (first/after).", "FAKE_UNIMPLEMENTED")
+    first = arguments.get("first")
+    if not isinstance(first, int) or isinstance(first, bool) or not 0 <= first <= MAX_PAGE_SIZE:
+        raise _QueryError(
+            f"The first argument of {name} must be between 0 and {MAX_PAGE_SIZE}, not {first!r}.", "BAD_USER_INPUT"
+        )
+    return first
+
+
+def _list_connection(items: list, arguments: dict, name: str) -> dict:
+    """A nested connection (a product's variants, an order's lines) paged from the stored list."""
+    first = _page_size(arguments, name)
+    start = _index_from_cursor(arguments["after"]) + 1 if arguments.get("after") is not None else 0
+    chosen = items[start : start + first]
+    edges = [{"cursor": _index_cursor(start + offset), "node": item} for offset, item in enumerate(chosen)]
+    return {
+        "edges": edges,
+        "nodes": chosen,
+        "pageInfo": {
+            "hasNextPage": start + len(chosen) < len(items),
+            "hasPreviousPage": start > 0,
+            "startCursor": edges[0]["cursor"] if edges else None,
+            "endCursor": edges[-1]["cursor"] if edges else None,
+        },
+    }
+
+
+def _is_connection_selection(field: FieldNode) -> bool:
+    return field.selection_set is not None and any(
+        isinstance(s, FieldNode) and s.name.value in ("edges", "nodes") for s in field.selection_set.selections
+    )
+
+
+def _project(value: Any, selection_set: SelectionSetNode | None, doc: _Document) -> Any:
+    """The answer to a selection: only the fields asked for, under their aliases, nested
+    connections paged by their arguments. A field the fake does not hold is an error, never a
+    silent null."""
+    if selection_set is None or value is None:
+        return value
+    if isinstance(value, list):
+        return [_project(item, selection_set, doc) for item in value]
+    if not isinstance(value, dict):
+        return value
+    projected: dict[str, Any] = {}
+    for field in doc.fields(selection_set, _typename(value)):
+        key, name = (field.alias or field.name).value, field.name.value
+        if name == "__typename":
+            projected[key] = _typename(value)
             continue
-        char = text[index]
-        if char == '"':
-            index += 1
-            while index < len(text) and text[index] != '"':
-                index += 2 if text[index] == "\\" else 1
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return text[start:index]
-        index += 1
-    return text[start:]
+        raw = value.get(name, _NOTHING)
+        if raw is _NOTHING:
+            where = _typename(value) or "this object"
+            raise _QueryError(f"The fake holds no {name!r} on {where}.", "FAKE_UNIMPLEMENTED")
+        if field.selection_set is not None and isinstance(raw, list) and _is_connection_selection(field):
+            raw = _list_connection(raw, doc.arguments(field), name)
+        projected[key] = _project(raw, field.selection_set, doc)
+    return projected
 
 
-def _literal(raw: str, variables: dict) -> Any:
-    if raw.startswith("$"):
-        return variables.get(raw[1:])
-    if raw.startswith('"""'):
-        return raw[3:-3].strip()
-    if raw.startswith('"'):
-        return json.loads(raw)
-    if raw in ("true", "false", "null"):
-        return {"true": True, "false": False, "null": None}[raw]
-    if raw[0] == "-" or raw[0].isdigit():
-        return float(raw) if any(c in raw for c in ".eE") else int(raw)
-    return raw  # an enum value
+def _actual_cost(data: Any, selection_set: SelectionSetNode | None, doc: _Document) -> int:
+    """What the answer cost: the requested-cost rules applied to what came back."""
+    if selection_set is None or not isinstance(data, dict):
+        return 0
+    total = 0
+    for field in doc.fields(selection_set, _typename(data)):
+        value = data.get((field.alias or field.name).value)
+        if field.selection_set is None or value is None:
+            continue
+        if isinstance(value, dict) and ("nodes" in value or "edges" in value) and _is_connection_selection(field):
+            nodes = value.get("nodes")
+            if nodes is None:
+                nodes = [edge.get("node") for edge in value.get("edges") or ()]
+            inner = next(
+                (s for s in field.selection_set.selections if isinstance(s, FieldNode) and s.name.value == "nodes"),
+                None,
+            )
+            node_selection = inner.selection_set if inner is not None else None
+            if node_selection is None:
+                edges = next(s for s in field.selection_set.selections if s.name.value == "edges")
+                node_selection = next(s for s in edges.selection_set.selections if s.name.value == "node").selection_set
+            total += 2 + sum(1 + _actual_cost(node, node_selection, doc) for node in nodes)
+        elif isinstance(value, list):
+            total += 1 + max((_actual_cost(item, field.selection_set, doc) for item in value), default=0)
+        else:
+            total += 1 + _actual_cost(value, field.selection_set, doc)
+    return total
 
 
-def _arguments(text: str, field: str, variables: dict) -> dict[str, Any]:
-    inner = _argument_text(text, field)
-    if inner is None:
-        return {}
-    return {name: _literal(raw, variables) for name, raw in _ARGUMENT.findall(inner)}
+def _fallback_cost(doc: _Document) -> int:
+    """Requested cost without the schema: a field with `first` is a connection."""
+
+    def cost(selection_set: SelectionSetNode | None) -> int:
+        if selection_set is None:
+            return 0
+        total = 0
+        for field in doc.fields(selection_set, None):
+            if field.selection_set is None:
+                continue
+            arguments = doc.arguments(field)
+            if "first" in arguments or "last" in arguments:
+                size = int(arguments.get("first") or arguments.get("last") or 0)
+                node = 0
+                for inner in field.selection_set.selections:
+                    if isinstance(inner, FieldNode) and inner.name.value == "nodes":
+                        node = max(node, 1 + cost(inner.selection_set))
+                    elif isinstance(inner, FieldNode) and inner.name.value == "edges" and inner.selection_set:
+                        for leaf in inner.selection_set.selections:
+                            if isinstance(leaf, FieldNode) and leaf.name.value == "node":
+                                node = max(node, 1 + cost(leaf.selection_set))
+                total += 2 + size * node
+            else:
+                total += 1 + cost(field.selection_set)
+        return total
+
+    if doc.is_mutation:
+        return 10 * len(doc.root_fields())
+    return cost(doc.operation.selection_set)
 
 
-_OPERATIONS = (
-    ("bulkOperationRunQuery", re.compile(r"\bbulkOperationRunQuery\b")),
-    ("bulkOperation", re.compile(r"\bbulkOperation\s*\(")),
-    ("currentBulkOperation", re.compile(r"\bcurrentBulkOperation\b")),
-    ("products", re.compile(r"\bproducts\s*[({]")),
-    ("orders", re.compile(r"\borders\s*[({]")),
-    ("shop", re.compile(r"\bshop\s*\{")),
-)
-_BULK_ROOT = re.compile(r"\b(products|orders)\b")
-_REQUIRED_SCOPES = {"products": ("read_products", "write_products"), "orders": ("read_orders", "write_orders")}
+def _fallback_denied(doc: _Document, scopes: set[str]) -> list[tuple[list[str], str, str]]:
+    granted = granted_scopes(scopes)
+    found: list[tuple[list[str], str, str]] = []
 
+    def walk(selection_set: SelectionSetNode | None, path: list[str]) -> None:
+        if selection_set is None:
+            return
+        for field in doc.fields(selection_set, None):
+            here = [*path, (field.alias or field.name).value]
+            needed = _FALLBACK_ACCESS.get(field.name.value)
+            if needed and not any(scope in granted for scope in needed):
+                found.append((here, field.name.value, f"`{needed[0]}` access scope."))
+                continue
+            walk(field.selection_set, here)
 
-def _operation_of(query: str) -> str | None:
-    return next((name for name, pattern in _OPERATIONS if pattern.search(query)), None)
+    walk(doc.operation.selection_set, [])
+    return found
 
 
 def _encode_cursor(key: tuple[str, int]) -> str:
@@ -802,41 +1049,75 @@ def _decode_cursor(cursor: Any) -> tuple[str, int]:
         if not isinstance(updated, str) or not isinstance(record_id, int):
             raise ValueError(cursor)
     except (ValueError, TypeError, binascii.Error) as error:
-        raise _Rejected(200, _graphql_error("Invalid cursor for current pagination sort.", "BAD_USER_INPUT")) from error
+        raise _QueryError("Invalid cursor for current pagination sort.", "BAD_USER_INPUT") from error
     return updated, record_id
 
 
-# --- node shapes ---------------------------------------------------------------------------------------------------
+# --- bulk results ----------------------------------------------------------------------------------------------------
 
 
-def _product_node(product: dict) -> dict:
-    node = _flat(product, ("variants", "collections"))
-    node["variants"] = {"nodes": product["variants"]}
-    node["collections"] = {"nodes": product["collections"]}
-    return node
+def _connection_node_selection(field: FieldNode) -> SelectionSetNode | None:
+    for selection in field.selection_set.selections if field.selection_set else ():
+        if isinstance(selection, FieldNode) and selection.name.value == "nodes":
+            return selection.selection_set
+        if isinstance(selection, FieldNode) and selection.name.value == "edges" and selection.selection_set:
+            for inner in selection.selection_set.selections:
+                if isinstance(inner, FieldNode) and inner.name.value == "node":
+                    return inner.selection_set
+    return None
 
 
-def _order_node(order: dict) -> dict:
-    node = _flat(order, ("lineItems",))
-    node["lineItems"] = {"nodes": order["lineItems"]}
-    return node
-
-
-def _flat(record: dict, connections: tuple[str, ...]) -> dict:
-    return {key: value for key, value in record.items() if key not in connections}
-
-
-def _bulk_lines(root: str, records: Iterable[dict]) -> Iterator[dict]:
-    """The JSONL objects of a bulk result: each parent before its children, as Shopify guarantees."""
-    for record in records:
-        if root == "products":
-            yield _flat(record, ("variants", "collections"))
-            for child in (*record["variants"], *record["collections"]):
-                yield {**child, "__parentId": record["id"]}
+def _bulk_objects(
+    value: dict, selection_set: SelectionSetNode, doc: _Document, parent_id: str | None, out: list[dict]
+) -> None:
+    """One JSONL object for this node, then one for each node of its nested connections."""
+    line: dict[str, Any] = {}
+    nested: list[tuple[list, SelectionSetNode]] = []
+    for field in doc.fields(selection_set, _typename(value)):
+        key, name = (field.alias or field.name).value, field.name.value
+        if name == "__typename":
+            line[key] = _typename(value)
+            continue
+        raw = value.get(name, _NOTHING)
+        if raw is _NOTHING:
+            raise _QueryError(f"The fake holds no {name!r} on {_typename(value)}.", "FAKE_UNIMPLEMENTED")
+        if isinstance(raw, list) and _is_connection_selection(field):
+            nested.append((raw, _connection_node_selection(field)))
         else:
-            yield _flat(record, ("lineItems",))
-            for child in record["lineItems"]:
-                yield {**child, "__parentId": record["id"]}
+            line[key] = _project(raw, field.selection_set, doc)
+    if parent_id is not None:
+        line["__parentId"] = parent_id
+    out.append(line)
+    for items, node_selection in nested:
+        for item in items:
+            _bulk_objects(item, node_selection, doc, value["id"], out)
+
+
+def _bulk_lines(records: Iterable[dict], doc: _Document, *, grouped: bool, seed: int) -> list[dict]:
+    """The objects of a bulk result. Grouped: each parent, then its children. Ungrouped (Shopify's
+    default since 2026-01): parents in order, children scattered anywhere, before or after their
+    parent, so that a reader depending on order fails."""
+    root = doc.root_fields()[0]
+    node_selection = _connection_node_selection(root)
+    if node_selection is None:
+        raise _QueryError("A bulk query selects edges { node } or nodes of its connection.", "INVALID")
+    if grouped:
+        lines: list[dict] = []
+        for record in records:
+            _bulk_objects(record, node_selection, doc, None, lines)
+        return lines
+    rng = random.Random(seed)
+    parents: list[dict] = []
+    children: list[dict] = []
+    for record in records:
+        objects: list[dict] = []
+        _bulk_objects(record, node_selection, doc, None, objects)
+        parents.append(objects[0])
+        children.extend(objects[1:])
+    keyed = [(float(index), line) for index, line in enumerate(parents)]
+    keyed += [(rng.uniform(-0.5, len(parents) - 0.5), child) for child in children]
+    keyed.sort(key=lambda pair: pair[0])
+    return [line for _, line in keyed]
 
 
 # --- the server ----------------------------------------------------------------------------------------------------
@@ -902,7 +1183,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if bulk and method == "GET":
                 self._send_file(fake._bulk_file(bulk["key"]))
             else:
-                self._send(fake._handle(method, path, self.headers, body))
+                try:
+                    reply = fake._handle(method, path, self.headers, body)
+                except Exception as error:  # a defect of the fake: say so rather than hang up
+                    reply = _json_reply(500, {"errors": f"fake Shopify crashed: {type(error).__name__}: {error}"})
+                self._send(reply)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
@@ -947,7 +1232,20 @@ class FakeShopify:
         bulk_polls_until_done: int = 2,
         access_token_ttl: int = 3600,
         refresh_token_ttl: int = 7_776_000,
+        schema: AdminSchema | None | object = SCHEMA_AUTO,
+        enforce_bucket: bool = True,
     ):
+        """`schema`: Shopify's Admin schema to hold requests to; by default the published one for
+        `api_version` (installed on first use), None to run without it."""
+        if schema is SCHEMA_AUTO:
+            schema = admin_schema(api_version)
+            if schema is None and os.environ.get("REQUIRE_SERVICES", "").strip() in {"1", "true", "yes"}:
+                raise RuntimeError(
+                    f"REQUIRE_SERVICES=1 but Shopify's Admin schema {api_version} is unavailable: "
+                    + unavailable_reason(api_version)
+                )
+        self.schema: AdminSchema | None = schema  # type: ignore[assignment]
+        self.enforce_bucket = enforce_bucket
         self.client_id = client_id
         self.client_secret = client_secret
         self.api_version = api_version
@@ -961,6 +1259,18 @@ class FakeShopify:
         self._thread: threading.Thread | None = None
         self._bulk_files: dict[str, bytes] = {}
         self._next_bulk_id = 1
+        self._clock_offset = 0.0
+
+    # --- time ---
+
+    def now(self) -> float:
+        """The fake's monotonic clock, which refills the cost buckets."""
+        return time.monotonic() + self._clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock on, as if that time had passed: a test that skips the client's waits
+        passes this as its sleep, so that the buckets refill as they would have."""
+        self._clock_offset += max(0.0, float(seconds))
 
     # --- lifecycle ---
 
@@ -1011,7 +1321,7 @@ class FakeShopify:
         currency: str = "USD",
         timezone: str = "UTC",
         name: str | None = None,
-        scopes: tuple[str, ...] = ("read_products", "read_orders", "write_app_proxy"),
+        scopes: tuple[str, ...] = ("read_products", "read_orders", "read_customers", "write_app_proxy"),
     ) -> FakeStore:
         domain = domain.lower()
         with self._lock:
@@ -1221,47 +1531,127 @@ class FakeShopify:
         content_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
         try:
             if content_type == "application/graphql":
-                query, variables = body.decode(), {}
+                query, variables, operation_name = body.decode(), {}, None
             else:
                 request = json.loads(body)
                 query, variables = request["query"], request.get("variables") or {}
+                operation_name = request.get("operationName")
             if not isinstance(query, str) or not isinstance(variables, dict):
                 raise TypeError(query)
         except (ValueError, KeyError, TypeError):
             return _json_reply(400, {"errors": {"query": "Required parameter missing or invalid"}})
-        operation = _operation_of(query)
-        entry["operation"] = operation
+        entry["query"] = query
         entry["variables"] = variables
-        # Faults come after authentication: they stand for Shopify failing an otherwise good request.
-        fault = store._injected_fault(self._requested_cost(operation, query, variables))
+        try:
+            doc = self._checked_document(store, query, variables, operation_name)
+            roots = doc.root_fields()
+            entry["operation"] = roots[0].name.value if roots else None
+            requested = int(self._requested_cost(doc) * store.cost_factor)
+            entry["requested_cost"] = requested
+            if requested > MAX_QUERY_COST:
+                # Priced before it runs, and refused without charging the bucket.
+                return _json_reply(200, self._cost_refusal(requested))
+            self._check_access(store, doc)
+        except _QueryError as error:
+            return _json_reply(200, error.body)
+        # Faults come after validation: they stand for Shopify failing an otherwise good request.
+        fault = store._injected_fault(requested)
         if fault is not None:
             status, payload, extra_headers = fault
             return _json_reply(status, payload, extra_headers)
+        throttled = store._throttled(requested) if self.enforce_bucket else None
+        if throttled is not None:
+            return _json_reply(200, throttled)
         try:
-            payload = self._resolve(store, operation, query, variables)
-        except _Rejected as rejected:
-            return _json_reply(rejected.status, rejected.body)
+            payload = self._resolve(store, doc, requested)
+        except _QueryError as error:
+            return _json_reply(200, error.body)
         return _json_reply(200, payload, {"X-Shopify-API-Version": self.api_version})
 
-    @staticmethod
-    def _requested_cost(operation: str | None, query: str, variables: dict) -> int:
-        if operation in ("products", "orders"):
-            first = _arguments(query, operation, variables).get("first", variables.get("first"))
-            return 2 + (first if isinstance(first, int) and first > 0 else DEFAULT_PAGE_SIZE)
-        return 10 if operation == "bulkOperationRunQuery" else 1
+    def _checked_document(self, store: FakeStore, query: str, variables: dict, operation_name: str | None) -> _Document:
+        doc = _Document.parse(query, variables, operation_name)
+        if self.schema is not None:
+            errors = self.schema.validate(doc.tree)
+            if errors:
+                raise _QueryError("; ".join(error.message for error in errors), *_validation_code(errors[0]))
+            coerced = get_variable_values(self.schema.schema, doc.operation.variable_definitions or (), variables)
+            if isinstance(coerced, list):
+                raise _QueryError("; ".join(error.message for error in coerced), "variableMismatch")
+            doc.variables = coerced.coerced if hasattr(coerced, "coerced") else coerced
+        else:
+            known = {"shop", "currentAppInstallation", "products", "orders", "product", "order"}
+            known |= {"bulkOperation", "currentBulkOperation", "bulkOperationRunQuery"}
+            for field in doc.root_fields():
+                if field.name.value not in known:
+                    name = field.name.value
+                    raise _QueryError(
+                        f"Field '{name}' doesn't exist on type 'QueryRoot'",
+                        "undefinedField",
+                        typeName="QueryRoot",
+                        fieldName=name,
+                    )
+        return doc
 
-    def _resolve(self, store: FakeStore, operation: str | None, query: str, variables: dict) -> dict:
-        requested = self._requested_cost(operation, query, variables)
-        if operation is None:
-            field = (re.search(r"\{\s*(\w+)", query) or re.search(r"(\w+)", query) or [None, "?"])[1]
-            return _graphql_error(
-                f"Field '{field}' doesn't exist on type 'QueryRoot'",
-                "undefinedField",
-                typeName="QueryRoot",
-                fieldName=field,
-            )
-        if operation == "shop":
-            shop = {
+    def _requested_cost(self, doc: _Document) -> int:
+        if self.schema is None:
+            return _fallback_cost(doc)
+        try:
+            return self.schema.requested_cost(doc.tree, doc.variables)
+        except CostError as error:
+            raise _QueryError(str(error), "BAD_USER_INPUT") from error
+
+    @staticmethod
+    def _cost_refusal(requested: int) -> dict:
+        message = (
+            f"Query cost is {requested}, which exceeds the single query max cost limit ({MAX_QUERY_COST}).\n\n"
+            f"See {RATE_LIMIT_DOCS} for more information on how the cost of a query is calculated.\n\n"
+            "To query larger amounts of data with fewer limits, bulk operations should be used instead."
+        )
+        return _graphql_error(
+            message, "MAX_COST_EXCEEDED", cost=requested, maxCost=MAX_QUERY_COST, documentation=RATE_LIMIT_DOCS
+        )
+
+    def _denied(self, store: FakeStore, tree_doc: _Document) -> list[tuple[list[str], str, str]]:
+        scopes = set(store.scopes)
+        if not store.protected_customer_data:
+            scopes -= {"read_customers", "write_customers"}
+        if self.schema is None:
+            return _fallback_denied(tree_doc, scopes)
+        return [(list(d.path), d.field, d.access.text) for d in self.schema.denied(tree_doc.tree, scopes)]
+
+    def _check_access(self, store: FakeStore, doc: _Document) -> None:
+        denied = self._denied(store, doc)
+        if not denied:
+            return
+        errors = [
+            {
+                "message": f"Access denied for {field} field. Required access: {text}",
+                "path": path,
+                "extensions": {
+                    "code": "ACCESS_DENIED",
+                    "documentation": "https://shopify.dev/api/usage/access-scopes",
+                    "requiredAccess": text,
+                },
+            }
+            for path, field, text in denied
+        ]
+        error = _QueryError(errors[0]["message"], "ACCESS_DENIED")
+        error.body = {"data": None, "errors": errors}
+        raise error
+
+    def _resolve(self, store: FakeStore, doc: _Document, requested: int) -> dict:
+        data: dict[str, Any] = {}
+        extensions: dict[str, Any] = {}
+        for field in doc.root_fields():
+            value = self._root_field(store, doc, field, extensions)
+            data[(field.alias or field.name).value] = _project(value, field.selection_set, doc)
+        actual = MUTATION_COST if doc.is_mutation else max(1, _actual_cost(data, doc.operation.selection_set, doc))
+        return {"data": data, "extensions": {**extensions, "cost": store._cost(requested, min(actual, requested))}}
+
+    def _root_field(self, store: FakeStore, doc: _Document, field: FieldNode, extensions: dict) -> Any:
+        name, arguments = field.name.value, doc.arguments(field)
+        if name == "shop":
+            return {
                 "id": gid("Shop", zlib.crc32(store.domain.encode()) % 10**8),
                 "name": store.name,
                 "myshopifyDomain": store.domain,
@@ -1269,58 +1659,33 @@ class FakeShopify:
                 "ianaTimezone": store.timezone,
                 "plan": {"partnerDevelopment": store.partner_development},
             }
-            return {"data": {"shop": shop}, "extensions": {"cost": store._cost(requested, 1)}}
-        if operation in ("products", "orders"):
-            data, extensions, actual = self._connection(store, operation, query, variables)
-            return {"data": data, "extensions": {**extensions, "cost": store._cost(requested, actual)}}
-        if operation == "bulkOperationRunQuery":
-            data = {"bulkOperationRunQuery": self._run_bulk(store, query, variables)}
-        elif operation == "bulkOperation":
-            arguments = _arguments(query, "bulkOperation", variables)
-            operation_id = arguments.get("id", variables.get("id"))
-            bulk = store.bulk_operations.get(str(operation_id))
-            data = {"bulkOperation": self._poll(store, bulk).node() if bulk else None}
-        else:
+        if name == "currentAppInstallation":
+            return {
+                "id": gid("AppInstallation", zlib.crc32(store.domain.encode()) % 10**8),
+                "accessScopes": [{"handle": scope, "description": ""} for scope in sorted(store.scopes)],
+            }
+        if name in ("products", "orders"):
+            return self._connection(store, name, arguments, extensions)
+        if name == "product":
+            return store.products.get(_gid_number(arguments.get("id"), "Product"))
+        if name == "order":
+            wanted = _gid_number(arguments.get("id"), "Order")
+            return next((order for order_id, order in store._visible_orders() if order_id == wanted), None)
+        if name == "bulkOperationRunQuery":
+            return self._run_bulk(store, arguments)
+        if name == "bulkOperation":
+            bulk = store.bulk_operations.get(str(arguments.get("id")))
+            return self._poll(store, bulk).node() if bulk else None
+        if name == "currentBulkOperation":
             latest = next(reversed(store.bulk_operations.values()), None)
-            data = {"currentBulkOperation": self._poll(store, latest).node() if latest else None}
-        return {"data": data, "extensions": {"cost": store._cost(requested, requested)}}
+            return self._poll(store, latest).node() if latest else None
+        raise _QueryError(f"The fake does not answer {name}.", "FAKE_UNIMPLEMENTED")
 
-    def _connection(self, store: FakeStore, root: str, query: str, variables: dict) -> tuple[dict, dict, int]:
-        if not any(scope in store.scopes for scope in _REQUIRED_SCOPES[root]):
-            needed = f"`{_REQUIRED_SCOPES[root][0]}` access scope."
-            raise _Rejected(
-                200,
-                {
-                    "data": None,
-                    **_graphql_error(
-                        f"Access denied for {root} field. Required access: {needed}",
-                        "ACCESS_DENIED",
-                        documentation="https://shopify.dev/api/usage/access-scopes",
-                        requiredAccess=needed,
-                    ),
-                },
-            )
-        arguments = _arguments(query, root, variables)
-
-        def pick(name: str, *conventional: str) -> Any:
-            # Arguments written in the query win; without them, fall back to the variable names the app uses.
-            if name in arguments:
-                return arguments[name]
-            return next((variables[key] for key in conventional if key in variables), None)
-
-        first = pick("first", "first")
-        first = DEFAULT_PAGE_SIZE if first is None else first
-        if not isinstance(first, int) or isinstance(first, bool) or not 0 <= first <= MAX_PAGE_SIZE:
-            raise _Rejected(
-                200,
-                _graphql_error(
-                    f"The first argument of {root} must be between 0 and {MAX_PAGE_SIZE}, not {first!r}.",
-                    "BAD_USER_INPUT",
-                ),
-            )
-        after = pick("after", "cursor", "after")
+    def _connection(self, store: FakeStore, root: str, arguments: dict, extensions: dict) -> dict:
+        first = _page_size(arguments, root)
+        after = arguments.get("after")
         after_key = _decode_cursor(after) if after is not None else ("", -1)
-        search = pick("query", "query")
+        search = arguments.get("query")
         conditions, warnings = _parse_search(search, root)
         records = store.products.items() if root == "products" else store._visible_orders()
         candidates = (
@@ -1331,33 +1696,44 @@ class FakeShopify:
         page = heapq.nsmallest(first + 1, candidates, key=lambda pair: pair[0])
         has_next = len(page) > first
         page = page[:first]
-        render = _product_node if root == "products" else _order_node
-        connection = {
+        if warnings:
+            extensions["search"] = [{"path": [root], "query": search, "warnings": warnings}]
+        return {
             "pageInfo": {
                 "hasNextPage": has_next,
                 "hasPreviousPage": after is not None,
                 "startCursor": _encode_cursor(page[0][0]) if page else None,
                 "endCursor": _encode_cursor(page[-1][0]) if page else None,
             },
-            "nodes": [render(record) for _, record in page],
+            "edges": [{"cursor": _encode_cursor(key), "node": record} for key, record in page],
+            "nodes": [record for _, record in page],
         }
-        extensions = {}
-        if warnings:
-            extensions["search"] = [{"path": [root], "query": search, "warnings": warnings}]
-        return {root: connection}, extensions, 2 + len(page)
 
     # --- bulk operations ---
 
-    def _run_bulk(self, store: FakeStore, query: str, variables: dict) -> dict:
-        inner = _arguments(query, "bulkOperationRunQuery", variables).get("query", variables.get("query"))
-        root_match = _BULK_ROOT.search(inner) if isinstance(inner, str) else None
-        if root_match is None:
-            error = {
-                "field": ["query"],
-                "message": "Invalid bulk query: no products or orders field.",
-                "code": "INVALID",
-            }
-            return {"bulkOperation": None, "userErrors": [error]}
+    def _run_bulk(self, store: FakeStore, arguments: dict) -> dict:
+        inner, grouped = arguments.get("query"), bool(arguments.get("groupObjects", False))
+
+        def refused(message: str, code: str = "INVALID") -> dict:
+            return {"bulkOperation": None, "userErrors": [{"field": ["query"], "message": message, "code": code}]}
+
+        if not isinstance(inner, str):
+            return refused("Invalid bulk query: no query.")
+        try:
+            doc = _Document.parse(inner, {})
+            if self.schema is not None and (errors := self.schema.validate(doc.tree)):
+                return refused("Invalid bulk query: " + "; ".join(error.message for error in errors))
+        except _QueryError as error:
+            return refused(f"Invalid bulk query: {error}")
+        roots = doc.root_fields()
+        if doc.is_mutation or len(roots) != 1 or roots[0].name.value not in _BULK_ROOTS:
+            return refused("Invalid bulk query: the fake runs bulk queries over products or orders.")
+        if self.schema is not None:
+            depths = self.schema.connection_depths(doc.tree)
+            if len(depths) > MAX_BULK_CONNECTIONS:
+                return refused(f"Bulk queries cannot contain more than {MAX_BULK_CONNECTIONS} connections.")
+            if max(depths, default=0) > MAX_BULK_DEPTH:
+                return refused(f"Bulk queries cannot contain connections nested more than {MAX_BULK_DEPTH} levels.")
         if sum(1 for bulk in store.bulk_operations.values() if bulk.active) >= MAX_ACTIVE_BULK_OPERATIONS:
             error = {
                 "field": None,
@@ -1365,16 +1741,19 @@ class FakeShopify:
                 "code": "OPERATION_IN_PROGRESS",
             }
             return {"bulkOperation": None, "userErrors": [error]}
-        root = root_match[1]
+        root = roots[0].name.value
         will_fail = store._fail_next_bulk > 0
         store._fail_next_bulk -= will_fail
         bulk = BulkOperation(
             numeric_id=self._next_bulk_id,
             root=root,
             query=inner,
-            search=_arguments(inner, root, {}).get("query"),
+            search=doc.arguments(roots[0]).get("query"),
             created_at=iso(utcnow()),
             will_fail=will_fail,
+            grouped=grouped,
+            # Shopify checks access when it runs the query: the operation fails with ACCESS_DENIED.
+            denied=bool(self._denied(store, doc)),
         )
         self._next_bulk_id += 1
         store.bulk_operations[bulk.id] = bulk
@@ -1387,8 +1766,10 @@ class FakeShopify:
         if bulk.polls < self.bulk_polls_until_done:
             bulk.status = "RUNNING"
             return bulk
-        if bulk.will_fail:
-            bulk.status, bulk.error_code = "FAILED", "INTERNAL_SERVER_ERROR"
+        if bulk.will_fail or bulk.denied:
+            bulk.status = "FAILED"
+            bulk.error_code = "ACCESS_DENIED" if bulk.denied else "INTERNAL_SERVER_ERROR"
+            bulk.completed_at = iso(utcnow())
             return bulk
         conditions, _ = _parse_search(bulk.search, bulk.root)
         if bulk.root == "products":
@@ -1396,19 +1777,33 @@ class FakeShopify:
         else:
             pairs = store._visible_orders()
         roots = [record for _, record in sorted(pairs, key=lambda pair: pair[0]) if _matches(record, conditions)]
-        lines = [json.dumps(line, separators=(",", ":")) for line in _bulk_lines(bulk.root, roots)]
+        objects = _bulk_lines(roots, _Document.parse(bulk.query, {}), grouped=bulk.grouped, seed=bulk.numeric_id)
         bulk.status = "COMPLETED"
         bulk.completed_at = iso(utcnow())
-        bulk.object_count = len(lines)
+        bulk.object_count = len(objects)
         bulk.root_object_count = len(roots)
-        if lines:
-            data = ("\n".join(lines) + "\n").encode()
+        if objects:
+            data = b"".join(_compact(line) + b"\n" for line in objects)
+            if store._corrupt_next_bulk:
+                store._corrupt_next_bulk -= 1
+                cut = data.index(b"\n", len(data) // 2)
+                data = data[:cut] + b"\n{not json\n" + data[cut + 1 :]
             key = secrets.token_urlsafe(24)
             self._bulk_files[key] = data
             bulk.file_size = len(data)
             bulk.url = f"{self.base_url}/bulk/{key}.jsonl"
         # With no objects Shopify completes the operation without a file: url and fileSize stay null.
         return bulk
+
+
+def _validation_code(error: GraphQLError) -> tuple[str, ...]:
+    return ("undefinedField",) if error.message.startswith("Cannot query field") else ("invalidQuery",)
+
+
+def _gid_number(value: Any, kind: str) -> int | None:
+    text = str(value or "")
+    prefix = f"gid://shopify/{kind}/"
+    return int(text[len(prefix) :]) if text.startswith(prefix) and text[len(prefix) :].isdigit() else None
 
 
 # --- bulk data for sync tests and benchmarks --------------------------------------------------------------------

@@ -45,7 +45,7 @@ ORDERS_QUERY = """
 query Orders($first: Int!, $cursor: String, $query: String) {
   orders(first: $first, after: $cursor, query: $query) {
     pageInfo { hasNextPage endCursor }
-    nodes { id createdAt lineItems(first: 50) { nodes { id } } }
+    nodes { id createdAt lineItems(first: 5) { nodes { id } } }
   }
 }
 """
@@ -58,7 +58,10 @@ mutation Run($query: String!) {
 }
 """
 BULK_POLL = "query Poll($id: ID!) { bulkOperation(id: $id) { id status errorCode objectCount rootObjectCount url } }"
-BULK_PRODUCTS = "{ products { edges { node { id title variants { edges { node { id } } } } } } }"
+BULK_PRODUCTS = (
+    "{ products { edges { node { id title variants { edges { node { id } } }"
+    " collections { edges { node { id } } } } } } }"
+)
 
 
 @pytest.fixture
@@ -146,12 +149,11 @@ def test_token_exchange_issues_an_expiring_offline_token_that_opens_graphql(fake
     assert body["refresh_token"].startswith("shprt_")
     assert body["expires_in"] == 3600
     assert body["refresh_token_expires_in"] == 7_776_000
-    assert set(body["scope"].split(",")) == {"read_products", "read_orders", "write_app_proxy"}
+    assert set(body["scope"].split(",")) == {"read_products", "read_orders", "read_customers", "write_app_proxy"}
 
     shop = graphql(fake, client, body["access_token"], SHOP_QUERY)
     assert shop.status_code == 200
     assert shop.json()["data"]["shop"] == {
-        "id": shop.json()["data"]["shop"]["id"],
         "name": "Acme",
         "myshopifyDomain": DOMAIN,
         "currencyCode": "EUR",
@@ -285,7 +287,7 @@ def test_access_token_ttl_drives_expires_in(client):
 def test_unknown_field_version_and_store(fake, store, client):
     token = store.issue_access_token()["access_token"]
 
-    unknown = graphql(fake, client, token, "{ customers(first: 5) { nodes { id } } }")
+    unknown = graphql(fake, client, token, "{ widgets(first: 5) { nodes { id } } }")
     assert unknown.status_code == 200
     assert unknown.json()["errors"][0]["extensions"]["code"] == "undefinedField"
     assert graphql(fake, client, token, SHOP_QUERY, version="2020-01").status_code == 404
@@ -303,7 +305,8 @@ def test_products_pagination_returns_every_product_exactly_once(fake, store, cli
     assert len(ids) == len(set(ids)) == 137
     assert set(ids) == {product["id"] for product in store.products.values()}
     node = graphql(fake, client, token, PRODUCTS_QUERY, {"first": 1}).json()["data"]["products"]["nodes"][0]
-    assert node["variants"]["nodes"] and "collections" in node
+    # Exactly what was selected: variants, not the collections the store also holds.
+    assert node["variants"]["nodes"] and "collections" not in node and set(node) == {"id", "updatedAt", "variants"}
 
 
 def test_products_page_size_and_cursor_are_validated(fake, store, client):
@@ -401,15 +404,12 @@ def download(client, url: str) -> list[dict]:
 
 
 def regroup(lines: list[dict]) -> dict[str, list[dict]]:
-    """Children under their parents, failing if a child comes before its parent."""
-    groups: dict[str, list[dict]] = {}
+    """Children under their parents, wherever in the file they come; every child has its parent."""
+    groups: dict[str, list[dict]] = {line["id"]: [] for line in lines if "__parentId" not in line}
     for line in lines:
-        parent = line.get("__parentId")
-        if parent is None:
-            groups[line["id"]] = []
-        else:
-            assert parent in groups, f"{line['id']} came before its parent {parent}"
-            groups[parent].append(line)
+        if "__parentId" in line:
+            assert line["__parentId"] in groups, f"{line['id']} names a parent that is not in the file"
+            groups[line["__parentId"]].append(line)
     return groups
 
 
@@ -443,7 +443,8 @@ def test_bulk_orders_through_current_bulk_operation_respects_the_60_day_rule(fak
         store.add_order(createdAt=now - timedelta(days=days), lineItems=[{"product_id": 1001}] * days)
     token = store.issue_access_token()["access_token"]
     inline = (
-        'mutation { bulkOperationRunQuery(query: """{ orders { edges { node { id } } } }""") { userErrors { code } } }'
+        'mutation { bulkOperationRunQuery(query: """{ orders { edges { node { id lineItems { edges { node { id'
+        ' originalUnitPriceSet { shopMoney { amount currencyCode } } } } } } } } }""") { userErrors { code } } }'
     )
 
     assert graphql(fake, client, token, inline).json()["data"]["bulkOperationRunQuery"]["userErrors"] == []
@@ -542,3 +543,133 @@ def test_populate_is_deterministic_and_varied(fake):
     assert all(o["createdAt"] >= iso(now - timedelta(days=50)) for o in orders)
     line_items = sum(len(o["lineItems"]) for o in orders)
     assert 1500 <= line_items <= 1500 * 5
+
+
+# --- fidelity: schema, scopes, cost, ungrouped bulk output ---
+
+
+@pytest.fixture
+def schema():
+    from tests.fakes.shopify_schema import schema_or_skip
+
+    return schema_or_skip(VERSION)
+
+
+def test_documents_are_validated_against_shopifys_schema(fake, store, client, schema):
+    assert fake.schema is schema
+    store.add_product()
+    token = store.issue_access_token()["access_token"]
+
+    unknown = graphql(fake, client, token, "{ products(first: 1) { nodes { id flavour } } }").json()
+    assert unknown["data"] is None and unknown["errors"][0]["extensions"]["code"] == "undefinedField"
+    assert "flavour" in unknown["errors"][0]["message"]
+    missing = graphql(fake, client, token, PRODUCTS_QUERY, {"cursor": None}).json()
+    assert missing["errors"][0]["extensions"]["code"] == "variableMismatch"
+    wrong_type = graphql(fake, client, token, PRODUCTS_QUERY, {"first": "ten"}).json()
+    assert wrong_type["errors"] and wrong_type["data"] is None
+    no_page_size = graphql(fake, client, token, "{ products { nodes { id } } }").json()
+    assert "first or last" in no_page_size["errors"][0]["message"]
+
+
+def test_required_access_is_enforced_from_the_schema(fake, store, client, schema):
+    store.add_product()
+    store.add_order(customer_id=9, lineItems=[{"product_id": 1001}])
+    token = store.issue_access_token()["access_token"]
+    query = "{ orders(first: 5) { nodes { id customer { id } } } }"
+
+    assert graphql(fake, client, token, query).json()["data"]["orders"]["nodes"][0]["customer"]["id"].endswith("/9")
+    store.scopes.discard("read_customers")
+    denied = graphql(fake, client, token, query).json()
+    assert denied["data"] is None
+    assert denied["errors"][0]["extensions"]["code"] == "ACCESS_DENIED"
+    assert denied["errors"][0]["path"] == ["orders", "nodes", "customer"]
+    assert "`read_customers`" in denied["errors"][0]["extensions"]["requiredAccess"]
+    # Shopify's own answer to "which scopes do I hold" needs none.
+    held = graphql(fake, client, token, "{ currentAppInstallation { accessScopes { handle } } }").json()
+    assert {scope["handle"] for scope in held["data"]["currentAppInstallation"]["accessScopes"]} == store.scopes
+    store.scopes.discard("read_orders")
+    no_orders = graphql(fake, client, token, "{ orders(first: 1) { nodes { id } } }").json()
+    assert no_orders["errors"][0]["path"] == ["orders", "nodes"]  # Order itself needs read_orders
+
+
+def test_queries_over_1000_points_are_refused_and_charged_nothing(fake, store, client):
+    store.add_product()
+    token = store.issue_access_token()["access_token"]
+    expensive = "{ products(first: 100) { nodes { id variants(first: 100) { nodes { id } } } } }"
+
+    refused = graphql(fake, client, token, expensive).json()
+
+    error = refused["errors"][0]
+    assert error["extensions"]["code"] == "MAX_COST_EXCEEDED"
+    assert error["extensions"]["cost"] == 2 + 100 * (1 + 2 + 100) and error["extensions"]["maxCost"] == 1000
+    cheap = graphql(
+        fake, client, token, "{ products(first: 9) { nodes { id variants(first: 100) { nodes { id } } } } }"
+    )
+    cost = cheap.json()["extensions"]["cost"]
+    assert cost["requestedQueryCost"] == 2 + 9 * 103 and cost["actualQueryCost"] < cost["requestedQueryCost"]
+
+
+def test_an_empty_bucket_answers_throttled(fake, store, client):
+    token = store.issue_access_token()["access_token"]
+    store.set_bucket(0.0)
+    throttled = graphql(fake, client, token, PRODUCTS_QUERY, {"first": 50}).json()
+    assert throttled["errors"][0]["extensions"]["code"] == "THROTTLED"
+    fake.advance(10)  # ten seconds at 100 points a second
+    assert "data" in graphql(fake, client, token, PRODUCTS_QUERY, {"first": 50}).json()
+
+
+def test_bulk_output_is_ungrouped_unless_asked_otherwise(fake, store, client):
+    populate(store, products=60, orders=0, seed=5)
+    token = store.issue_access_token()["access_token"]
+
+    def lines_of(mutation: str, variables: dict) -> list[dict]:
+        started = graphql(fake, client, token, mutation, variables).json()["data"]["bulkOperationRunQuery"]
+        _, done = poll_until_finished(fake, client, token, started["bulkOperation"]["id"])
+        return download(client, done["url"])
+
+    def child_before_parent(lines: list[dict]) -> bool:
+        seen: set[str] = set()
+        for line in lines:
+            if "__parentId" in line and line["__parentId"] not in seen:
+                return True
+            seen.add(line["id"])
+        return False
+
+    ungrouped = lines_of(BULK_RUN, {"query": BULK_PRODUCTS})
+    grouped_run = BULK_RUN.replace(
+        "bulkOperationRunQuery(query: $query)", "bulkOperationRunQuery(query: $query, groupObjects: true)"
+    )
+    grouped = lines_of(grouped_run, {"query": BULK_PRODUCTS})
+
+    assert child_before_parent(ungrouped) and not child_before_parent(grouped)
+
+    def by_parent(lines: list[dict]) -> dict[str, list[str]]:
+        return {parent: sorted(child["id"] for child in children) for parent, children in regroup(lines).items()}
+
+    assert by_parent(ungrouped) == by_parent(grouped)
+    # Parents keep their order; only the selected fields are written.
+    assert [line["id"] for line in ungrouped if "__parentId" not in line] == list(regroup(grouped))
+    assert all(set(line) <= {"id", "title", "__parentId"} for line in ungrouped)
+
+
+def test_a_bulk_query_without_the_scope_fails_with_access_denied(fake, store, client, schema):
+    store.add_product()
+    store.add_order(customer_id=9, lineItems=[{"product_id": 1001}])
+    store.protected_customer_data = False  # read_customers granted, protected data not approved
+    token = store.issue_access_token()["access_token"]
+    inner = "{ orders { edges { node { id customer { id } } } } }"
+
+    started = run_bulk(fake, client, token, inner)
+    _, done = poll_until_finished(fake, client, token, started["bulkOperation"]["id"])
+
+    assert (done["status"], done["errorCode"], done["url"]) == ("FAILED", "ACCESS_DENIED", None)
+    invalid = run_bulk(fake, client, token, "{ orders { edges { node { id flavour } } } }")
+    assert invalid["bulkOperation"] is None and invalid["userErrors"][0]["code"] == "INVALID"
+    too_deep = run_bulk(
+        fake,
+        client,
+        token,
+        "{ products { edges { node { id variants { edges { node { id sellingPlanGroups { edges { node { id"
+        " sellingPlans { edges { node { id } } } } } } } } } } } } }",
+    )
+    assert too_deep["bulkOperation"] is None and "nested" in too_deep["userErrors"][0]["message"]

@@ -24,6 +24,7 @@ def overview_render(request: HttpRequest, shop: Shop, *, welcome: str = "") -> H
             "poll_milliseconds": PROGRESS_POLL_MILLISECONDS,
             "welcome": welcome,
             "theme_links": _theme_links(shop),
+            "customer_access": _customer_access(shop),
         },
     )
 
@@ -35,6 +36,15 @@ def _theme_links(shop: Shop) -> list[tuple[str, str]]:
     from integrations.shopify.views import theme_editor_links
 
     return theme_editor_links(shop.domain)
+
+
+def _customer_access(shop: Shop) -> str:
+    """Why orders come without customers (Shopify's read_customers not granted), or nothing."""
+    if shop.platform != Shop.Platform.SHOPIFY:
+        return ""
+    from integrations.shopify.install import customer_access_note
+
+    return customer_access_note(shop)
 
 
 @dashboard_page

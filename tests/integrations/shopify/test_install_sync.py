@@ -42,10 +42,11 @@ def store(fake):
 
 
 @pytest.fixture
-def no_waiting(monkeypatch):
-    """Throttling and Retry-After waits are recorded but not slept through."""
-    monkeypatch.setattr("integrations.shopify.client.time.sleep", lambda seconds: None)
-    monkeypatch.setattr("integrations.services.time.sleep", lambda seconds: None)
+def no_waiting(monkeypatch, fake):
+    """Throttling and Retry-After waits are not slept through: the fake's clock moves on instead,
+    so that its cost bucket refills as it would have."""
+    monkeypatch.setattr("integrations.shopify.client.time.sleep", fake.advance)
+    monkeypatch.setattr("integrations.services.time.sleep", fake.advance)
 
 
 def expected_counts(store) -> tuple[int, int]:
@@ -163,7 +164,7 @@ def test_a_sync_that_fails_midway_resumes_from_its_checkpoint_without_duplicates
             sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
         run = SyncRun.objects.get()
         assert run.status == "running" and run.checkpoint["phase"] == "orders"
-        assert run.checkpoint["lines_done"] > 0 and Order.objects.count() == 150
+        assert run.checkpoint["parents_done"] == 150 and Order.objects.count() == 150
         bulk_runs_before = sum(1 for r in store.requests if r.get("operation") == "bulkOperationRunQuery")
 
         resumed = sync_execute(shop=shop, kind="full", wait=True, poll_seconds=0)
@@ -506,24 +507,43 @@ def test_the_app_home_links_into_the_theme_editor_with_the_blocks(
 
 
 def test_the_client_paces_itself_by_the_cost_bucket_and_waits_out_throttling(fake, store):
-    """A nearly empty bucket: the client waits for Shopify's restore rate before asking again;
-    an injected THROTTLED and a 429 are waited out and retried; Retry-After may be fractional."""
+    """An empty bucket: Shopify answers THROTTLED and the client waits for the restore rate to
+    refill what the query asks for; afterwards it waits before sending rather than be refused
+    again; a 429's Retry-After (fractional) is honoured; a slowly refilling store gets smaller pages."""
     from integrations.shopify.client import ShopifyClient
-    from integrations.shopify.sync import PRODUCTS_PAGE
+    from integrations.shopify.queries import PRODUCTS_PAGE, products_page_variables
 
     shop = connected(store)
     waits: list[float] = []
-    with ShopifyClient(shop=shop, sleep=waits.append) as client:
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        fake.advance(seconds)
+
+    with ShopifyClient(shop=shop, sleep=sleep) as client:
+        variables = products_page_variables(cursor=None, search=None, budget=client.budget)
         store.set_bucket(0.0)
-        client.graphql(PRODUCTS_PAGE, {"first": 100, "cursor": None, "query": None})
-        assert client.stats.paced == 1 and 0 < waits[-1] <= 30
-        store.set_bucket(2000.0)
-        store.throttle_next(1)
+        client.graphql(PRODUCTS_PAGE, variables)
+        cost = store.requests[-1]["requested_cost"]
+        assert 900 < cost <= 1000
+        assert client.stats.throttled == 1 and client.stats.paced == 0
+        assert waits[-1] == pytest.approx(cost / 100, abs=0.2)  # the restore rate is 100 a second
+
+        client.graphql(PRODUCTS_PAGE, variables)  # the bucket holds less than the cost: wait first
+        assert client.stats.paced == 1 and client.stats.throttled == 1 and 0 < waits[-1] < cost / 100
+
         store.rate_limit_next(1, retry_after=0.5)
-        data = client.graphql(PRODUCTS_PAGE, {"first": 10, "cursor": None, "query": None})
-    assert len(data["products"]["nodes"]) == 10
-    assert client.stats.throttled == 1 and client.stats.retried == 1
-    assert 0.5 in waits
+        client.graphql(PRODUCTS_PAGE, variables)
+        assert client.stats.retried == 1 and 0.5 in waits
+
+        store.restore_rate = 50.0
+        client.graphql(PRODUCTS_PAGE, variables)
+        assert client.budget == 500
+        smaller = products_page_variables(cursor=None, search=None, budget=client.budget)
+        data = client.graphql(PRODUCTS_PAGE, smaller)
+    assert smaller["first"] < variables["first"] and store.requests[-1]["requested_cost"] <= 500
+    assert len(data["products"]["nodes"]) == smaller["first"]
+    assert all(entry["requested_cost"] <= 1000 for entry in store.requests if "requested_cost" in entry)
 
 
 def test_a_full_sync_marks_deleted_what_shopify_no_longer_has(fake, store, no_waiting):

@@ -171,7 +171,7 @@ def test_scopes_match_settings_and_use_managed_install():
     config = _app_config()
     scopes = config["access_scopes"]
 
-    assert scopes["scopes"] == "read_products,read_orders,write_app_proxy"
+    assert scopes["scopes"] == "read_products,read_orders,read_customers,write_app_proxy"
     assert set(scopes["scopes"].split(",")) == set(settings.SHOPIFY_SCOPES.split(","))
     assert scopes["optional_scopes"] == ["read_all_orders"]
     assert set(scopes["optional_scopes"]) == set(filter(None, settings.SHOPIFY_OPTIONAL_SCOPES.split(",")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -22,7 +23,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def store(shopify_settings):
     shop = make_shop(domain=DOMAIN, platform="shopify")
-    shop.credentials = {"access_token": "shpat_x", "refresh_token": "shprt_x", "scope": "read_products"}
+    shop.credentials = {
+        "access_token": "shpat_x",
+        "refresh_token": "shprt_x",
+        "scope": "read_products,read_orders,read_customers,write_app_proxy",
+    }
     shop.save()
     return shop
 
@@ -150,6 +155,52 @@ def test_orders_keep_no_shopper_data_and_follow_later_changes(client, store, dja
         order.refresh_from_db()
         assert order.status == "cancelled"
         assert list(OrderLine.objects.filter(order=order).values_list("product__external_id", flat=True)) == ["1001"]
+
+
+@pytest.mark.parametrize("credentials", [{"scope": "read_products,read_orders"}, {"customers_denied": True}])
+def test_without_customer_access_orders_arrive_as_anonymous_baskets(
+    client, store, django_capture_on_commit_callbacks, credentials
+):
+    """read_customers not granted, or Shopify refused customer data on the last sync: the syncs
+    read anonymous baskets, and the webhooks keep none of the customer either."""
+    store.credentials = {**store.credentials, **credentials}
+    store.save()
+    deliver(client, django_capture_on_commit_callbacks, "orders/create", order_payload(products=(1001, 1002)))
+    with shop_scope(store):
+        order = Order.objects.get(external_id="5001")
+        assert order.customer_ref in (None, "") and OrderLine.objects.filter(order=order).count() == 2
+    store.refresh_from_db()
+    from shops.dashboard.views.overview import _customer_access
+
+    assert "anonymous baskets" in _customer_access(store) and "personal recommendations are off" in _customer_access(
+        store
+    )
+
+
+def test_a_product_update_keeps_the_collections_the_sync_stored(client, store, django_capture_on_commit_callbacks):
+    """Product webhooks carry no collections: the `collection:` tags stay until a sync refreshes them."""
+    from shops.records import ProductRecord
+    from shops.services.catalog import product_bulk_upsert
+
+    with shop_scope(store):
+        product_bulk_upsert(
+            shop=store,
+            records=[
+                ProductRecord(
+                    external_id="1001",
+                    title="Linen apron",
+                    price=Decimal("24.00"),
+                    tags=("linen", "collection:kitchen", "collection:summer"),
+                    updated_at=timezone.now() - dt.timedelta(hours=1),
+                )
+            ],
+        )
+    payload = {**product_payload(title="Linen apron, washed"), "tags": "linen, washed"}
+    deliver(client, django_capture_on_commit_callbacks, "products/update", payload)
+    with shop_scope(store):
+        product = Product.objects.get(external_id="1001")
+    assert product.title == "Linen apron, washed"
+    assert set(product.tags) == {"linen", "washed", "collection:kitchen", "collection:summer"}
 
 
 @pytest.mark.parametrize(
