@@ -581,6 +581,13 @@ def _paths() -> dict:
                         _object(
                             {
                                 "connected": {"type": "boolean"},
+                                "paused": {"type": "boolean"},
+                                "key_ending": {
+                                    "type": "string",
+                                    "description": "The last 7 characters of the WooCommerce consumer key in use "
+                                    "(WooCommerce's truncated_key), '' before the key arrives",
+                                },
+                                "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
                                 "products": _COUNT,
                                 "orders": _COUNT,
                                 "last_sync": {
@@ -596,7 +603,74 @@ def _paths() -> dict:
                                 },
                                 "training": {**_object({"status": _STRING}), "nullable": True},
                             },
-                            required=("connected", "products", "orders", "last_sync", "training"),
+                            required=(
+                                "connected",
+                                "paused",
+                                "key_ending",
+                                "currency",
+                                "products",
+                                "orders",
+                                "last_sync",
+                                "training",
+                            ),
+                        ),
+                    ),
+                    **_PLUGIN_DENIED,
+                },
+            }
+        },
+        "/api/plugin/v1/pause": {
+            "post": {
+                "summary": "The plugin was deactivated: no deliveries processed, no calls to the store until resumed",
+                "tags": ["plugin"],
+                "security": [{"pluginSignature": []}],
+                "parameters": list(_PLUGIN_HEADERS),
+                "responses": {
+                    "200": _json(
+                        "Paused (changed is false when it was paused already)",
+                        _object(
+                            {"paused": {"type": "boolean"}, "changed": {"type": "boolean"}},
+                            required=("paused", "changed"),
+                        ),
+                    ),
+                    **_PLUGIN_DENIED,
+                },
+            }
+        },
+        "/api/plugin/v1/resume": {
+            "post": {
+                "summary": "The plugin was activated again: webhooks back on, then a catch-up reconciliation",
+                "tags": ["plugin"],
+                "security": [{"pluginSignature": []}],
+                "parameters": list(_PLUGIN_HEADERS),
+                "responses": {
+                    "200": _json(
+                        "Resumed (changed is false when it was not paused)",
+                        _object(
+                            {"paused": {"type": "boolean"}, "changed": {"type": "boolean"}},
+                            required=("paused", "changed"),
+                        ),
+                    ),
+                    **_PLUGIN_DENIED,
+                },
+            }
+        },
+        "/api/plugin/v1/uninstall": {
+            "post": {
+                "summary": "The plugin is being deleted: disconnected now, the data purged after the retention",
+                "tags": ["plugin"],
+                "security": [{"pluginSignature": []}],
+                "parameters": list(_PLUGIN_HEADERS),
+                "responses": {
+                    "200": _json(
+                        "Disconnected; the plugin revokes the key named here",
+                        _object(
+                            {
+                                "uninstalled": {"type": "boolean"},
+                                "key_ending": _STRING,
+                                "purge_after_hours": _COUNT,
+                            },
+                            required=("uninstalled", "key_ending", "purge_after_hours"),
                         ),
                     ),
                     **_PLUGIN_DENIED,

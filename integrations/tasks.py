@@ -119,9 +119,10 @@ def webhook_deliveries_sweep() -> dict[str, int]:
     return sweep()
 
 
-# After a WooCommerce store connects: register (or re-enable) its webhooks, then the first sync.
+# After a WooCommerce store connects: register (or re-enable) its webhooks, then the first sync;
+# after its plugin is activated again: the same, then a reconciliation.
 @shared_task(name="integrations.woocommerce_connected", bind=True, soft_time_limit=120, time_limit=150)
-def woocommerce_connected(self, shop_id: int, register_webhooks: bool = True) -> None:
+def woocommerce_connected(self, shop_id: int, register_webhooks: bool = True, sync_kind: str = "full") -> None:
     from integrations.woocommerce.client import WooCommerceError
     from integrations.woocommerce.connect import woocommerce_webhooks_ensure
 
@@ -135,7 +136,10 @@ def woocommerce_connected(self, shop_id: int, register_webhooks: bool = True) ->
                 if error.retryable and self.request.retries < len(SYNC_RETRY_DELAYS):
                     raise self.retry(countdown=SYNC_RETRY_DELAYS[self.request.retries], exc=error) from error
                 raise
-    sync_run.delay(shop_id, "full")
+            except ValidationFailed as error:
+                logger.warning("woocommerce.connected_skipped shop=%s reason=%s", shop_id, error.message)
+                return  # paused again or disconnected meanwhile
+    sync_run.delay(shop_id, sync_kind)
 
 
 # Every hour: webhooks WooCommerce disabled after failed deliveries are switched back on, and a
@@ -156,6 +160,8 @@ def woocommerce_webhooks_check_all() -> int:
                 outcome = woocommerce_webhooks_ensure(shop=shop)
             except WooCommerceError:
                 continue  # unreachable store: next hour
+            except ValidationFailed:
+                continue  # paused (plugin deactivated): its webhooks stay paused
         if any(state != "ok" for state in outcome.values()):
             repaired += 1
             sync_run.delay(shop_id, "reconcile")

@@ -26,7 +26,26 @@ def _service_configured(name: str) -> bool:
         return Path(CHROMIUM).is_file()
     if name == "nginx":
         return shutil.which("nginx") is not None
+    if name == "wordpress":
+        return _wordpress_available()
     raise ValueError(f"Unknown service {name!r} in @pytest.mark.services")
+
+
+def _wordpress_available() -> bool:
+    """Debian's wordpress package, php with mysqli, and MariaDB answering on 127.0.0.1:3306."""
+    import socket
+    import subprocess
+
+    if not Path("/usr/share/wordpress/wp-settings.php").is_file() or not shutil.which("php"):
+        return False
+    if not shutil.which("mariadb"):
+        return False
+    try:
+        socket.create_connection(("127.0.0.1", 3306), timeout=1).close()
+    except OSError:
+        return False
+    modules = subprocess.run(["php", "-m"], capture_output=True, text=True, timeout=30).stdout.split()
+    return "mysqli" in modules
 
 
 def _backend_description() -> str:
@@ -49,7 +68,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         missing = [name for name in marker.args if not _service_configured(name)]
         if missing:
             message = (
-                f"needs {', '.join(missing)}: set DATABASE_URL (PostgreSQL) and REDIS_URL, install chromium, nginx"
+                f"needs {', '.join(missing)}: set DATABASE_URL (PostgreSQL) and REDIS_URL, install chromium, nginx, "
+                "wordpress (with MariaDB running on 127.0.0.1:3306)"
             )
             if _requires_services():
                 pytest.fail(f"REQUIRE_SERVICES=1 but this test {message}", pytrace=False)

@@ -144,6 +144,9 @@ SHOP_SCOPED_ROUTES = {
     "plugin-privacy-export",
     "plugin-privacy-erase",
     "plugin-dashboard-link",
+    "plugin-pause",
+    "plugin-resume",
+    "plugin-uninstall",
     "dashboard-overview",
     "dashboard-insights",
     "dashboard-privacy",
@@ -313,6 +316,19 @@ def test_the_plugin_api_only_reaches_the_signing_stores_data(client):
         assert Order.objects.filter(customer_ref__isnull=False).count() == 2  # the other store untouched
     unsigned = client.post("/api/plugin/v1/privacy/erase", data=body, content_type="application/json")
     assert unsigned.status_code in (401, 403)
+
+    # Pausing and disconnecting reach only the signing store, never the one a header names.
+    for path in ("/api/plugin/v1/pause", "/api/plugin/v1/uninstall"):
+        forged = call("POST", path, as_domain="theirs.example", key_of="mine.example")
+        assert forged.status_code == 401
+    assert call("POST", "/api/plugin/v1/pause", as_domain="mine.example", key_of="mine.example").json()["changed"]
+    assert call("POST", "/api/plugin/v1/uninstall", as_domain="mine.example", key_of="mine.example").status_code == 200
+    from shops.models import Shop
+
+    theirs = Shop.objects.get(domain="theirs.example")
+    assert theirs.status == "installed" and theirs.credentials[CREDENTIALS_KEY] == "t" * 64
+    assert not theirs.settings.get("woocommerce_paused_at")
+    assert Shop.objects.get(domain="mine.example").status == "uninstalled"
 
 
 @pytest.mark.django_db

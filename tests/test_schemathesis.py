@@ -227,6 +227,10 @@ SIGNERS: dict[str, Callable] = {
     "POST /api/plugin/v1/privacy/export": _sign_plugin,
     "POST /api/plugin/v1/privacy/erase": _sign_plugin,
     "POST /api/plugin/v1/dashboard-link": _sign_plugin,
+    # Signed here too; uninstall is fuzzed unsigned only, as it would disconnect the seeded store
+    # for every operation after it (tests/integrations/woocommerce covers it signed).
+    "POST /api/plugin/v1/pause": _sign_plugin,
+    "POST /api/plugin/v1/resume": _sign_plugin,
     "GET /api/admin/v1/status": _sign_admin,
     "GET /api/admin/v1/privacy-requests": _sign_admin,
     "GET /api/admin/v1/privacy-requests/{request_id}": _sign_admin,

@@ -34,6 +34,11 @@ require_once BASKETRY_DIR . 'includes/class-basketry-admin.php';
 require_once BASKETRY_DIR . 'includes/class-basketry-storefront.php';
 require_once BASKETRY_DIR . 'includes/class-basketry-shortcode.php';
 require_once BASKETRY_DIR . 'includes/class-basketry-privacy.php';
+require_once BASKETRY_DIR . 'includes/class-basketry-lifecycle.php';
+
+// Deactivating pauses the connection, activating resumes it; uninstall.php disconnects.
+register_activation_hook( __FILE__, array( 'Basketry_Lifecycle', 'activate' ) );
+register_deactivation_hook( __FILE__, array( 'Basketry_Lifecycle', 'deactivate' ) );
 
 /**
  * Declares compatibility with WooCommerce features.

@@ -1,9 +1,12 @@
 <?php
 /**
- * Removes the plugin's options when it is deleted from the Plugins screen.
+ * Deleting the plugin disconnects the store from Basketry.
  *
- * Order line items keep their _basketry meta: it is part of the merchant's order history, and
- * deleting the plugin must not rewrite orders.
+ * For each site: Basketry is told (signed), so it stops accepting the store's deliveries at once
+ * and purges its data after its retention period; the webhooks Basketry registered are deleted and
+ * the WooCommerce key it used is revoked, even when Basketry could not be reached; then the
+ * plugin's options go. Order line items keep their _basketry meta: it is part of the merchant's
+ * order history, and deleting the plugin must not rewrite orders.
  *
  * @package Basketry
  */
@@ -12,23 +15,8 @@ if ( ! defined( 'WP_UNINSTALL_PLUGIN' ) ) {
 	exit;
 }
 
-/**
- * Deletes the basketry_* options of the current site.
- *
- * Listed by name rather than matched with a LIKE query, so that nothing belonging to another
- * plugin with a similar prefix can be caught.
- */
-function basketry_uninstall_site() {
-	$basketry_options = array(
-		'basketry_backend_url',
-		'basketry_plugin_key',
-		'basketry_require_consent',
-		'basketry_replace_related',
-	);
-	foreach ( $basketry_options as $basketry_option ) {
-		delete_option( $basketry_option );
-	}
-}
+// As WordPress does for an uninstall hook: the plugin's main file brings its constants and classes.
+require_once __DIR__ . '/basketry.php';
 
 if ( is_multisite() ) {
 	$basketry_site_ids = get_sites(
@@ -39,9 +27,9 @@ if ( is_multisite() ) {
 	);
 	foreach ( $basketry_site_ids as $basketry_site_id ) {
 		switch_to_blog( $basketry_site_id );
-		basketry_uninstall_site();
+		Basketry_Lifecycle::uninstall();
 		restore_current_blog();
 	}
 } else {
-	basketry_uninstall_site();
+	Basketry_Lifecycle::uninstall();
 }

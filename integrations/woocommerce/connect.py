@@ -21,11 +21,13 @@ from django.db import transaction
 from django.urls import reverse
 
 from integrations.woocommerce.client import WooCommerceClient, WooCommerceError
+from integrations.woocommerce.lifecycle import PAUSED_KEY, woocommerce_paused
 from recommendations.storefront.identity import CREDENTIALS_KEY as TOKEN_KEY
 from shops.crypto import decrypt_text, encrypt_text
 from shops.errors import ValidationFailed
-from shops.models import Shop
+from shops.models import Product, Shop
 from shops.services.shops import shop_create
+from shops.tenancy import shop_scope
 
 WEBHOOK_TOPICS = (
     "product.created",
@@ -71,6 +73,11 @@ def client_for(shop: Shop) -> WooCommerceClient:
     credentials = shop.credentials or {}
     if not credentials.get("consumer_key"):
         raise ValidationFailed(f"{shop.domain} has no WooCommerce keys: connect it first.")
+    if woocommerce_paused(shop):
+        # The single way to the store: while the plugin is deactivated nothing calls it.
+        raise ValidationFailed(
+            f"{shop.domain} is paused: the Basketry plugin is deactivated in WordPress; activate it to resume."
+        )
 
     def remember_query_string_auth() -> None:
         with transaction.atomic():
@@ -108,6 +115,16 @@ def woocommerce_connect_start(*, store_url: str, return_url: str, plugin_key: st
     return_parts = urlsplit(return_url or "")
     if return_parts.scheme not in ("https", "http") or (return_parts.netloc or "").lower() != urlsplit(base).netloc:
         raise ValidationFailed("return_url: a page of the same store.")
+    callback_url = f"{settings.APP_URL}{reverse('woocommerce-auth-callback')}"
+    if not callback_url.startswith("https://") and not settings.WOOCOMMERCE_ALLOW_INSECURE_HTTP:
+        # WooCommerce refuses it ("The callback_url needs to be over SSL") after the merchant has
+        # already left for the approval screen: say so here instead.
+        raise ValidationFailed(
+            f"Connect needs Basketry to be served over https: WooCommerce only sends the keys to an https "
+            f"callback URL, and this server's APP_URL is {settings.APP_URL}. Serve Basketry over https (and set "
+            "APP_URL to that address), or create a Read/Write key under WooCommerce > Settings > Advanced > "
+            "REST API and paste it into the plugin's manual connection form."
+        )
     nonce = secrets.token_urlsafe(18)
     cache.set(
         f"woocommerce-connect:{nonce}",
@@ -122,7 +139,7 @@ def woocommerce_connect_start(*, store_url: str, return_url: str, plugin_key: st
             "scope": "read_write",
             "user_id": user_id,
             "return_url": return_url,
-            "callback_url": f"{settings.APP_URL}{reverse('woocommerce-auth-callback')}",
+            "callback_url": callback_url,
         }
     )
     return f"{base}/wc-auth/v1/authorize?{query}"
@@ -199,12 +216,16 @@ def woocommerce_connect_manual(
         consumer_secret=consumer_secret,
         verify=_verify(),
     )
-    try:
-        with probe:
+    with probe:
+        try:
             probe.get("products", per_page=1, _fields="id")
             query_string_auth = probe.query_string_auth
-    except WooCommerceError as error:
-        raise ValidationFailed(f"The store refused the keys: {error}") from error
+        except WooCommerceError as error:
+            raise ValidationFailed(f"The store refused the keys: {error}") from error
+        try:
+            currency = store_currency_read(probe)
+        except WooCommerceError as error:
+            raise ValidationFailed(str(error)) from error
     # One transaction: keys that cannot create webhooks (read-only) leave nothing stored.
     with transaction.atomic():
         shop = _shop_store_keys(
@@ -214,6 +235,7 @@ def woocommerce_connect_manual(
             key_id=0,
             plugin_key=plugin_key,
             query_string_auth=query_string_auth,
+            currency=currency,
         )
         try:
             woocommerce_webhooks_ensure(shop=shop)
@@ -236,10 +258,11 @@ def _shop_store_keys(
     key_id: int,
     plugin_key: str | None,
     query_string_auth: bool = False,
+    currency: str | None = None,
 ) -> Shop:
     _, domain = store_url_normalize(store_url)
     with transaction.atomic():
-        shop, _ = shop_create(platform=Shop.Platform.WOOCOMMERCE, domain=domain)
+        shop, _ = shop_create(platform=Shop.Platform.WOOCOMMERCE, domain=domain, currency=currency)
         locked = Shop.objects.select_for_update().get(pk=shop.pk)
         credentials = dict(locked.credentials or {})
         credentials.update(
@@ -254,6 +277,8 @@ def _shop_store_keys(
         if plugin_key:
             credentials[TOKEN_KEY] = plugin_key
         locked.credentials = credentials
+        # Connecting is done from the active plugin: whatever pause a deactivation left ends here.
+        locked.settings = {k: v for k, v in (locked.settings or {}).items() if k != PAUSED_KEY}
         if locked.status != Shop.Status.INSTALLED:
             from django.utils import timezone
 
@@ -269,6 +294,59 @@ def _after_connect(shop: Shop, *, register_webhooks: bool = True) -> None:
 
     shop_id = shop.pk
     transaction.on_commit(lambda: woocommerce_connected.delay(shop_id, register_webhooks))
+
+
+# --- the store's currency ------------------------------------------------------------------------
+
+CURRENCY_SETTING = "settings/general/woocommerce_currency"
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def store_currency_read(client: WooCommerceClient) -> str:
+    """The store's currency (WooCommerce > Settings > General > Currency), e.g. "EUR".
+
+    Raises WooCommerceError with a reason the merchant can act on; `retryable` stays as the client
+    decided (a timeout or a 5xx is worth another try, a refusal is not)."""
+    try:
+        setting = client.get(CURRENCY_SETTING, _fields="id,value")
+    except WooCommerceError as error:
+        hint = (
+            " The key's user needs the manage_woocommerce capability (a shop manager or administrator)."
+            if error.status in (401, 403)
+            else ""
+        )
+        raise WooCommerceError(
+            f"Reading the store's currency ({CURRENCY_SETTING}) failed: {error}.{hint}",
+            status=error.status,
+            code=error.code,
+            retryable=error.retryable,
+        ) from error
+    value = setting.get("value") if isinstance(setting, dict) else None
+    currency = value.strip().upper() if isinstance(value, str) else ""
+    if not _CURRENCY.match(currency):
+        raise WooCommerceError(
+            f"The store's currency setting ({CURRENCY_SETTING}) is {value!r}, not a three-letter ISO 4217 code."
+        )
+    return currency
+
+
+def shop_currency_refresh(*, shop: Shop, client: WooCommerceClient) -> str:
+    """Read the store's currency and make it the shop's: the dashboard's figures, and the price of
+    every product (the widget shows it), follow a change at once. Orders keep their own currency.
+    Nothing is written when the read fails."""
+    currency = store_currency_read(client)
+    if currency == shop.currency:
+        return currency
+    with transaction.atomic():
+        shop_create(platform=shop.platform, domain=shop.domain, currency=currency)
+        with shop_scope(shop):
+            Product.objects.exclude(currency=currency).update(currency=currency)
+        from recommendations.storefront.cache import storefront_invalidate
+
+        domain = shop.domain
+        transaction.on_commit(lambda: storefront_invalidate(domain=domain))
+    shop.currency = currency
+    return currency
 
 
 # --- webhooks ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce, Greatest
 
 from integrations.models import WebhookDelivery
+from integrations.woocommerce.lifecycle import woocommerce_paused
 from integrations.writes import order_from_work, orders_write, product_from_work, time_from_work
 from shops.models import Order, Shop
 from shops.services.catalog import product_bulk_delete, product_bulk_upsert
@@ -19,6 +20,8 @@ def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
     """Apply one delivery; returns (status, detail). Runs inside the shop's scope."""
     if shop.status != Shop.Status.INSTALLED:
         return WebhookDelivery.Status.IGNORED, "shop not installed"
+    if woocommerce_paused(shop):
+        return WebhookDelivery.Status.IGNORED, "paused: the plugin is deactivated"
     topic, work = delivery.topic, delivery.work
     with transaction.atomic():
         if topic == "product.deleted":

@@ -1,10 +1,12 @@
 """WooCommerce sync: pages of 100 through the REST API, with a checkpoint after every page.
 
-A full sync reads every product (variable products with their variations) and every order in id
-order; a reconciliation asks only for what changed since the last sync (`modified_after` with
-`dates_are_gmt`, minus an overlap), or, on stores too old to filter by modification date, reads
-everything again and lets the stale-delivery checks skip what did not change. Each page commits
-with the run's checkpoint (phase and next page), so a killed sync resumes at the page it was on.
+Every run first reads the store's currency (WooCommerce > Settings > General): a store that
+changed it shows the new one in the widget and dashboard from this run on. A full sync reads every
+product (variable products with their variations) and every order in id order; a reconciliation
+asks only for what changed since the last sync (`modified_after` with `dates_are_gmt`, minus an
+overlap), or, on stores too old to filter by modification date, reads everything again and lets
+the stale-delivery checks skip what did not change. Each page commits with the run's checkpoint
+(phase and next page), so a killed sync resumes at the page it was on.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from integrations.models import SyncRun
 from integrations.parsing import PayloadInvalid
 from integrations.runs import sync_run_finish
 from integrations.woocommerce.client import WooCommerceClient
+from integrations.woocommerce.connect import shop_currency_refresh
 from integrations.woocommerce.mapping import order_from_woo, product_from_woo, woo_id
 from integrations.writes import orders_write, products_write
 from shops.models import Shop
@@ -111,6 +114,11 @@ def woocommerce_sync_advance(*, run: SyncRun, shop: Shop, client: WooCommerceCli
     checkpoint.setdefault("since_start", timezone.now().isoformat())
     known_ids: dict[str, int] = {}
     try:
+        if "currency" not in checkpoint:
+            # Before any page is written: products take the shop's currency, and a failing read
+            # stops the run with nothing half-done. A resumed run has read it already.
+            checkpoint["currency"] = shop_currency_refresh(shop=shop, client=client)
+            run.save(update_fields=["checkpoint"])
         for phase, path in (("products", "products"), ("orders", "orders")):
             if _done(checkpoint, phase):
                 continue

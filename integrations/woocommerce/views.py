@@ -23,6 +23,13 @@ from integrations.woocommerce.connect import (
     woocommerce_connect_manual,
     woocommerce_connect_start,
 )
+from integrations.woocommerce.lifecycle import (
+    key_ending,
+    woocommerce_disconnect,
+    woocommerce_pause,
+    woocommerce_paused,
+    woocommerce_resume,
+)
 from recommendations.storefront.identity import CREDENTIALS_KEY
 from shops.errors import ValidationFailed
 from shops.models import Shop
@@ -142,6 +149,10 @@ def plugin_status(request: Request) -> Response:
         return Response(
             {
                 "connected": bool(shop.credentials.get("consumer_key")),
+                "paused": woocommerce_paused(shop),
+                # Which WooCommerce key is in use, so the plugin can revoke the ones a reconnect replaced.
+                "key_ending": key_ending(shop),
+                "currency": shop.currency,
                 "products": status.products,
                 "orders": status.orders,
                 "last_sync": None
@@ -216,3 +227,30 @@ def plugin_dashboard_link(request: Request) -> Response:
     from shops.dashboard.access import dashboard_link_create
 
     return Response({"url": dashboard_link_create(shop_id=request.user.shop.pk)})
+
+
+@api_view(["POST"])
+@authentication_classes(PLUGIN_AUTH)
+@permission_classes([IsAuthenticated])
+def plugin_pause(request: Request) -> Response:
+    """The plugin was deactivated: no deliveries processed, no calls to the store, keys and data kept."""
+    changed = woocommerce_pause(shop=request.user.shop)
+    return Response({"paused": True, "changed": changed})
+
+
+@api_view(["POST"])
+@authentication_classes(PLUGIN_AUTH)
+@permission_classes([IsAuthenticated])
+def plugin_resume(request: Request) -> Response:
+    """The plugin was activated again: webhooks back on and a catch-up reconciliation queued."""
+    changed = woocommerce_resume(shop=request.user.shop)
+    return Response({"paused": False, "changed": changed})
+
+
+@api_view(["POST"])
+@authentication_classes(PLUGIN_AUTH)
+@permission_classes([IsAuthenticated])
+def plugin_uninstall(request: Request) -> Response:
+    """The plugin is being deleted: the shop is disconnected at once and its data purged after the
+    retention period. The answer names the key the plugin must revoke in WooCommerce."""
+    return Response(woocommerce_disconnect(shop=request.user.shop))

@@ -287,6 +287,31 @@ def test_401_means_no_user_and_403_means_a_user_without_the_capability(tls_fake,
     assert tls_client.get(url, auth=(read_key, read_secret)).status_code == 401
 
 
+def test_the_general_settings_carry_the_stores_currency_to_a_manager_only(tls_fake, tls_client):
+    key, secret = tls_fake.add_key(permissions="read")
+    weak_key, weak_secret = tls_fake.add_key(user_can=False)
+    base = f"{tls_fake.base_url}/wp-json/wc/v3/settings"
+    assert tls_fake.currency == "EUR"  # the fake store is not a USD store unless a test says so
+
+    group = tls_client.get(f"{base}/general", auth=(key, secret))
+    one = tls_client.get(f"{base}/general/woocommerce_currency", auth=(key, secret), params={"_fields": "id,value"})
+
+    assert group.status_code == 200
+    currency = next(setting for setting in group.json() if setting["id"] == "woocommerce_currency")
+    assert (currency["value"], currency["default"], currency["group_id"]) == ("EUR", "USD", "general")
+    assert "EUR" in currency["options"]
+    assert one.json() == {"id": "woocommerce_currency", "value": "EUR"}
+    assert_error(tls_client.get(f"{base}/general"), 401, "woocommerce_rest_cannot_view")
+    assert_error(tls_client.get(f"{base}/general", auth=(weak_key, weak_secret)), 403, "woocommerce_rest_cannot_view")
+    assert_error(tls_client.get(f"{base}/nope", auth=(key, secret)), 404, "rest_setting_setting_group_invalid")
+    assert_error(tls_client.get(f"{base}/general/nope", auth=(key, secret)), 404, "rest_setting_setting_invalid")
+
+    tls_fake.currency = "GBP"
+    assert tls_client.get(f"{base}/general/woocommerce_currency", auth=(key, secret)).json()["value"] == "GBP"
+    tls_fake.settings_fault = (403, "rest_forbidden", "Blocked by a security plugin.")
+    assert_error(tls_client.get(f"{base}/general/woocommerce_currency", auth=(key, secret)), 403, "rest_forbidden")
+
+
 # --- collections ---
 
 

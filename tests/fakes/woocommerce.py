@@ -3,8 +3,9 @@
 One instance is one WordPress site. It serves:
 
 * ``/wp-json/wc/v3/...`` (and the plain-permalink form ``/?rest_route=/wc/v3/...``): products, variations, orders,
-  webhooks and a slice of system_status, with WooCommerce's authentication rules: HTTP Basic or query-string keys over
-  TLS only, OAuth 1.0a one-legged signatures otherwise;
+  webhooks, the "general" settings group (the store's currency among them; EUR unless a test says otherwise) and
+  a slice of system_status, with WooCommerce's authentication rules: HTTP Basic or query-string keys over TLS only,
+  OAuth 1.0a one-legged signatures otherwise;
 * ``/wp-json/``: the site index, unauthenticated.
 
 The key-provisioning flow (``/wc-auth/v1/authorize``) is played by `FakeWooCommerce.authorize`, standing in for the
@@ -843,7 +844,7 @@ class FakeWooCommerce:
         strip_authorization: bool = False,
         per_page_max: int = 100,
         allow_http_callback: bool = False,
-        currency: str = "USD",
+        currency: str = "EUR",
         utc_offset_hours: float = 0.0,
         pretty_permalinks: bool = True,
         site_name: str = "Fake Store",
@@ -856,6 +857,9 @@ class FakeWooCommerce:
         self.per_page_max = per_page_max
         self.allow_http_callback = allow_http_callback
         self.currency = currency
+        # (status, code, message) the settings endpoints answer instead of the settings, e.g. a security plugin
+        # that blocks /wc/v3/settings: None for a store that answers normally.
+        self.settings_fault: tuple[int, str, str] | None = None
         # The site's timezone as WordPress's gmt_offset: date_* fields are local time, date_*_gmt are UTC.
         self.utc_offset_hours = utc_offset_hours
         self.pretty_permalinks = pretty_permalinks
@@ -2446,6 +2450,8 @@ class FakeWooCommerce:
         if name == "system_status":
             self._require(key, CANNOT_LIST)
             return _json_reply(200, _only(self._system_status(), fields))
+        if name in ("settings_group", "setting"):
+            return self._settings(name, ids, key, fields)
         if name in ("products", "orders", "variations", "webhooks") and verb == "GET":
             values = _validate(self._collection_args(name), params)
             self._require(key, CANNOT_LIST)
@@ -2476,6 +2482,8 @@ class FakeWooCommerce:
         ("index", re.compile(r"^/$"), ("GET",)),
         ("namespace", re.compile(r"^/wc/v3$"), ("GET",)),
         ("system_status", re.compile(r"^/wc/v3/system_status$"), ("GET",)),
+        ("settings_group", re.compile(r"^/wc/v3/settings/(?P<group>[\w-]+)$"), ("GET",)),
+        ("setting", re.compile(r"^/wc/v3/settings/(?P<group>[\w-]+)/(?P<setting>[\w-]+)$"), ("GET",)),
         ("products", re.compile(r"^/wc/v3/products$"), ("GET",)),
         ("product", re.compile(r"^/wc/v3/products/(?P<id>\d+)$"), ("GET",)),
         ("variations", re.compile(r"^/wc/v3/products/(?P<product_id>\d+)/variations$"), ("GET",)),
@@ -2490,7 +2498,7 @@ class FakeWooCommerce:
         for name, pattern, methods in self._ROUTES:
             found = pattern.match(route)
             if found:
-                return name, methods, {k: int(v) for k, v in found.groupdict().items()}
+                return name, methods, {k: int(v) if v.isdigit() else v for k, v in found.groupdict().items()}
         return None
 
     def _route_descriptions(self) -> dict:
@@ -2852,6 +2860,63 @@ class FakeWooCommerce:
             "routes": self._route_descriptions(),
             "_links": {"help": [{"href": "https://developer.wordpress.org/rest-api/"}]},
         }
+
+    def _general_settings(self) -> list[dict]:
+        """The "general" group as WC_REST_Setting_Options_Controller lists it (a few of its settings)."""
+        symbol = _CURRENCY_SYMBOLS.get(self.currency, self.currency)
+        rows = (
+            ("woocommerce_store_address", "Address line 1", "text", "", "1 Example Street"),
+            ("woocommerce_store_city", "City", "text", "", "Example City"),
+            ("woocommerce_default_country", "Country / State", "single_select_country", "US:CA", "DE:BE"),
+            ("woocommerce_currency", "Currency", "select", "USD", self.currency),
+            ("woocommerce_currency_pos", "Currency position", "select", "left", "left"),
+            ("woocommerce_price_thousand_sep", "Thousand separator", "text", ",", ","),
+            ("woocommerce_price_decimal_sep", "Decimal separator", "text", ".", "."),
+            ("woocommerce_price_num_decimals", "Number of decimals", "number", "2", "2"),
+        )
+        settings = []
+        for setting_id, label, kind, default, value in rows:
+            setting = {
+                "id": setting_id,
+                "label": label,
+                "description": "",
+                "type": kind,
+                "default": default,
+                "tip": "",
+                "value": value,
+                "group_id": "general",
+            }
+            if setting_id == "woocommerce_currency":
+                setting["description"] = (
+                    "This controls what currency prices are listed at in the catalog and which currency gateways will "
+                    "take payments in."
+                )
+                setting["options"] = {
+                    code: f"{code} ({sign})" for code, sign in {**_CURRENCY_SYMBOLS, self.currency: symbol}.items()
+                }
+            route = f"/wc/v3/settings/general/{setting_id}"
+            setting["_links"] = {
+                "self": [{"href": self.rest_url(route)}],
+                "collection": [{"href": self.rest_url("/wc/v3/settings/general")}],
+            }
+            settings.append(setting)
+        return settings
+
+    def _settings(self, name: str, ids: dict, key: ApiKey | None, fields: dict | None) -> _Reply:
+        # wc_rest_check_manager_permissions( 'settings', 'read' ): the key's user needs manage_woocommerce.
+        self._require(key, CANNOT_LIST if name == "settings_group" else CANNOT_VIEW)
+        if self.settings_fault is not None:
+            status, code, message = self.settings_fault
+            raise _Rejected(status, code, message)
+        if ids["group"] != "general":
+            raise _Rejected(404, "rest_setting_setting_group_invalid", "Invalid setting group.")
+        settings = self._general_settings()
+        if name == "settings_group":
+            return _json_reply(200, [_only(setting, fields) for setting in settings])
+        found = next((setting for setting in settings if setting["id"] == ids["setting"]), None)
+        if found is None:
+            raise _Rejected(404, "rest_setting_setting_invalid", "Invalid setting.")
+        return _json_reply(200, _only(found, fields))
 
     def _system_status(self) -> dict:
         return {

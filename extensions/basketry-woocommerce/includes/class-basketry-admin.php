@@ -339,6 +339,10 @@ final class Basketry_Admin {
 			return;
 		}
 		$status = Basketry_Settings::has_plugin_key() ? Basketry_Client::get( '/api/plugin/v1/status' ) : null;
+		if ( is_array( $status ) ) {
+			// After a reconnect (the approval screen sends the merchant back here) the replaced key is revoked.
+			Basketry_Lifecycle::after_connect( $status );
+		}
 		?>
 		<div class="wrap">
 			<h1><?php esc_html_e( 'Basketry', 'basketry' ); ?></h1>
@@ -371,6 +375,9 @@ final class Basketry_Admin {
 			<p class="description">
 				<?php esc_html_e( 'Connecting asks you to approve read and write access to your store for Basketry. It reads products and orders to learn what sells together and registers webhooks to stay up to date.', 'basketry' ); ?>
 			</p>
+			<?php if ( ! Basketry_Settings::backend_is_https() ) : ?>
+				<?php $this->print_notice( 'warning', __( 'The backend URL is not https, and WooCommerce only sends keys to an https address, so Connect cannot work with it. Use an https backend URL, or connect with keys you created yourself (below).', 'basketry' ) ); ?>
+			<?php endif; ?>
 			<details>
 				<summary><?php esc_html_e( 'Connect with keys you created yourself', 'basketry' ); ?></summary>
 				<p class="description"><?php esc_html_e( 'Create a key with Read/Write permissions under WooCommerce > Settings > Advanced > REST API and paste it here. Basketry checks it with a test call before keeping it.', 'basketry' ); ?></p>
@@ -430,6 +437,7 @@ final class Basketry_Admin {
 
 		$rows = array(
 			__( 'Status', 'basketry' )    => empty( $status['connected'] ) ? __( 'Waiting for approval', 'basketry' ) : __( 'Connected', 'basketry' ),
+			__( 'Currency', 'basketry' )  => isset( $status['currency'] ) && is_string( $status['currency'] ) ? $status['currency'] : '',
 			__( 'Products', 'basketry' )  => number_format_i18n( isset( $status['products'] ) ? (int) $status['products'] : 0 ),
 			__( 'Orders', 'basketry' )    => number_format_i18n( isset( $status['orders'] ) ? (int) $status['orders'] : 0 ),
 			__( 'Last sync', 'basketry' ) => $this->describe( isset( $status['last_sync'] ) ? $status['last_sync'] : null ),

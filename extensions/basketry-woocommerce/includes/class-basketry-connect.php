@@ -53,6 +53,13 @@ final class Basketry_Connect {
 		}
 		check_admin_referer( self::ACTION );
 
+		if ( ! Basketry_Settings::backend_is_https() ) {
+			// WooCommerce would refuse the approval with "The callback_url needs to be over SSL", after the merchant left this page.
+			Basketry_Admin::flash( 'error', __( 'Connect needs a Basketry backend on https: WooCommerce only sends the keys to an https address, and the backend URL is not one. Use an https backend URL, or connect with keys you created yourself (below).', 'basketry' ) );
+			wp_safe_redirect( Basketry_Settings::page_url() );
+			exit;
+		}
+
 		$result = Basketry_Client::start_connect( Basketry_Settings::ensure_plugin_key() );
 
 		if ( is_wp_error( $result ) ) {
@@ -96,6 +103,8 @@ final class Basketry_Connect {
 		if ( is_wp_error( $result ) ) {
 			Basketry_Admin::flash( 'error', $result->get_error_message() );
 		} else {
+			// The key pasted here replaces whatever key Basketry had before: that one is revoked.
+			Basketry_Lifecycle::after_connect( Basketry_Client::get( '/api/plugin/v1/status' ) );
 			Basketry_Admin::flash( 'success', __( 'Connected. Basketry is importing your products and orders.', 'basketry' ) );
 		}
 		wp_safe_redirect( Basketry_Settings::page_url() );

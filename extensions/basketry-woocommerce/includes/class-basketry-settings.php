@@ -16,6 +16,9 @@ final class Basketry_Settings {
 	const OPTION_PLUGIN_KEY      = 'basketry_plugin_key';
 	const OPTION_REQUIRE_CONSENT = 'basketry_require_consent';
 	const OPTION_REPLACE_RELATED = 'basketry_replace_related';
+	// The WooCommerce key Basketry used at the last connect, and the webhooks deactivation paused.
+	const OPTION_KEY_ID          = 'basketry_key_id';
+	const OPTION_PAUSED_WEBHOOKS = 'basketry_paused_webhooks';
 
 	/**
 	 * Every option the plugin may create; uninstall.php deletes exactly these.
@@ -28,6 +31,8 @@ final class Basketry_Settings {
 			self::OPTION_PLUGIN_KEY,
 			self::OPTION_REQUIRE_CONSENT,
 			self::OPTION_REPLACE_RELATED,
+			self::OPTION_KEY_ID,
+			self::OPTION_PAUSED_WEBHOOKS,
 		);
 	}
 
@@ -50,6 +55,16 @@ final class Basketry_Settings {
 			return false;
 		}
 		return 'https' === $scheme || ( 'http' === $scheme && self::is_debug() );
+	}
+
+	/**
+	 * Whether WooCommerce's approval screen can send keys to the backend: it only posts them to an
+	 * https callback URL ("The callback_url needs to be over SSL").
+	 *
+	 * @return bool
+	 */
+	public static function backend_is_https() {
+		return 'https' === wp_parse_url( self::backend_url(), PHP_URL_SCHEME );
 	}
 
 	/**

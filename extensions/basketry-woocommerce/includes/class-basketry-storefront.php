@@ -67,6 +67,8 @@ final class Basketry_Storefront {
 		add_filter( 'wp_consent_api_registered_' . plugin_basename( BASKETRY_FILE ), '__return_true' );
 
 		add_filter( 'woocommerce_add_cart_item_data', array( $this, 'tag_cart_item' ), 10, 3 );
+		// The order screen lists item meta with get_all_formatted_meta_data( '' ), which hides no "_" key by itself.
+		add_filter( 'woocommerce_hidden_order_itemmeta', array( $this, 'hide_item_meta' ) );
 		// Fires for the classic checkout and for the Store API (Checkout block) alike.
 		add_action( 'woocommerce_checkout_create_order_line_item', array( $this, 'tag_order_item' ), 10, 3 );
 		// An A/B test the shopper took part in: the widget keeps its mark in a cookie. The classic
@@ -457,6 +459,18 @@ final class Basketry_Storefront {
 
 		$cart_item_data[ self::ITEM_KEY ] = $block;
 		return $cart_item_data;
+	}
+
+	/**
+	 * Keeps the attribution out of the merchant's order screen; the REST API still returns it.
+	 *
+	 * @param string[] $hidden Meta keys the order screen does not show.
+	 * @return string[]
+	 */
+	public function hide_item_meta( $hidden ) {
+		$hidden   = is_array( $hidden ) ? $hidden : array();
+		$hidden[] = self::ITEM_KEY;
+		return $hidden;
 	}
 
 	/**

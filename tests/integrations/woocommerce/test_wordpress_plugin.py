@@ -329,21 +329,55 @@ def test_admin_post_handlers_check_nonce_and_capability():
     assert "option_page_capability_" in admin
 
 
-def test_uninstall_deletes_every_basketry_option_and_nothing_else():
+def test_uninstall_disconnects_and_deletes_every_basketry_option_and_nothing_else():
     code = without_comments(source(PLUGIN / "uninstall.php"))
     assert re.search(r"if\s*\(\s*!\s*defined\(\s*'WP_UNINSTALL_PLUGIN'\s*\)\s*\)\s*\{\s*exit;", code)
-    deleted = set(re.findall(r"'(basketry_[a-z_]+)'", code))
-    declared = set(re.findall(r"const OPTION_\w+\s*=\s*'(basketry_[a-z_]+)'", source(SETTINGS_FILE)))
+    assert "Basketry_Lifecycle::uninstall()" in code
+    settings = source(SETTINGS_FILE)
+    declared = set(re.findall(r"const OPTION_\w+\s*=\s*'(basketry_[a-z_]+)'", settings))
     assert declared == {
         "basketry_backend_url",
         "basketry_plugin_key",
         "basketry_require_consent",
         "basketry_replace_related",
+        "basketry_key_id",
+        "basketry_paused_webhooks",
     }
-    assert deleted == declared
-    assert "delete_option(" in code
+    listed = function_body(without_comments(settings), "option_names")
+    assert set(re.findall(r"self::(OPTION_\w+)", listed)) == set(re.findall(r"const (OPTION_\w+)", settings))
+    lifecycle = without_comments(source(PLUGIN / "includes" / "class-basketry-lifecycle.php"))
+    uninstall = function_body(lifecycle, "uninstall")
+    assert "Basketry_Settings::option_names()" in uninstall and "delete_option(" in uninstall
+    assert "/api/plugin/v1/uninstall" in uninstall
+    assert "delete_webhooks()" in uninstall and "revoke_keys(" in uninstall
+    # Only Basketry's rows of WooCommerce's tables; never orders, their meta or a table.
     for forbidden in ("$wpdb", "delete_post_meta", "wc_delete_order_item_meta", "DROP TABLE"):
         assert forbidden not in code
+    for forbidden in ("delete_post_meta", "wc_delete_order_item_meta", "DROP TABLE", "TRUNCATE"):
+        assert forbidden not in lifecycle
+
+
+def test_deactivation_pauses_and_activation_resumes():
+    code = without_comments(source(MAIN_FILE))
+    assert "register_deactivation_hook( __FILE__, array( 'Basketry_Lifecycle', 'deactivate' ) )" in code
+    assert "register_activation_hook( __FILE__, array( 'Basketry_Lifecycle', 'activate' ) )" in code
+    lifecycle = without_comments(source(PLUGIN / "includes" / "class-basketry-lifecycle.php"))
+    assert "'paused'" in function_body(lifecycle, "deactivate") and "/api/plugin/v1/pause" in lifecycle
+    assert "'active'" in function_body(lifecycle, "activate") and "/api/plugin/v1/resume" in lifecycle
+
+
+def test_the_order_screen_hides_the_attribution_meta():
+    code = without_comments(source(STOREFRONT_FILE))
+    # WooCommerce's order screen calls get_all_formatted_meta_data( '' ): a leading "_" alone does not hide it.
+    assert "add_filter( 'woocommerce_hidden_order_itemmeta', array( $this, 'hide_item_meta' ) )" in code
+    assert "self::ITEM_KEY" in function_body(code, "hide_item_meta")
+
+
+def test_connect_refuses_a_plain_http_backend_before_leaving_for_woocommerce():
+    code = without_comments(source(PLUGIN / "includes" / "class-basketry-connect.php"))
+    body = function_body(code, "handle_connect")
+    assert body.index("backend_is_https()") < body.index("start_connect(")
+    assert "https" in source(PLUGIN / "readme.txt").split("== Installation ==")[1].split("==")[0]
 
 
 def test_feature_compatibility_and_woocommerce_guard():
