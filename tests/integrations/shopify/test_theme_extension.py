@@ -51,6 +51,7 @@ EXPECTED_TOPICS = {
     "orders/paid",
     "orders/cancelled",
     "bulk_operations/finish",
+    "app_subscriptions/update",
 }
 COMPLIANCE_TOPICS = {"customers/data_request", "customers/redact", "shop/redact"}
 
