@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-requirements
 
-.PHONY: install demo test lint migrate bench-import bench-quality bench-scale bench-serving bench-sync bench-webhooks bench-woocommerce bench-fleet bench-soak clean
+.PHONY: install demo test lint theme-check migrate bench-import bench-quality bench-scale bench-serving bench-sync bench-webhooks bench-woocommerce bench-fleet bench-soak clean
 
 $(INSTALLED): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,23 @@ demo: migrate
 test: install
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest
 
-lint: install
+lint: install theme-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py theme_assets --check
+
+# Shopify's Theme Check over the theme app extension (what `shopify app deploy` runs), installed
+# from npm into an ignored folder named after the pinned version; any offense fails.
+THEME_CHECK_VERSION := 3.29.1
+THEME_CHECK_DIR := var/npm/theme-check-$(THEME_CHECK_VERSION)
+THEME_CHECK := $(THEME_CHECK_DIR)/node_modules/@shopify/theme-check-node/package.json
+
+$(THEME_CHECK):
+	npm install --prefix $(THEME_CHECK_DIR) --no-save --no-audit --no-fund --loglevel=error \
+		@shopify/theme-check-node@$(THEME_CHECK_VERSION)
+
+theme-check: $(THEME_CHECK)
+	NODE_PATH=$(THEME_CHECK_DIR)/node_modules node extensions/theme-check.cjs extensions/basketry-theme
 
 bench-import: install
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.import_online_retail

@@ -76,6 +76,13 @@ SHOPIFY_ADMIN_API_BASE_URL = os.environ.get("SHOPIFY_ADMIN_API_BASE_URL", "")
 # The theme app extension's id (`shopify app deploy` prints it; also in the Dev Dashboard): the
 # onboarding deep links into the theme editor need it. Empty: the links are not offered.
 SHOPIFY_THEME_EXTENSION_ID = os.environ.get("SHOPIFY_THEME_EXTENSION_ID", "")
+# Shopify Billing (integrations/shopify/billing.py, shops/plans.py). "off" switches it off entirely:
+# every shop gets every feature, nothing is charged (self-hosting for one's own stores).
+SHOPIFY_BILLING = os.environ.get("SHOPIFY_BILLING", "on").strip().lower() not in {"off", "0", "false", "no"}
+# Subscriptions are created with `test: true` (Shopify charges nothing; development stores accept
+# only these) unless this is switched off, which a production deployment must do. A test
+# subscription only unlocks a plan while this is on.
+SHOPIFY_BILLING_TEST = _env_flag("SHOPIFY_BILLING_TEST", default=True)
 # Refresh an expiring offline token this long before it runs out.
 SHOPIFY_TOKEN_REFRESH_MARGIN_SECONDS = 300
 # Largest webhook body accepted; Shopify's biggest payloads (orders with many lines) stay well below.
@@ -209,6 +216,8 @@ _QUEUE_BY_TASK = {
     "integrations.sync_run": {"queue": "sync"},
     "integrations.sync_poll": {"queue": "sync"},
     "integrations.sync_all": {"queue": "default"},
+    "integrations.shopify_billing_reconcile": {"queue": "sync"},
+    "integrations.shopify_billing_reconcile_all": {"queue": "default"},
     "integrations.woocommerce_connected": {"queue": "sync"},
     "integrations.woocommerce_webhooks_check_all": {"queue": "default"},
     "integrations.shops_purge_due": {"queue": "default"},
@@ -230,6 +239,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.sync_all",
         "schedule": crontab(minute=40, hour="*/6"),
         "args": ("reconcile",),
+    },
+    # Every 6 hours, offset from the sync: Shopify's active subscriptions decide each shop's plan
+    # (https://crontab.guru/#10_*/6_*_*_*).
+    "shopify-billing-reconcile": {
+        "task": "integrations.shopify_billing_reconcile_all",
+        "schedule": crontab(minute=10, hour="*/6"),
     },
     # Sundays 04:30 UTC, a full sync: deletions whose webhooks were lost (https://crontab.guru/#30_4_*_*_0).
     "shopify-full-weekly": {

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from config import health, openapi
 from integrations import admin_api
+from integrations.shopify import billing_views as shopify_billing_views
 from integrations.shopify import views as shopify_views
 from integrations.shopify import webhooks as shopify_webhooks
 from integrations.woocommerce import views as woocommerce_views
@@ -43,6 +44,8 @@ urlpatterns = [
     path("shopify/patch-id-token", shopify_views.patch_id_token, name="shopify-patch-id-token"),
     path("shopify/auth", shopify_views.oauth_start, name="shopify-oauth-start"),
     path("shopify/auth/callback", shopify_views.oauth_callback, name="shopify-oauth-callback"),
+    path("shopify/billing/return", shopify_billing_views.billing_return, name="shopify-billing-return"),
+    path("dashboard/billing", shopify_billing_views.billing_choose, name="dashboard-billing"),
     path("api/admin/v1/status", shopify_views.admin_status, name="admin-status"),
     path("api/admin/v1/privacy-requests", admin_api.privacy_requests, name="admin-privacy-requests"),
     path(

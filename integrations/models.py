@@ -1,4 +1,5 @@
-"""What the platform integrations record: webhook deliveries, sync runs and privacy requests."""
+"""What the platform integrations record: webhook deliveries, sync runs, privacy requests and
+Shopify app subscriptions."""
 
 from __future__ import annotations
 
@@ -102,3 +103,38 @@ class PrivacyRequest(ShopOwnedModel):
 
     class Meta:
         indexes = [models.Index(fields=["shop", "received_at"], name="privacyrequest_shop_time_idx")]
+
+
+class AppSubscription(ShopOwnedModel):
+    """One Shopify app subscription (Billing API) of the shop, as Shopify last reported it.
+
+    Created when the merchant asks for a plan (pending until they approve it on Shopify's
+    confirmation page), then kept current from `app_subscriptions/update` and from
+    `currentAppInstallation.activeSubscriptions`. Which plan the shop is on follows from these
+    (`Shop.plan`); nothing here concerns shoppers.
+    """
+
+    class Status(models.TextChoices):
+        # Shopify's AppSubscriptionStatus values (ACCEPTED is deprecated and treated as PENDING).
+        PENDING = "PENDING", "Pending approval"
+        ACTIVE = "ACTIVE", "Active"
+        DECLINED = "DECLINED", "Declined"
+        CANCELLED = "CANCELLED", "Cancelled"
+        EXPIRED = "EXPIRED", "Expired"
+        FROZEN = "FROZEN", "Frozen"
+
+    platform_id = models.CharField(max_length=128, help_text="Shopify's gid://shopify/AppSubscription/… id.")
+    name = models.CharField(max_length=255)
+    plan = models.CharField(max_length=16, help_text="The Basketry plan this subscription pays for.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    test = models.BooleanField(default=False)
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    # Shopify's own time of the last change: an older webhook never overwrites a newer state.
+    platform_updated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "platform_id"], name="appsubscription_shop_platform_id_unique")
+        ]

@@ -166,3 +166,45 @@ def woocommerce_webhooks_check_all() -> int:
             repaired += 1
             sync_run.delay(shop_id, "reconcile")
     return repaired
+
+
+# Sync queue (network-bound): one small Admin API query per shop, well within a minute even with
+# throttling waits. Network errors, 5xx and 429 beyond the client's own retries try again later.
+@shared_task(name="integrations.shopify_billing_reconcile", bind=True, soft_time_limit=60, time_limit=90)
+def shopify_billing_reconcile(self, shop_id: int) -> str | None:
+    from integrations.shopify.billing import billing_subscriptions_reconcile
+    from integrations.shopify.client import ShopifyApiError, ShopifyClient
+    from integrations.shopify.install import ShopifyReauthRequired
+    from shops.plans import shop_billed
+
+    with shop_scope_by_id(shop_id) as shop:
+        if shop is None or shop.status != shop.Status.INSTALLED or not shop_billed(shop=shop):
+            return None
+        try:
+            with ShopifyClient(shop=shop) as client:
+                return billing_subscriptions_reconcile(shop=shop, client=client).handle
+        except ShopifyApiError as error:
+            if error.retryable and self.request.retries < len(SYNC_RETRY_DELAYS):
+                raise self.retry(countdown=SYNC_RETRY_DELAYS[self.request.retries], exc=error) from error
+            logger.warning("billing.reconcile_failed shop=%s reason=%s", shop_id, error)
+        except (ShopifyReauthRequired, ValidationFailed) as error:
+            # No usable token: the plan stays as it is until the merchant opens the app again.
+            logger.warning("billing.reconcile_failed shop=%s reason=%s", shop_id, error)
+    return None
+
+
+# Fans out one billing reconciliation per installed Shopify shop; fast. Beat runs it every 6 hours,
+# which repairs a lost app_subscriptions/update.
+@shared_task(name="integrations.shopify_billing_reconcile_all", soft_time_limit=60, time_limit=90)
+def shopify_billing_reconcile_all() -> int:
+    from shops.models import Shop
+    from shops.plans import billing_enabled
+
+    if not billing_enabled():
+        return 0
+    shop_ids = list(
+        Shop.objects.filter(platform=Shop.Platform.SHOPIFY, status=Shop.Status.INSTALLED).values_list("pk", flat=True)
+    )
+    for shop_id in shop_ids:
+        shopify_billing_reconcile.delay(shop_id)
+    return len(shop_ids)

@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.db import models
 from django.utils import timezone
 
-from integrations.models import PrivacyRequest, SyncRun, WebhookDelivery
+from integrations.models import AppSubscription, PrivacyRequest, SyncRun, WebhookDelivery
 from recommendations.models import (
     DataProfile,
     EventDailyRollup,
@@ -222,6 +222,18 @@ def make_experiment_count(shop: Shop, *, save: bool = True, **overrides) -> Expe
     return _persist(ExperimentDailyCount(**fields), save)
 
 
+def make_app_subscription(shop: Shop, *, save: bool = True, **overrides) -> AppSubscription:
+    fields = dict(
+        shop=shop,
+        platform_id=f"gid://shopify/AppSubscription/{next(_sequence)}",
+        name="Basketry Growth",
+        plan="growth",
+        status=AppSubscription.Status.ACTIVE,
+    )
+    fields.update(overrides)
+    return _persist(AppSubscription(**fields), save)
+
+
 ROW_FACTORIES = {
     Product: make_product,
     Order: make_order,
@@ -239,4 +251,5 @@ ROW_FACTORIES = {
     OrderDailyRollup: make_order_rollup,
     Experiment: make_experiment,
     ExperimentDailyCount: make_experiment_count,
+    AppSubscription: make_app_subscription,
 }

@@ -65,6 +65,8 @@ def test_every_task_is_routed_to_its_queue():
         "integrations.sync_run": "sync",
         "integrations.sync_poll": "sync",
         "integrations.sync_all": "default",
+        "integrations.shopify_billing_reconcile": "sync",
+        "integrations.shopify_billing_reconcile_all": "default",
         "integrations.woocommerce_connected": "sync",
         "integrations.woocommerce_webhooks_check_all": "default",
         "integrations.shops_purge_due": "default",

@@ -117,6 +117,9 @@ PLATFORM_ROUTES = {
     "woocommerce-connect-manual",
     "dashboard-enter",
     "woocommerce-auth-callback",
+    # The shop comes from Basketry's own signature on the return URL it gave Shopify;
+    # tests/integrations/shopify/test_billing.py covers forged, expired and cross-shop returns.
+    "shopify-billing-return",
 }
 # Public storefront reads: the shop comes from the domain and they show only what a storefront
 # shows anyway; `test_storefront_never_shows_another_shops_products` covers them.
@@ -162,6 +165,8 @@ SHOP_SCOPED_ROUTES = {
     # tests/shops/test_dashboard_experiments.py
     "dashboard-experiments",
     "dashboard-experiment-stop",
+    # tests/integrations/shopify/test_billing.py: another shop's session or ID token changes nothing here
+    "dashboard-billing",
 }
 
 
@@ -337,7 +342,7 @@ def test_the_dashboard_shows_and_changes_only_the_sessions_shop(client, django_c
     row of shop B, B's rules and tests answer 404 like missing ones, and no write reaches B."""
     from django.urls import reverse
 
-    from integrations.models import PrivacyRequest
+    from integrations.models import AppSubscription, PrivacyRequest
     from recommendations.models import Experiment, MerchantRule
     from shops.dashboard.access import dashboard_link_create
     from shops.models import Shop
@@ -378,7 +383,12 @@ def test_the_dashboard_shows_and_changes_only_the_sessions_shop(client, django_c
         "dashboard-rule-edit": ((alpha_rule.pk,), {}),
         "dashboard-experiments": ((), {}),
     }
-    writes = {"dashboard-recommendation-action", "dashboard-rule-action", "dashboard-experiment-stop"}
+    writes = {
+        "dashboard-recommendation-action",
+        "dashboard-rule-action",
+        "dashboard-experiment-stop",
+        "dashboard-billing",
+    }
     dashboard_routes = {name for name in SHOP_SCOPED_ROUTES if name.startswith("dashboard-")}
     assert dashboard_routes == set(pages) | writes, "a dashboard route is missing from this test"
 
@@ -428,6 +438,11 @@ def test_the_dashboard_shows_and_changes_only_the_sessions_shop(client, django_c
                 "duration_days": "14",
             },
         )
+        # Plans are the session's shop's only (and WooCommerce shops are not billed at all).
+        billing = client.post(reverse("dashboard-billing"), {"plan": "growth", "shop": beta.domain, "shop_id": beta.pk})
+        assert billing.status_code == 400 and "beta" not in billing.content.decode()
+    assert AppSubscription.all_shops.filter(shop__in=[alpha, beta]).count() == 0
+    assert Shop.objects.get(pk=beta.pk).plan == "free"
     assert MerchantRule.all_shops.filter(shop=beta).count() == 1
     assert MerchantRule.all_shops.get(pk=beta_rule.pk).params == {"product_ids": [beta_product.pk]}
     assert Experiment.all_shops.filter(shop=beta).count() == 1

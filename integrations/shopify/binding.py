@@ -6,8 +6,9 @@ therefore be re-sent under another topic or another store's header. Before anyth
 
 - the body must have the shape of its topic (a product body is not a `shop/redact`);
 - where the body names its shop (compliance topics: `shop_domain` and `shop_id`; `app/uninstalled`:
-  the shop resource's `myshopify_domain`/`domain` and `id`; `app/scopes_update`: `shop_id`), the
-  name is required and must be the header's shop (the id once a sync has read it);
+  the shop resource's `myshopify_domain`/`domain` and `id`; `app/scopes_update`: `shop_id`;
+  `app_subscriptions/update`: `app_subscription.admin_graphql_api_shop_id`), the name is required
+  and must be the header's shop (the id once a sync has read it);
 - product and order bodies do not name the shop, but their ids are global on Shopify: an id that
   belongs to another Shopify shop's known product or order means the body is that shop's.
 """
@@ -118,12 +119,32 @@ def payload_check(*, topic: str, payload: dict, shop: Shop) -> None:
         # Before a sync has read the shop's id there is nothing to compare with; processing then
         # ignores the body (work_from_payload marks it unbound).
         _same_shop_id(shop, payload["shop_id"], field="shop_id")
+    elif topic == "app_subscriptions/update":
+        _subscription_check(shop, payload)
     elif topic == "bulk_operations/finish":
         _refuse_keys(topic, payload, _PRODUCT_KEYS, _ORDER_KEYS, _COMPLIANCE_KEYS)
         bulk_id = payload.get("admin_graphql_api_id")
         if not isinstance(bulk_id, str) or not bulk_id.startswith("gid://shopify/BulkOperation/"):
             raise PayloadInvalid("a bulk_operations/finish body needs the operation's admin_graphql_api_id")
         # Processing only wakes a sync of this shop waiting on that very operation id.
+
+
+def _subscription_check(shop: Shop, payload: dict) -> None:
+    """`app_subscriptions/update` (Shopify Billing): the subscription must name its shop, and that
+    shop must be this one once a sync has read its id (before that, processing only reads the
+    shop's subscriptions from Shopify: the body itself changes nothing)."""
+    _refuse_keys("app_subscriptions/update", payload, _PRODUCT_KEYS, _ORDER_KEYS, _COMPLIANCE_KEYS)
+    subscription = payload.get("app_subscription")
+    if not isinstance(subscription, dict):
+        raise PayloadInvalid("an app_subscriptions/update body needs its app_subscription")
+    subscription_id = subscription.get("admin_graphql_api_id")
+    if not isinstance(subscription_id, str) or not subscription_id.startswith("gid://shopify/AppSubscription/"):
+        raise PayloadInvalid("an app_subscriptions/update body needs the subscription's admin_graphql_api_id")
+    if "admin_graphql_api_shop_id" not in subscription:
+        raise ForeignPayload("an app_subscriptions/update body must name its shop (admin_graphql_api_shop_id)")
+    _same_shop_id(shop, subscription["admin_graphql_api_shop_id"], field="admin_graphql_api_shop_id")
+    if not isinstance(subscription.get("status"), str):
+        raise PayloadInvalid("an app_subscriptions/update body needs the subscription's status")
 
 
 def _products_of_this_shop(*, shop: Shop, ids: list[str]) -> None:

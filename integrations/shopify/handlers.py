@@ -85,6 +85,8 @@ def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
 
             run_id = waiting.pk
             transaction.on_commit(lambda: sync_poll.delay(shop.pk, run_id))
+        elif topic == "app_subscriptions/update":
+            return _subscription_update(shop=shop, work=work)
         elif topic == "app/scopes_update":
             if work.get("unbound"):
                 return Outcome.IGNORED, "the shop's id is not known yet: nothing ties the body to this shop"
@@ -94,3 +96,21 @@ def delivery_apply(*, shop: Shop, delivery: WebhookDelivery) -> tuple[str, str]:
         else:
             return Outcome.IGNORED, f"topic {topic} not handled"
     return Outcome.DONE, ""
+
+
+def _subscription_update(*, shop: Shop, work: dict) -> tuple[str, str]:
+    """Shopify Billing: apply the change, or, when the body is not tied to this shop yet or names
+    a subscription we did not start, read the shop's subscriptions from Shopify instead."""
+    from integrations.shopify.billing import billing_subscription_update_apply
+
+    if not work.get("unbound"):
+        applied, detail = billing_subscription_update_apply(shop=shop, work=work)
+        if applied:
+            return Outcome.DONE, detail
+        if detail.startswith("stale"):
+            return Outcome.IGNORED, detail
+    from integrations.tasks import shopify_billing_reconcile
+
+    shop_id = shop.pk
+    transaction.on_commit(lambda: shopify_billing_reconcile.delay(shop_id))
+    return Outcome.DONE, "the shop's subscriptions are read from Shopify"

@@ -35,13 +35,14 @@ KNOWN_TOPICS = (
     "app/uninstalled",
     "app/scopes_update",
     "bulk_operations/finish",
+    "app_subscriptions/update",
     *COMPLIANCE_TOPICS,
 )
 
 
 # Deliveries whose loss nothing else would repair: they wait for the WAL flush before the 200.
 # Catalogue and order changes do not: the periodic reconciliation brings back one a crash lost.
-DURABLE_TOPICS = (*COMPLIANCE_TOPICS, "app/uninstalled", "bulk_operations/finish")
+DURABLE_TOPICS = (*COMPLIANCE_TOPICS, "app/uninstalled", "bulk_operations/finish", "app_subscriptions/update")
 # Shopify's webhook ids are UUIDs; the column holds 255 characters.
 MAX_WEBHOOK_ID = 255
 
@@ -82,6 +83,16 @@ def work_from_payload(*, topic: str, payload: dict, shop: Shop) -> dict:
         return {
             "bulk_id": str(payload.get("admin_graphql_api_id") or ""),
             "status": str(payload.get("status") or ""),
+        }
+    if topic == "app_subscriptions/update":
+        subscription = payload["app_subscription"]
+        return {
+            "subscription_id": subscription["admin_graphql_api_id"],
+            "name": str(subscription.get("name") or "")[:255],
+            "status": str(subscription.get("status") or "")[:32],
+            "updated_at": str(subscription.get("updated_at") or "")[:64],
+            # Before a sync has read the shop's id nothing ties the body to this shop (binding.py).
+            "unbound": not shop.platform_id,
         }
     if topic == "app/scopes_update":
         if not shop.platform_id:

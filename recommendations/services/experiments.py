@@ -20,6 +20,7 @@ from recommendations.models import Experiment, ExperimentDailyCount
 from recommendations.storefront.cache import storefront_invalidate
 from shops.errors import ValidationFailed
 from shops.models import Shop
+from shops.plans import shop_plan_get
 
 ARM_KEYS = ("A", "B", "C")
 MIN_DAYS, MAX_DAYS = 7, 60
@@ -101,6 +102,17 @@ def experiment_create(
     ends_at = _local_midnight(shop, starts_on + dt.timedelta(days=duration_days))
     # Serialise creations per shop, so two overlapping tests cannot both pass the check below.
     Shop.objects.select_for_update().filter(pk=shop.pk).first()
+    plan = shop_plan_get(shop=shop)
+    open_tests = Experiment.objects.filter(stopped_at__isnull=True, ends_at__gt=now).count()
+    if not plan.allows_experiments(open_tests=open_tests):
+        _raise(
+            {
+                "block": f"the {plan.name} plan includes no A/B tests: upgrade on the Overview"
+                if plan.experiments == 0
+                else f"the {plan.name} plan runs {plan.experiments} A/B test at a time: stop one, "
+                "or upgrade on the Overview"
+            }
+        )
     overlapping = (
         Experiment.objects.filter(block=block, stopped_at__isnull=True, ends_at__gt=starts_at, starts_at__lt=ends_at)
         .order_by("starts_at")

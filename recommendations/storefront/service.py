@@ -20,6 +20,7 @@ from recommendations.services.widgets import WIDGETS_KEY, widget_defaults, widge
 from recommendations.storefront import cache as caches
 from shops.cache_guard import CacheUnavailable
 from shops.models import Product, Shop
+from shops.plans import shop_plan_get
 from shops.tenancy import shop_scope
 
 logger = logging.getLogger("basketry.storefront")
@@ -43,8 +44,12 @@ class ShopState:
     # The merchant's widget settings per block, read with the shop so a cache hit needs no query.
     # States cached before the settings existed have none: the defaults apply.
     widgets: dict = field(default_factory=dict)
-    # Scheduled and running A/B tests (recommendations.services.experiments), for assignment.
+    # Scheduled and running A/B tests (recommendations.services.experiments), for assignment;
+    # only as many as the shop's plan allows (shops/plans.py).
     experiments: list = field(default_factory=list)
+    # Whether the shop's plan includes personal lists; without, logged-in shoppers get the
+    # anonymous (popular) list. States cached before plans existed allow them.
+    personal: bool = True
 
     def block_settings(self, kind: str) -> dict:
         return self.widgets.get(kind) or widget_defaults(block=kind)
@@ -91,9 +96,12 @@ def shop_state_get(*, domain: str) -> ShopState | None:
         if shop is None:
             state = None
         else:
+            plan = shop_plan_get(shop=shop)
             with shop_scope(shop):
                 version = model_version_live()
-                experiments = experiments_for_storefront()
+                experiments = experiments_for_storefront() if plan.experiments != 0 else []
+            if plan.experiments is not None:
+                experiments = experiments[: plan.experiments]
             version_id = version.pk if version else None
             state = ShopState(
                 shop.pk,
@@ -102,6 +110,7 @@ def shop_state_get(*, domain: str) -> ShopState | None:
                 caches.new_generation(version_id),
                 widget_settings_from(stored=shop.settings.get(WIDGETS_KEY)),
                 experiments,
+                plan.personal,
             )
     except DatabaseError as error:
         raise StorefrontUnavailable("database unavailable") from error
@@ -217,6 +226,8 @@ def storefront_list_get(
     `customer_ref` (personal lists) must come from a platform-signed identity, never a raw id.
     `strategy` BEST_SELLERS renders an A/B test's arm without the model.
     """
+    if kind == "personal" and not state.personal:
+        customer_ref = ""  # the plan leaves personal lists out: the anonymous list, never an error
     cached_kind = f"{kind}~{strategy}" if strategy else kind
     anchor = _list_anchor(kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref)
     key = caches.list_key(shop_id=state.shop_id, generation=state.generation, kind=cached_kind, anchor=anchor)

@@ -416,3 +416,28 @@ def training_run_quality_list(*, limit: int = 10) -> list[TrainingRunQuality]:
                     lists.append(quality)
         runs.append(TrainingRunQuality(run=run, lists=lists))
     return runs
+
+
+def dashboard_billing_get(*, shop: Shop) -> dict | None:
+    """The Overview's Plan section: Shopify shops only (other platforms are not billed here)."""
+    from django.conf import settings
+
+    from shops.plans import PLANS, billing_enabled, shop_plan_get
+
+    if shop.platform != Shop.Platform.SHOPIFY:
+        return None
+    if not billing_enabled():
+        return {"billed": False}
+    from integrations.models import AppSubscription
+
+    pending = AppSubscription.objects.filter(status=AppSubscription.Status.PENDING).order_by("-pk").first()
+    current = shop_plan_get(shop=shop)
+    return {
+        "billed": True,
+        "plan": current,
+        "plans": list(PLANS.values()),
+        "pending": PLANS[pending.plan].name
+        if pending and pending.plan in PLANS and pending.plan != current.handle
+        else "",
+        "test": bool(settings.SHOPIFY_BILLING_TEST),
+    }

@@ -35,6 +35,9 @@ class Shop(models.Model):
     installed_at = models.DateTimeField()
     uninstalled_at = models.DateTimeField(null=True, blank=True)
     settings = models.JSONField(default=dict, blank=True)
+    # The billing plan (shops/plans.py) Shopify's active subscription pays for; written only by
+    # integrations/shopify/billing.py from what Shopify reports. Ignored with billing off.
+    plan = models.CharField(max_length=16, default="free")
     # Platform credentials (access tokens, API keys); encrypted at rest, never shown in the admin.
     credentials = EncryptedJSONField(default=dict, blank=True)
     # Key of the keyed hash that turns a platform customer id into a pseudonymous reference.

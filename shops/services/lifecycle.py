@@ -24,7 +24,9 @@ def shop_uninstall(*, shop: Shop, at=None) -> bool:
         locked.status = Shop.Status.UNINSTALLED
         locked.uninstalled_at = at or timezone.now()
         locked.credentials = {k: v for k, v in (locked.credentials or {}).items() if k not in _TOKEN_KEYS}
-        locked.save(update_fields=["status", "uninstalled_at", "credentials", "updated_at"])
+        # Shopify cancels an app's subscriptions on uninstall; a reinstall starts on Free.
+        locked.plan = "free"
+        locked.save(update_fields=["status", "uninstalled_at", "credentials", "plan", "updated_at"])
         from recommendations.storefront.cache import storefront_invalidate
 
         domain = locked.domain

@@ -1640,6 +1640,8 @@ class FakeShopify:
         raise error
 
     def _resolve(self, store: FakeStore, doc: _Document, requested: int) -> dict:
+        if doc.is_mutation and {field.name.value for field in doc.root_fields()} & _BILLING_MUTATIONS:
+            return _billing_resolve(store, doc)
         data: dict[str, Any] = {}
         extensions: dict[str, Any] = {}
         for field in doc.root_fields():
@@ -1663,6 +1665,7 @@ class FakeShopify:
             return {
                 "id": gid("AppInstallation", zlib.crc32(store.domain.encode()) % 10**8),
                 "accessScopes": [{"handle": scope, "description": ""} for scope in sorted(store.scopes)],
+                "activeSubscriptions": [store_billing(store).node(item) for item in store_billing(store).active()],
             }
         if name in ("products", "orders"):
             return self._connection(store, name, arguments, extensions)
@@ -1825,6 +1828,208 @@ _COLLECTION_HANDLES = (
 )  # fmt: skip
 _FINANCIAL_STATUSES = ("PAID", "PENDING", "AUTHORIZED", "PARTIALLY_REFUNDED", "REFUNDED")
 _FINANCIAL_WEIGHTS = (85, 4, 5, 3, 3)
+
+
+# --- Billing API (appSubscriptionCreate, appSubscriptionCancel, currentAppInstallation) ---
+
+
+_BILLING_MUTATIONS = {"appSubscriptionCreate", "appSubscriptionCancel"}
+_SUBSCRIPTION_STATUSES = ("PENDING", "ACTIVE", "DECLINED", "CANCELLED", "EXPIRED", "FROZEN")
+_PRICING_INTERVALS = ("EVERY_30_DAYS", "ANNUAL")
+
+
+class FakeBilling:
+    """One store's app subscriptions, as Shopify's Billing API keeps them.
+
+    A created subscription is PENDING until the test plays the merchant on the confirmation page
+    (`approve` / `decline`). Approving cancels the subscription it replaces, as Shopify does for
+    an app's single recurring subscription. `webhook_payload` is the `app_subscriptions/update`
+    body Shopify would send for a subscription's current state.
+    """
+
+    def __init__(self, store: FakeStore):
+        self.store = store
+        self.subscriptions: dict[str, dict] = {}
+        self.cancel_requests: list[str] = []
+        self._next_id = 29000001
+
+    def _gid(self, numeric: int) -> str:
+        return gid("AppSubscription", numeric)
+
+    def create(self, *, name: str, return_url: str, test: bool, line_items: list) -> dict:
+        numeric, self._next_id = self._next_id, self._next_id + 1
+        now = iso(utcnow())
+        subscription = {
+            "id": self._gid(numeric),
+            "name": name,
+            "status": "PENDING",
+            "test": bool(test),
+            "createdAt": now,
+            "updatedAt": now,
+            "currentPeriodEnd": None,
+            "returnUrl": return_url,
+            "lineItems": line_items,
+        }
+        self.subscriptions[subscription["id"]] = subscription
+        return subscription
+
+    def confirmation_url(self, subscription_id: str) -> str:
+        numeric = numeric_id(subscription_id)
+        return (
+            f"https://{self.store.domain}/admin/charges/4811/{numeric}/RecurringApplicationCharge/"
+            f"confirm_recurring_application_charge?signature={secrets.token_urlsafe(12)}"
+        )
+
+    def approve(self, subscription_id: str) -> str:
+        """The merchant approves; returns the URL Shopify sends them to (returnUrl + charge_id)."""
+        subscription = self.subscriptions[subscription_id]
+        for other in self.subscriptions.values():
+            if other is not subscription and other["status"] == "ACTIVE":
+                self._set(other, "CANCELLED")
+        self._set(subscription, "ACTIVE")
+        subscription["currentPeriodEnd"] = iso(utcnow() + timedelta(days=30))
+        return self._return_url(subscription)
+
+    def decline(self, subscription_id: str) -> str:
+        subscription = self.subscriptions[subscription_id]
+        self._set(subscription, "DECLINED")
+        return self._return_url(subscription)
+
+    def set_status(self, subscription_id: str, status: str) -> dict:
+        """Shopify changing a subscription on its own (frozen store, expired, cancelled on uninstall)."""
+        subscription = self.subscriptions[subscription_id]
+        self._set(subscription, status)
+        return subscription
+
+    def _set(self, subscription: dict, status: str) -> None:
+        assert status in _SUBSCRIPTION_STATUSES, status
+        subscription["status"] = status
+        # Strictly later each time, like Shopify's updated_at on successive changes.
+        previous = parse_iso(subscription["updatedAt"])
+        subscription["updatedAt"] = iso(max(utcnow(), previous + timedelta(seconds=1)))
+
+    @staticmethod
+    def _return_url(subscription: dict) -> str:
+        separator = "&" if "?" in subscription["returnUrl"] else "?"
+        return f"{subscription['returnUrl']}{separator}charge_id={numeric_id(subscription['id'])}"
+
+    def active(self) -> list[dict]:
+        return [item for item in self.subscriptions.values() if item["status"] == "ACTIVE"]
+
+    def webhook_payload(self, subscription_id: str) -> dict:
+        subscription = self.subscriptions[subscription_id]
+        price = (
+            ((subscription["lineItems"] or [{}])[0].get("plan") or {}).get("appRecurringPricingDetails") or {}
+        ).get("price") or {}
+        return {
+            "app_subscription": {
+                "admin_graphql_api_id": subscription["id"],
+                "name": subscription["name"],
+                "status": subscription["status"],
+                "admin_graphql_api_shop_id": gid("Shop", zlib.crc32(self.store.domain.encode()) % 10**8),
+                "created_at": subscription["createdAt"],
+                "updated_at": subscription["updatedAt"],
+                "currency": price.get("currencyCode", "USD"),
+                "capped_amount": None,
+                "price": str(price.get("amount", "")),
+                "interval": "every_30_days",
+                "plan_handle": None,
+            }
+        }
+
+    def node(self, subscription: dict) -> dict:
+        return {
+            "id": subscription["id"],
+            "name": subscription["name"],
+            "status": subscription["status"],
+            "test": subscription["test"],
+            "createdAt": subscription["createdAt"],
+            "currentPeriodEnd": subscription["currentPeriodEnd"],
+            "returnUrl": subscription["returnUrl"],
+            "trialDays": 0,
+            "lineItems": [
+                {
+                    "id": f"gid://shopify/AppSubscriptionLineItem/{numeric_id(subscription['id'])}?v=1",
+                    "plan": {
+                        "pricingDetails": {
+                            "__typename": "AppRecurringPricing",
+                            "interval": ((item.get("plan") or {}).get("appRecurringPricingDetails") or {}).get(
+                                "interval", "EVERY_30_DAYS"
+                            ),
+                            "price": ((item.get("plan") or {}).get("appRecurringPricingDetails") or {}).get("price"),
+                            "planHandle": None,
+                        }
+                    },
+                }
+                for item in subscription["lineItems"]
+            ],
+        }
+
+
+def store_billing(store: FakeStore) -> FakeBilling:
+    """The store's billing state, created on first use."""
+    billing = store.__dict__.get("billing")
+    if billing is None:
+        billing = store.__dict__["billing"] = FakeBilling(store)
+    return billing
+
+
+def _user_error(field: list[str] | None, message: str) -> dict:
+    return {"field": field, "message": message}
+
+
+def _billing_resolve(store: FakeStore, doc: _Document) -> dict:
+    """The Billing API's answer to a billing mutation (appSubscriptionCreate or appSubscriptionCancel)."""
+    field = doc.root_fields()[0]
+    operation = field.name.value
+    store.requests[-1]["operation"] = operation
+    billing = store_billing(store)
+    arguments = doc.arguments(field)
+
+    def pick(name: str) -> Any:
+        return arguments.get(name)
+
+    if operation == "appSubscriptionCancel":
+        subscription = billing.subscriptions.get(str(pick("id") or ""))
+        billing.cancel_requests.append(str(pick("id")))
+        if subscription is None or subscription["status"] != "ACTIVE":
+            payload = {"appSubscription": None, "userErrors": [_user_error(["id"], "Subscription not found")]}
+        else:
+            billing._set(subscription, "CANCELLED")
+            payload = {"appSubscription": {"id": subscription["id"], "status": "CANCELLED"}, "userErrors": []}
+        return {"data": {"appSubscriptionCancel": payload}, "extensions": {"cost": store._cost(10, 10)}}
+    errors = []
+    name, return_url, line_items = pick("name"), pick("returnUrl"), pick("lineItems")
+    if not isinstance(name, str) or not name.strip():
+        errors.append(_user_error(["name"], "Name can't be blank"))
+    if not isinstance(return_url, str) or urlsplit(return_url).scheme not in ("http", "https"):
+        errors.append(_user_error(["returnUrl"], "Return url is invalid"))
+    if not isinstance(line_items, list) or not line_items:
+        errors.append(_user_error(["lineItems"], "Line items can't be blank"))
+    for index, item in enumerate(line_items if isinstance(line_items, list) else []):
+        recurring = ((item or {}).get("plan") or {}).get("appRecurringPricingDetails") or {}
+        price = recurring.get("price") or {}
+        try:
+            amount = Decimal(str(price.get("amount")))
+        except (ArithmeticError, ValueError):
+            amount = Decimal("-1")
+        if amount <= 0 or price.get("currencyCode") not in ("USD", store.currency):
+            errors.append(_user_error(["lineItems", str(index), "plan"], "Price must be greater than 0"))
+        if recurring.get("interval", "EVERY_30_DAYS") not in _PRICING_INTERVALS:
+            errors.append(_user_error(["lineItems", str(index), "plan"], "Interval is invalid"))
+    if errors:
+        payload = {"appSubscription": None, "confirmationUrl": None, "userErrors": errors}
+    else:
+        subscription = billing.create(name=name, return_url=return_url, test=bool(pick("test")), line_items=line_items)
+        node = billing.node(subscription)
+        payload = {
+            "appSubscription": {
+                key: node[key] for key in ("id", "name", "status", "test", "createdAt", "currentPeriodEnd")
+            },
+            "confirmationUrl": billing.confirmation_url(subscription["id"]),
+            "userErrors": [],
+        }
+    return {"data": {"appSubscriptionCreate": payload}, "extensions": {"cost": store._cost(10, 10)}}
 
 
 def populate(

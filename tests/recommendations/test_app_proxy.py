@@ -32,6 +32,8 @@ def signed_query(params: dict[str, str], secret: str = SECRET) -> str:
 def shopify_store(settings):
     settings.SHOPIFY_API_SECRET = SECRET
     shop = make_shop(domain="proxy-test.myshopify.com", platform="shopify")
+    shop.plan = "growth"  # personal lists come with a paid plan (shops/plans.py; tests/.../test_billing.py)
+    shop.save(update_fields=["plan"])
     demo = demo_shop_generate(seed=3, product_count=50, order_count=900)
     with shop_scope(shop):
         demo_shop_load(shop=shop, demo=demo)

@@ -327,9 +327,10 @@ def test_a_personal_block_sends_the_plugin_signed_token(live_server, demo_store,
 def test_behind_the_shopify_app_proxy_every_request_stays_on_the_store_and_is_signed(
     live_server, demo_store, browser_page, settings, monkeypatch
 ):
-    """The theme extension's app embed loads the widget from /apps/basketry; here the browser
-    plays Shopify's proxy: it forwards /apps/basketry/* to the app's /proxy/* with Shopify's
-    signature, as the real proxy does."""
+    """The theme extension's app embed loads the widget from the extension's assets on Shopify's
+    CDN and its data from /apps/basketry; here the browser plays the CDN (serving the extension's
+    asset file) and Shopify's proxy: it forwards /apps/basketry/* to the app's /proxy/* with
+    Shopify's signature, as the real proxy does."""
     import hashlib
     import hmac
     import time
@@ -359,8 +360,23 @@ def test_behind_the_shopify_app_proxy_every_request_stays_on_the_store_and_is_si
         forwarded.append(url.path)
         route.fulfill(response=route.fetch(url=target))
 
-    embed = Path(settings.BASE_DIR, "extensions/basketry-theme/blocks/basketry-embed.liquid").read_text()
+    extension = Path(settings.BASE_DIR, "extensions/basketry-theme")
+    embed = (extension / "blocks/basketry-embed.liquid").read_text()
+    cdn_url = "https://cdn.shopify.com/extensions/0a1b2c3d/basketry-theme-7/assets/basketry-widget.js"
     script_tag = next(line for line in embed.splitlines() if line.startswith("<script src="))
+    # What Shopify renders for the Liquid filter: the asset's URL on its CDN.
+    script_tag = script_tag.replace("{{ 'basketry-widget.js' | asset_url }}", cdn_url)
+    assert cdn_url in script_tag
+    cdn: list[str] = []
+
+    def shopify_cdn(route):
+        cdn.append(route.request.url)
+        asset = (extension / "assets/basketry-widget.js").read_bytes()
+        route.fulfill(content_type="application/javascript", body=asset)
+
+    page.route(cdn_url, shopify_cdn)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
     page.route("**/apps/basketry/**", shopify_proxy)
     page.route(
         f"**/demo/{shop.domain}/products/{anchor}",
@@ -375,5 +391,48 @@ def test_behind_the_shopify_app_proxy_every_request_stays_on_the_store_and_is_si
     bundle = page.locator('[data-basketry="bought_together"] section')
     bundle.wait_for()
     assert titles[complement] in bundle.locator("li a span").all_inner_texts()
-    assert "/apps/basketry/widget.js" in forwarded and "/apps/basketry/recommendations" in forwarded
+    assert cdn == [cdn_url]
+    assert "/apps/basketry/recommendations" in forwarded and "/apps/basketry/widget.js" not in forwarded
+    # Only the script comes from the CDN; every data request stays on the store and is signed.
+    assert [url for url in requests if not url.startswith(live_server.url)] == [cdn_url]
     assert problems == []
+
+
+# PostgreSQL: the live server answers the widget's parallel requests from several threads.
+@pytest.mark.services("postgres", "chromium")
+def test_a_product_without_an_image_or_with_a_broken_one_shows_a_neutral_placeholder(
+    live_server, demo_store, browser_page
+):
+    shop, anchor, _, _ = demo_store
+    page, problems = browser_page
+    missing_image = f"{live_server.url}/static/basketry/no-such-image.png"
+
+    def without_images(route):
+        data = route.fetch().json()
+        assert len(data["items"]) >= 3, "the test needs three cards"
+        data["items"][0]["image_url"] = ""
+        data["items"][1]["image_url"] = missing_image
+        route.fulfill(content_type="application/json", body=json.dumps(data))
+
+    page.route("**/api/storefront/v1/recommendations?*type=related*", without_images)
+    page.goto(f"{live_server.url}/demo/{shop.domain}/products/{anchor}")
+    cards = page.locator('[data-basketry="related"] section li')
+    cards.nth(2).wait_for()
+    page.locator('[data-basketry="related"] li:nth-child(2) .ph').wait_for()
+
+    # No <img> left in the first two cards: nothing the browser could draw as a broken image.
+    assert cards.nth(0).locator("img").count() == 0 and cards.nth(0).locator(".ph").count() == 1
+    assert cards.nth(1).locator("img").count() == 0 and cards.nth(1).locator(".ph").count() == 1
+    # The tile takes the place of the picture: same box as a real image, a visible neutral fill.
+    image = cards.nth(2).locator("img")
+    image.scroll_into_view_if_needed()
+    page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=image.element_handle())
+    tile, picture = cards.nth(0).locator(".ph").bounding_box(), image.bounding_box()
+    assert tile["width"] == picture["width"] > 0 and tile["height"] == picture["height"] > 0
+    fill = cards.nth(0).locator(".ph").evaluate("el => getComputedStyle(el).backgroundColor")
+    assert fill not in ("", "rgba(0, 0, 0, 0)", "transparent")
+    # The card still links to the product and names it.
+    assert cards.nth(0).locator("a").get_attribute("href") and cards.nth(0).locator("a span").inner_text().strip()
+    page.screenshot(path=str(ARTIFACTS / "widget-placeholder.png"), full_page=True)
+    # The 404 for the broken image is the only console error: the browser's own report of it.
+    assert all("404" in problem for problem in problems), problems

@@ -10,14 +10,14 @@
   var CSS = ".bsk{min-height:var(--basketry-min-height,300px);font:inherit;color:var(--basketry-text,inherit)}" +
     ".bsk h2{font-size:var(--basketry-title-size,1.25rem);margin:0 0 .75rem}" +
     ".bsk ul{display:grid;grid-template-columns:repeat(auto-fill,minmax(var(--basketry-card-width,150px),1fr));gap:1rem;list-style:none;margin:0;padding:0}" +
-    ".bsk li{display:flex;flex-direction:column;gap:.35rem}.bsk img{width:100%;height:auto;aspect-ratio:1;object-fit:cover;border-radius:var(--basketry-radius,6px);background:#eee}" +
+    ".bsk li{display:flex;flex-direction:column;gap:.35rem}.bsk img,.bsk .ph{display:block;width:100%;height:auto;aspect-ratio:1;object-fit:cover;border-radius:var(--basketry-radius,6px);background:#eee}" +
     ".bsk a{color:inherit}.bsk .p{font-weight:600}.bsk details{font-size:.85rem}.bsk summary{cursor:pointer}" +
     ".bsk button{align-self:start;padding:.6rem 1rem;border:0;border-radius:var(--basketry-radius,6px);background:var(--basketry-accent,#1f6f4a);color:var(--basketry-accent-text,#fff);font:inherit;cursor:pointer}" +
     ".bsk button:focus-visible,.bsk a:focus-visible,.bsk summary:focus-visible,.bsk input:focus-visible{outline:3px solid var(--basketry-focus,#1a56db);outline-offset:2px}" +
     ".bsk .t{margin:.75rem 0}.bsk .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
     // Layouts: the dashboard's setting, or a theme block's data-layout ("row" is the theme editor's carousel).
     ".bsk-carousel ul,.bsk-row ul{grid-auto-flow:column;grid-auto-columns:var(--basketry-card-width,150px);grid-template-columns:none;overflow-x:auto;scroll-snap-type:x mandatory;padding:4px}" +
-    ".bsk-carousel li,.bsk-row li{scroll-snap-align:start}.bsk-list ul{grid-template-columns:1fr}.bsk-list a{display:flex;gap:1rem;align-items:center}.bsk-list img{width:96px}";
+    ".bsk-carousel li,.bsk-row li{scroll-snap-align:start}.bsk-list ul{grid-template-columns:1fr}.bsk-list a{display:flex;gap:1rem;align-items:center}.bsk-list img,.bsk-list .ph{width:96px;flex:none}";
 
   // Events carry proof: Shopify's App Proxy signature, or the page token a store signed.
   var queue = [], shopOf = null, tokenOf = "", shopify = false;
@@ -121,7 +121,10 @@
     }
     var link = el("a", { href: item.url || "#" });
     link.addEventListener("click", function () { track(block, "click", item); flush(); });
-    link.appendChild(el("img", { src: item.image_url, alt: "", width: "300", height: "300", loading: "lazy", decoding: "async" }));
+    // No image, or a broken one: a neutral tile of the same size instead of the browser's icon.
+    var tile = el("i", { "class": "ph" }), img = item.image_url ? el("img", { src: item.image_url, alt: "", width: "300", height: "300", loading: "lazy", decoding: "async" }) : tile;
+    img.onerror = function () { img.replaceWith(tile); };
+    link.appendChild(img);
     link.appendChild(el("span", {}, item.title));
     li.appendChild(link);
     li.appendChild(el("span", { "class": "p" }, money(item.price, item.currency)));

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from shops.dashboard.selectors import dashboard_overview_get, dashboard_progress_get
+from shops.dashboard.selectors import dashboard_billing_get, dashboard_overview_get, dashboard_progress_get
 from shops.dashboard.views.base import dashboard_page
 from shops.models import Shop
 
@@ -12,7 +12,9 @@ from shops.models import Shop
 PROGRESS_POLL_MILLISECONDS = 4000
 
 
-def overview_render(request: HttpRequest, shop: Shop, *, welcome: str = "") -> HttpResponse:
+def overview_render(
+    request: HttpRequest, shop: Shop, *, welcome: str = "", billing_error: str = "", status: int = 200
+) -> HttpResponse:
     """The Overview of the shop in scope; also what Shopify admin opens as the app's home."""
     return render(
         request,
@@ -25,7 +27,10 @@ def overview_render(request: HttpRequest, shop: Shop, *, welcome: str = "") -> H
             "welcome": welcome,
             "theme_links": _theme_links(shop),
             "customer_access": _customer_access(shop),
+            "billing": dashboard_billing_get(shop=shop),
+            "billing_error": billing_error,
         },
+        status=status,
     )
 
 

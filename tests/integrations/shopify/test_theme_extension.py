@@ -8,7 +8,10 @@ Django routes, third-party requests) without the CLI or a network.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +20,7 @@ import pytest
 from django.conf import settings
 from django.urls import Resolver404, resolve
 
+from integrations.shopify import theme_assets
 from integrations.shopify.theme import (
     APP_BLOCK_TEMPLATES,
     APP_EMBED_HANDLES,
@@ -31,6 +35,9 @@ BLOCKS_DIR = EXTENSION / "blocks"
 ASSETS_DIR = EXTENSION / "assets"
 LOCALES_DIR = EXTENSION / "locales"
 WIDGET_JS = REPO / "recommendations" / "static" / "basketry" / "widget.js"
+WIDGET_ASSET = ASSETS_DIR / "basketry-widget.js"
+# What Shopify's CDN serves the extension's widget from: the Liquid filter, never a fixed host.
+WIDGET_ASSET_SRC = "{{ 'basketry-widget.js' | asset_url }}"
 
 WEBHOOK_URI = "/webhooks/shopify"
 EXPECTED_TOPICS = {
@@ -44,6 +51,7 @@ EXPECTED_TOPICS = {
     "orders/paid",
     "orders/cancelled",
     "bulk_operations/finish",
+    "app_subscriptions/update",
 }
 COMPLIANCE_TOPICS = {"customers/data_request", "customers/redact", "shop/redact"}
 
@@ -322,10 +330,11 @@ def test_no_request_leaves_the_storefront_origin(path):
     assert not URL_RE.search(text), f"{path.name} points at another host: {URL_RE.search(text).group(0)!r}"
     for tag in SCRIPT_TAG_RE.findall(text):
         src = _attributes(tag).get("src")
-        assert src is None or src.startswith("/apps/basketry/"), f"{path.name} loads a script from {src!r}"
+        # Scripts come from the extension's own assets on Shopify's CDN (Theme Check's RemoteAsset).
+        assert src is None or re.fullmatch(r"\{\{ '[\w.-]+\.js' \| asset_url \}\}", src), f"{path.name} loads {src!r}"
 
 
-def test_embed_loads_the_widget_through_the_app_proxy():
+def test_embed_loads_the_widget_from_the_extension_and_its_data_through_the_app_proxy():
     source = _block_files()[EMBED]
     proxy = _app_config()["app_proxy"]
     base = f"/{proxy['prefix']}/{proxy['subpath']}"
@@ -334,10 +343,61 @@ def test_embed_loads_the_widget_through_the_app_proxy():
 
     assert _schema(source)["target"] == "body"
     assert len(widget) == 1, "the widget must be loaded exactly once"
-    assert widget[0]["src"] == f"{base}/widget.js" == "/apps/basketry/widget.js"
+    assert widget[0]["src"] == WIDGET_ASSET_SRC
+    assert WIDGET_ASSET.is_file()
     assert "defer" in widget[0], "a parser-blocking widget would delay the page"
-    assert widget[0]["data-api"] == base
+    # The script lives on Shopify's CDN; lists and events stay on the store's own App Proxy.
+    assert widget[0]["data-api"] == base == "/apps/basketry"
     assert widget[0]["data-proxy"] == "1"
+
+
+def test_the_extensions_widget_is_the_file_the_backend_serves(client):
+    shipped = WIDGET_ASSET.read_bytes()
+
+    assert shipped == WIDGET_JS.read_bytes(), "run `manage.py theme_assets` after changing widget.js"
+    assert [state.current for state in theme_assets.theme_assets_state()] == [True]
+    # Older embeds and the WordPress plugin load the backend's copy: the same bytes.
+    assert client.get("/proxy/widget.js").content == shipped
+
+
+def test_theme_assets_command_rewrites_a_stale_copy_and_check_fails_until_then(tmp_path, monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setattr(theme_assets, "EXTENSION_ASSETS", tmp_path)
+    (tmp_path / "basketry-widget.js").write_text("/* an older widget */", encoding="utf-8")
+
+    with pytest.raises(CommandError, match=r"out of date: basketry-widget\.js"):
+        call_command("theme_assets", "--check")
+    assert (tmp_path / "basketry-widget.js").read_text(encoding="utf-8") == "/* an older widget */"
+
+    call_command("theme_assets")
+    assert (tmp_path / "basketry-widget.js").read_bytes() == WIDGET_JS.read_bytes()
+    call_command("theme_assets", "--check")
+
+
+def _requires_services() -> bool:
+    return os.environ.get("REQUIRE_SERVICES", "").strip() in {"1", "true", "yes"}
+
+
+def test_theme_check_reports_no_offenses():
+    """Shopify's Theme Check, pinned and installed from npm by `make theme-check` into var/npm/."""
+    missing = [tool for tool in ("make", "npm", "node") if shutil.which(tool) is None]
+    if missing:
+        reason = f"Theme Check needs {', '.join(missing)}"
+        if _requires_services():
+            pytest.fail(f"REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    run = subprocess.run(
+        ["make", "--no-print-directory", "-s", "theme-check"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    if run.returncode != 0 and "offense" not in run.stdout:
+        reason = f"Theme Check could not be installed or started: {(run.stderr or run.stdout).strip()[-500:]}"
+        if _requires_services():
+            pytest.fail(f"REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+
+    assert run.returncode == 0, run.stdout
+    assert "basketry-theme: 0 offense(s)" in run.stdout
 
 
 def test_embed_labels_cover_every_label_the_widget_reads():
