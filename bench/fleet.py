@@ -444,6 +444,15 @@ def main() -> None:  # noqa: C901, PLR0915 - one phase after another, each repor
             "peak_rss_mib": peaks,
             "pool_processes_seen": Counter(name.split(":")[0] for name in peaks if not name.endswith(":parent")),
         }
+        # Where a large shop's training spends its time, and what it chose (from the runs' reports).
+        summary["fleet_retrain"]["large_runs"] = [
+            {"domain": domain, "status": status, "timings": json.loads(timings or "null"), "error": error[:200]}
+            for domain, status, timings, error in db.rows(
+                "SELECT s.domain, r.status, r.report -> 'timings', r.error FROM recommendations_trainingrun r "
+                "JOIN shops_shop s ON s.id = r.shop_id WHERE s.domain LIKE 'large-%' "
+                f"AND r.created_at >= to_timestamp({since}) AND r.finished_at IS NOT NULL"
+            )
+        ]
         say(f"fleet retrain with {options.workers} + 1 (large) worker processes: {summary['fleet_retrain']}")
         if runs_unfinished(db):
             db.rows("UPDATE recommendations_trainingrun SET status = 'failed' WHERE status IN ('queued', 'running')")

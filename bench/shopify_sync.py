@@ -73,7 +73,8 @@ with FakeShopify(client_id="bench", client_secret="bench-secret", bulk_polls_unt
             for product_id in products:
                 product = store.products[product_id]
                 store.touch_product(product_id, title=product["title"] + " (new)")
-            open_orders = [o for o in visible() if not o["cancelledAt"]]
+            # Refundable orders only: a test order stays a test order whatever its payment does.
+            open_orders = [o for o in visible() if not o["cancelledAt"] and not o["test"]]
             orders = rng.sample(open_orders, max(1, int(len(visible()) * CHANGED_SHARE)))
             for order in orders:
                 store.touch_order(int(order["legacyResourceId"]), displayFinancialStatus="REFUNDED")
