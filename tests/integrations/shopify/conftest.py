@@ -22,6 +22,16 @@ def shopify_settings(settings):
     return settings
 
 
+@pytest.fixture
+def fake(shopify_settings):
+    """The fake Shopify Admin API, with the client pointed at it."""
+    from tests.fakes.shopify import FakeShopify
+
+    with FakeShopify(client_id=API_KEY, client_secret=SECRET) as server:
+        shopify_settings.SHOPIFY_ADMIN_API_BASE_URL = f"{server.base_url}/shops/{{shop}}"
+        yield server
+
+
 def id_token(domain: str, *, secret: str = SECRET, audience: str = API_KEY) -> str:
     """An App Bridge ID token for `domain`, signed as Shopify signs them (HS256, the app secret)."""
     import time

@@ -23,8 +23,8 @@ from integrations.tasks import shopify_billing_reconcile, shopify_billing_reconc
 from shops.models import Shop
 from shops.plans import GROWTH, UNMETERED, shop_plan_get
 from shops.tenancy import shop_scope
-from tests.fakes.shopify import FakeShopify, store_billing
-from tests.integrations.shopify.conftest import API_KEY, SECRET, id_token, signed_webhook
+from tests.fakes.shopify import store_billing
+from tests.integrations.shopify.conftest import API_KEY, id_token, signed_webhook
 
 DOMAIN = "billing-shop.myshopify.com"
 OTHER = "other-billing.myshopify.com"
@@ -34,13 +34,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def fake(shopify_settings):
+def fake(fake, shopify_settings):
     shopify_settings.SHOPIFY_BILLING = True
     shopify_settings.SHOPIFY_BILLING_TEST = True
     shopify_settings.APP_URL = "https://basketry.example.com"
-    with FakeShopify(client_id=API_KEY, client_secret=SECRET) as server:
-        shopify_settings.SHOPIFY_ADMIN_API_BASE_URL = f"{server.base_url}/shops/{{shop}}"
-        yield server
+    return fake
 
 
 def _connect(fake, domain: str) -> Shop:

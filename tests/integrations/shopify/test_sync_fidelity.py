@@ -15,18 +15,10 @@ from integrations.shopify.queries import client_documents
 from integrations.shopify.sync import SyncFailed
 from shops.models import Order, OrderLine, Product, Shop
 from shops.tenancy import shop_scope
-from tests.fakes.shopify import FakeShopify, populate
-from tests.integrations.shopify.conftest import API_KEY, SECRET
+from tests.fakes.shopify import populate
 
 DOMAIN = "faithful.myshopify.com"
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def fake(shopify_settings):
-    with FakeShopify(client_id=API_KEY, client_secret=SECRET) as server:
-        shopify_settings.SHOPIFY_ADMIN_API_BASE_URL = f"{server.base_url}/shops/{{shop}}"
-        yield server
 
 
 @pytest.fixture
