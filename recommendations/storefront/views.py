@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -59,6 +60,29 @@ def _json(status: int, body: bytes) -> HttpResponse:
     response = HttpResponse(body, status=status, content_type="application/json")
     for header, value in _CORS.items():
         response[header] = value
+    return response
+
+
+def _shared_caching(request: HttpRequest, response: HttpResponse, kind: str) -> HttpResponse:
+    """Caching headers of a list answer. A personal list depends on who asked: never stored. Any
+    other may be kept by browsers and CDNs but is revalidated on every use (`no-cache` with an
+    ETag of the body), so a merchant's change shows on the next request and an unchanged list
+    costs a 304 without a body."""
+    if kind == "personal":
+        response["Cache-Control"] = "private, no-store"
+        return response
+    if response.status_code != 200:
+        return response
+    etag = f'"{hashlib.blake2b(response.content, digest_size=12).hexdigest()}"'
+    response["ETag"] = etag
+    response["Cache-Control"] = "public, no-cache"
+    asked = {tag.strip().removeprefix("W/") for tag in request.headers.get("If-None-Match", "").split(",")}
+    if etag in asked or "*" in asked:
+        unchanged = HttpResponseNotModified()
+        for header in ("ETag", "Cache-Control", *_CORS):
+            if header in response:
+                unchanged[header] = response[header]
+        return unchanged
     return response
 
 
@@ -115,10 +139,7 @@ def recommendations(request: HttpRequest) -> HttpResponse:
     except (StorefrontUnavailable, DatabaseError):
         return _error(503, "recommendations are unavailable right now")
     response = _render_response(kind, rendered, limit or block["items"], block, experiment)
-    # Browsers and CDNs may reuse a list briefly; stock and rule changes reach the server at once.
-    # A personal answer depends on who asked: never shared.
-    response["Cache-Control"] = "private, no-store" if kind == "personal" else "public, max-age=30"
-    return response
+    return _shared_caching(request, response, kind)
 
 
 def _customer_ref_from_token(shop_id: int, *, domain: str, token: str) -> str | None:
@@ -341,8 +362,7 @@ def app_proxy_recommendations(request: HttpRequest) -> HttpResponse:
     else:
         response = _render_response(kind, rendered, limit, block, experiment)
     # Personal answers depend on who is logged in: no shared caches.
-    response["Cache-Control"] = "private, no-store" if kind == "personal" else "public, max-age=30"
-    return response
+    return _shared_caching(request, response, kind)
 
 
 @csrf_exempt  # signed by Shopify in the query string; no session or cookie is involved

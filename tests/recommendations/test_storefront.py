@@ -114,6 +114,33 @@ def test_an_unpublished_product_leaves_the_lists_at_once(client, trained, django
     assert shown not in [item["product_id"] for item in after]
 
 
+def test_lists_are_revalidated_on_every_use_and_an_unchanged_one_is_a_304(
+    client, trained, django_capture_on_commit_callbacks
+):
+    shop, _, anchor = trained
+    first = get(client, shop=shop.domain, type="bought_together", product_id=anchor)
+    etag = first["ETag"]
+    # Browsers and CDNs may keep the list, but must ask again before each use.
+    assert first["Cache-Control"] == "public, no-cache" and etag.startswith('"')
+    again = client.get(
+        URL, {"shop": shop.domain, "type": "bought_together", "product_id": anchor}, HTTP_IF_NONE_MATCH=etag
+    )
+    assert again.status_code == 304 and again.content == b"" and again["ETag"] == etag
+    assert again["Access-Control-Allow-Origin"] == "*"
+    # A change the merchant makes shows on the very next request: the tag no longer matches.
+    shown = first.json()["items"][0]["product_id"]
+    with shop_scope(shop), django_capture_on_commit_callbacks(execute=True):
+        product = Product.objects.get(external_id=shown)
+        product_bulk_upsert(shop=shop, records=[dataclasses.replace(record_of(product), status="archived")])
+    changed = client.get(
+        URL, {"shop": shop.domain, "type": "bought_together", "product_id": anchor}, HTTP_IF_NONE_MATCH=etag
+    )
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert shown not in [item["product_id"] for item in changed.json()["items"]]
+    # Errors carry no tag to revalidate against.
+    assert "ETag" not in get(client, shop=shop.domain, type="nope", product_id=anchor)
+
+
 def test_a_deleted_product_leaves_the_lists_at_once_and_a_restore_brings_it_back(
     client, trained, django_capture_on_commit_callbacks
 ):
