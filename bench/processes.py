@@ -64,8 +64,11 @@ def redis_info(url: str, section: str) -> dict[str, str]:
     return dict(line.split(":", 1) for line in output.stdout.splitlines() if ":" in line)
 
 
-def gunicorn_start(env: dict, port: int, *, workers: int = 2, threads: int = 4) -> subprocess.Popen:
-    """gunicorn with threaded workers, so a slow client holds one thread rather than a worker."""
+def gunicorn_start(
+    env: dict, port: int, *, workers: int = 2, threads: int = 4, worker_class: str = "gthread"
+) -> subprocess.Popen:
+    """gunicorn (threaded workers by default, so a slow client holds one thread rather than a
+    worker), answering /livez before this returns."""
     server = subprocess.Popen(
         [
             sys.executable,
@@ -75,7 +78,7 @@ def gunicorn_start(env: dict, port: int, *, workers: int = 2, threads: int = 4) 
             "--workers",
             str(workers),
             "--worker-class",
-            "gthread",
+            worker_class,
             "--threads",
             str(threads),
             "--bind",

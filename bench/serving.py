@@ -18,10 +18,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
-from bench.common import ROOT, manage, scratch_database_env
+from bench.common import manage, scratch_database_env
+from bench.processes import gunicorn_start, stop
 
 PORT = 8765
 DURATION = "20s"
@@ -63,30 +63,9 @@ def main() -> None:
     product_ids = re.findall(r"^P\d+$", ids, flags=re.MULTILINE)
     subprocess.run(["redis-cli", "-u", redis_url, "FLUSHDB"], check=True, capture_output=True)
 
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    server = gunicorn_start(env, PORT, workers=2, threads=1, worker_class="sync")
     try:
         base = f"http://127.0.0.1:{PORT}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/livez", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         path = f"/api/storefront/v1/recommendations?shop={SHOP}&type=related&limit=8&product_id="
         for product_id in product_ids:  # warm Redis (both workers then warm their own LRU)
             urllib.request.urlopen(f"{base}{path}{product_id}", timeout=5).read()
@@ -97,8 +76,7 @@ def main() -> None:
         rec_rate, rec_latency = wrk(base, script.name)
         os.unlink(script.name)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
     print(f"gunicorn 2 sync workers, wrk -t2 -c{CONNECTIONS} -d{DURATION}, {len(product_ids)} products")
     print(f"/livez:           {livez_rate:8.0f} req/s, latency p50 {livez_latency['50']}, p99 {livez_latency['99']}")
     print(f"recommendations:  {rec_rate:8.0f} req/s, latency p50 {rec_latency['50']}, p99 {rec_latency['99']}")

@@ -23,10 +23,10 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 
-from bench.common import ROOT, manage, scratch_database_env
+from bench.common import manage, scratch_database_env
+from bench.processes import gunicorn_start, stop
 
 PORT = 8766
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
@@ -155,37 +155,16 @@ def main() -> None:
     manage(env, "migrate", "-v0")
     manage(env, "create_shop", "--platform", "shopify", "--domain", DOMAIN, "--currency", "EUR")
     subprocess.run(["redis-cli", "-u", env["REDIS_URL"], "FLUSHDB"], check=True, capture_output=True)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--workers",
-            str(WORKERS),
-            "--threads",
-            str(THREADS),
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
+    # Several threads make gunicorn's worker threaded, as gunicorn itself does; one keeps it sync.
+    server = gunicorn_start(
+        env, PORT, workers=WORKERS, threads=THREADS, worker_class="gthread" if THREADS > 1 else "sync"
     )
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/livez", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         _load(RATE * 2)  # warm-up: imports, connections, first queries
         total = RATE * SECONDS
         latencies, failures, wall = _load(total)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
     _, _, recorded = manage(
         env, "shell", "-c", "from integrations.models import WebhookDelivery; print(WebhookDelivery.all_shops.count())"
     )

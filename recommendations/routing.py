@@ -49,8 +49,10 @@ def training_time_limits(queue: str) -> dict[str, int]:
 
 def training_task_route(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **extra: Any) -> dict | None:
     """A Celery router (first in CELERY_TASK_ROUTES): a training run goes to its shop's queue;
-    every other task, and a call without a shop id, falls through to the per-task table."""
-    if name not in _ROUTED_TASKS:
+    every other task, and a call without a shop id, falls through to the per-task table. A call
+    that names its queue (`training_run_start` does, to pass that queue's time limits) keeps it
+    without asking the database again."""
+    if name not in _ROUTED_TASKS or (options or {}).get("queue"):
         return None
     shop_id = args[0] if args else (kwargs or {}).get("shop_id")
     if not isinstance(shop_id, int):

@@ -70,6 +70,19 @@ def test_large_shops_trainings_get_the_large_queues_time_limits():
 
 
 @pytest.mark.django_db
+def test_a_call_that_names_its_queue_keeps_it_without_a_lookup(shop, django_assert_num_queries):
+    from config.celery import app
+
+    _profile(shop, products=50_000)
+    app.loader.import_default_modules()
+    with django_assert_num_queries(0):
+        route = app.amqp.router.route(
+            {"queue": "training_large"}, "recommendations.training_run_execute", args=(shop.pk, 1)
+        )
+    assert route["queue"].name == "training_large"
+
+
+@pytest.mark.django_db
 def test_other_tasks_keep_their_queues_whatever_the_shops_size(shop):
     _profile(shop, products=50_000)
 
