@@ -35,6 +35,10 @@ class Rule:
     params: Mapping
     list_kinds: frozenset[str] = field(default_factory=frozenset)
     name: str = ""
+    # For an if-then rule that brings in a category, tag or vendor: the products it may bring in,
+    # in order, when the caller looked them up instead of passing every product's facts (the
+    # storefront). None: they are found among `facts`.
+    targets: tuple[int, ...] | None = None
 
     def applies_to(self, list_kind: str) -> bool:
         return not self.list_kinds or list_kind in self.list_kinds
@@ -72,9 +76,11 @@ def condition_matches(when: Mapping, anchor: ProductFacts | None, now: dt.dateti
     return True
 
 
-def _target_products(then: Mapping, facts: Mapping[int, ProductFacts]) -> list[int]:
+def _target_products(then: Mapping, facts: Mapping[int, ProductFacts], targets: tuple[int, ...] | None) -> list[int]:
     if "product_ids" in then:
         return [int(pk) for pk in then["product_ids"]]
+    if targets is not None:
+        return list(targets)
     if "category" in then:
         wanted = _lower(then["category"])
         chosen = [f for f in facts.values() if _lower(f.category) == wanted]
@@ -87,6 +93,27 @@ def _target_products(then: Mapping, facts: Mapping[int, ProductFacts]) -> list[i
     else:
         return []
     return [f.pk for f in sorted(chosen, key=lambda f: (-f.popularity, f.pk))]
+
+
+def target_matches(then: Mapping, fact: ProductFacts) -> bool:
+    """Whether a product is one an if-then rule's category, tag or vendor target names."""
+    if "category" in then:
+        return _lower(fact.category) == _lower(then["category"])
+    if "tag" in then:
+        return _lower(then["tag"]) in {_lower(tag) for tag in fact.tags}
+    if "vendor" in then:
+        return _lower(fact.vendor) == _lower(then["vendor"])
+    return False
+
+
+def rule_names_products(rule: Rule) -> set[int]:
+    """Every product a rule names or may bring in: the facts a reader must have to apply it."""
+    params = rule.params
+    named = _ids(params.get("product_ids")) | _ids(params.get("with_product_ids"))
+    if rule.kind == "if_then":
+        named |= _ids(params.get("then", {}).get("product_ids"))
+        named |= set(rule.targets or ())
+    return named
 
 
 def _describe_target(then: Mapping) -> str:
@@ -156,7 +183,7 @@ def rules_apply(
         then = rule.params.get("then", {})
         budget = int(rule.params.get("max_items", 2))
         sentence = f"Chosen by the shop: {_describe_target(then)}"
-        for pk in _target_products(then, facts):
+        for pk in _target_products(then, facts, rule.targets if "product_ids" not in then else None):
             if budget <= 0:
                 break
             before = len(result)

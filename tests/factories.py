@@ -26,8 +26,8 @@ from recommendations.models import (
     ShopperEvent,
     TrainingRun,
 )
-from recommendations.storefront import cache as storefront_cache
 from recommendations.storefront.cache import storefront_invalidate
+from recommendations.storefront.service import storefront_memory_clear
 from shops.models import Order, OrderLine, Product, Shop
 
 _sequence = itertools.count(1)
@@ -42,8 +42,7 @@ def make_shop(*, domain: str | None = None, platform: str = Shop.Platform.CSV, c
     )
     # Test databases reuse domains (and, rolled back, ids): no storefront state may survive.
     storefront_invalidate(domain=shop.domain)
-    storefront_cache.local.clear()
-    storefront_cache.local_states.clear()
+    storefront_memory_clear()
     return shop
 
 

@@ -200,14 +200,15 @@ def test_admin_requires_staff(client, shop):
     assert "/admin/login/" in response["Location"]
 
 
-@pytest.mark.django_db
-def test_storefront_never_shows_another_shops_products(client, shop, other_shop):
-    """Same product ids in two shops: each domain answers with its own products only."""
+def _two_shops_with_the_same_product_ids(shop, other_shop) -> str:
+    """Both shops loaded from one demo (same product ids) and trained; the other shop's titles
+    differ. Returns a product id both have."""
     import io
 
     from django.core.management import call_command
 
     from shops.demo.generator import demo_shop_generate
+    from shops.models import Product
     from shops.services.demo import demo_shop_load
 
     demo = demo_shop_generate(seed=4, product_count=30, order_count=400)
@@ -215,13 +216,16 @@ def test_storefront_never_shows_another_shops_products(client, shop, other_shop)
         with shop_scope(owner):
             demo_shop_load(shop=owner, demo=demo)
     with shop_scope(other_shop):
-        from shops.models import Product
-
         Product.objects.update(title="Other shop's product")
     for owner in (shop, other_shop):
         call_command("train", owner.domain, stdout=io.StringIO())
+    return demo.complementary_pairs[0][0]
 
-    anchor = demo.complementary_pairs[0][0]
+
+@pytest.mark.django_db
+def test_storefront_never_shows_another_shops_products(client, shop, other_shop):
+    """Same product ids in two shops: each domain answers with its own products only."""
+    anchor = _two_shops_with_the_same_product_ids(shop, other_shop)
     for kind in ("related", "bought_together", "cart"):
         mine = client.get(
             "/api/storefront/v1/recommendations", {"shop": shop.domain, "type": kind, "product_id": anchor}
@@ -233,6 +237,53 @@ def test_storefront_never_shows_another_shops_products(client, shop, other_shop)
         assert mine.json()["items"] and theirs.json()["items"]
         assert all(item["title"] != "Other shop's product" for item in mine.json()["items"])
         assert all(item["title"] == "Other shop's product" for item in theirs.json()["items"])
+
+
+@pytest.mark.services("redis")
+@pytest.mark.django_db
+def test_storefront_cache_keys_start_with_their_shop_and_hold_only_its_rows(
+    client, shop, other_shop, django_capture_on_commit_callbacks
+):
+    """Lists, facts and change feeds are keyed `shop:{id}:` and hold that shop's rows only; a
+    change in one shop is announced on its own feed."""
+    from django.core.cache import cache
+
+    from recommendations.models import ModelVersion
+    from recommendations.storefront.service import storefront_memory_clear
+    from shops.models import Product
+    from shops.records import ProductRecord
+    from shops.services.catalog import product_bulk_upsert
+
+    anchor = _two_shops_with_the_same_product_ids(shop, other_shop)
+    cache.clear()
+    storefront_memory_clear()
+    for owner in (shop, other_shop):
+        for kind in ("related", "bought_together", "cart"):
+            response = client.get(
+                "/api/storefront/v1/recommendations", {"shop": owner.domain, "type": kind, "product_id": anchor}
+            )
+            assert response.status_code == 200
+    with shop_scope(other_shop), django_capture_on_commit_callbacks(execute=True):
+        product_bulk_upsert(shop=other_shop, records=[ProductRecord(external_id=anchor, title="Changed", price=3)])
+
+    redis = cache._cache.get_client()
+    keys = [key.decode().removeprefix(cache.make_key("")) for key in redis.keys("*")]
+    owners = {shop.pk: shop, other_shop.pk: other_shop}
+    serving = [key for key in keys if ":list:" in key or ":fact:" in key or ":facts:" in key]
+    assert {key.split(":")[1] for key in serving} == {str(shop.pk), str(other_shop.pk)}
+    for key in serving:
+        prefix, shop_id, kind, rest = key.split(":", 3)
+        assert prefix == "shop" and int(shop_id) in owners, key
+        with shop_scope(owners[int(shop_id)]):
+            if kind == "fact":
+                assert Product.objects.filter(pk=int(rest)).exists(), key
+            elif kind == "list":
+                assert ModelVersion.objects.filter(pk=int(rest.split(":")[0])).exists(), key
+    with shop_scope(other_shop):
+        changed = Product.objects.get(external_id=anchor).pk
+    feed = cache.make_key(f"shop:{shop.pk}:facts:feed")
+    assert redis.zscore(feed, str(changed)) is None, "a change of the other shop reached this shop's feed"
+    assert redis.zscore(cache.make_key(f"shop:{other_shop.pk}:facts:feed"), str(changed))
 
 
 @pytest.mark.django_db

@@ -18,6 +18,7 @@ from django.db import connection
 
 from integrations.models import WebhookDelivery
 from recommendations.storefront import cache as caches
+from recommendations.storefront.service import storefront_memory_clear
 from shops.cache_guard import breaker_for, breakers_reset
 from shops.demo.generator import demo_shop_generate
 from shops.models import Product
@@ -72,12 +73,10 @@ def private_cache(settings, private_redis, cooldown):
     """The Django cache on the private Redis, every breaker closed, no in-process copies."""
     settings.CACHES = _cache_settings(private_redis.url, cooldown)
     breakers_reset()
-    caches.local.clear()
-    caches.local_states.clear()
+    storefront_memory_clear()
     yield private_redis
     breakers_reset()
-    caches.local.clear()
-    caches.local_states.clear()
+    storefront_memory_clear()
 
 
 @pytest.fixture
@@ -159,8 +158,7 @@ def test_the_database_down_takes_the_instance_out_of_rotation(client, private_ca
 def test_hung_redis_costs_one_socket_timeout_then_requests_skip_it(client, private_cache, trained, commands):
     shop, product_ids = trained
     assert _related(client, shop, product_ids[0]).status_code == 200  # the state is now in Redis
-    caches.local.clear()
-    caches.local_states.clear()
+    storefront_memory_clear()
     private_cache.pause()
     try:
         commands.clear()
@@ -219,13 +217,22 @@ def test_webhooks_under_hung_redis_finish_fast_and_their_invalidation_lands(clie
     with shop_scope(shop):
         assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"done"}
         assert Product.objects.count() == 10
-    # Each delivery is processed here (eager tasks) and invalidates the storefront: one socket
-    # timeout opens the breaker, the others are deferred at once (10 s without the breaker).
+    # Each delivery is processed here (eager tasks) and announces its product to the storefront:
+    # one socket timeout opens the breaker, the others are kept at once (10 s without it).
     assert elapsed < 4, elapsed
+    with shop_scope(shop):
+        pks = set(Product.objects.values_list("pk", flat=True))
+    feed = private_cache.client()
+    key = next(iter(private_cache.keys(f"*shop:{shop.pk}:facts:feed")), None)
     deadline = time.monotonic() + cooldown + 3
-    while _state_keys(private_cache, shop.domain) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        key = next(iter(private_cache.keys(f"*shop:{shop.pk}:facts:feed")), None)
+        if key and {int(member) for member in feed.zrange(key, 0, -1) if member != b"~seq"} >= pks:
+            break
         time.sleep(0.1)
-    assert not _state_keys(private_cache, shop.domain), "the old storefront state outlived the change"
+    assert key, "no product change reached the storefront's feed"
+    announced = {int(member) for member in feed.zrange(key, 0, -1) if member != b"~seq"}
+    assert announced >= pks, "a product change made during the outage never reached Redis"
 
 
 @pytest.mark.parametrize("cooldown", [SHORT_COOLDOWN])
@@ -236,8 +243,7 @@ def test_an_invalidation_during_the_cool_down_is_delivered_when_redis_answers(
     shop, product_ids = trained
     assert _related(client, shop, product_ids[0]).status_code == 200
     assert _state_keys(private_cache, shop.domain)
-    caches.local.clear()
-    caches.local_states.clear()
+    storefront_memory_clear()
     # A short blip: Redis misses one answer and is healthy again, the breaker stays open a while.
     private_cache.pause()
     try:
@@ -269,8 +275,7 @@ def test_when_redis_is_back_the_breaker_closes_and_the_cache_serves_again(
     private_cache.start()
     time.sleep(cooldown + 0.1)
     # What this process remembered from the outage would be served before the cache is asked.
-    caches.local.clear()
-    caches.local_states.clear()
+    storefront_memory_clear()
 
     first = _related(client, shop, product_ids[2])
 
@@ -279,18 +284,19 @@ def test_when_redis_is_back_the_breaker_closes_and_the_cache_serves_again(
     assert private_cache.keys("*storefront*"), "nothing was written to Redis once it was back"
     assert client.get("/readyz").status_code == 200
     assert client.get("/servez").json()["degraded"] is False
-    caches.local.clear()
-    caches.local_states.clear()
+    storefront_memory_clear()
     with django_assert_num_queries(0):
         again = _related(client, shop, product_ids[2])
     assert again.content == first.content
 
 
 @pytest.mark.django_db
-def test_unknown_product_ids_share_one_cache_entry(client, private_cache, trained):
+def test_unknown_product_ids_cost_the_cache_only_briefly_and_never_push_out_real_lists(
+    client, private_cache, trained, django_assert_num_queries
+):
     shop, product_ids = trained
     assert _related(client, shop, product_ids[0]).status_code == 200
-    before = private_cache.keys()
+    before = set(private_cache.keys())
     unknown = [f"junk-{uuid.uuid4().hex[:12]}" for _ in range(1000)]
 
     answers = [_related(client, shop, product_id) for product_id in unknown]
@@ -303,11 +309,15 @@ def test_unknown_product_ids_share_one_cache_entry(client, private_cache, traine
 
     assert {answer.status_code for answer in answers + carts} == {200}
     assert all(answer.json()["fallback"] is True and answer.json()["items"] for answer in answers)
-    added = sorted(set(private_cache.keys()) - set(before))
-    # One shared entry for every unknown related id and one for the cart of the one known id.
-    assert len(added) == 2, added
-    assert any(key.endswith(":related:~unknown") for key in added)
-    assert any(key.endswith(f":cart:{product_ids[1]}") for key in added)
+    added = sorted(set(private_cache.keys()) - before)
+    redis_client = private_cache.client()
+    lasting = [key for key in added if "junk-" not in key and ":x-" not in key]
+    # What junk adds expires within a minute; what lasts is the real products' lists and facts.
+    assert all(0 < redis_client.ttl(key) <= caches.UNKNOWN_LIST_SECONDS for key in added if key not in lasting)
+    assert all(":list:" not in key or key.endswith(f":{product_ids[1]}") for key in lasting), lasting
+    # The real list read first is still in this process's memory: no query, no Redis round trip.
+    with django_assert_num_queries(0):
+        assert _related(client, shop, product_ids[0]).headers["Server-Timing"].startswith('list;desc="local"')
     assert _related(client, shop, "junk-again").json() == answers[0].json()
 
 

@@ -90,15 +90,28 @@ def recommendations_for_cart(
     facts: Mapping[int, ProductFacts],
     rules: list[Rule],
 ) -> list[dict]:
-    """What goes with the whole cart: the cart items' bought-together lists fused by rank.
-
-    Rank fusion, not score sums, because a list may mix co-purchase scores with fallback ones.
-    Items already in the cart are never shown; the explanation names the cart item(s) behind it.
-    """
+    """What goes with the whole cart, from the version's stored bought-together lists."""
     cart = list(dict.fromkeys(int(pk) for pk in product_pks))
     lists = [
         recommendation_list_get(version=version, kind=ListKind.BOUGHT_TOGETHER, anchor=str(pk)) or [] for pk in cart
     ]
+    return cart_list_served(lists=lists, cart=cart, limit=limit, facts=facts, rules=rules)
+
+
+def cart_list_served(
+    *,
+    lists: Sequence[Sequence[dict]],
+    cart: Sequence[int],
+    limit: int,
+    facts: Mapping[int, ProductFacts],
+    rules: Sequence[Rule],
+) -> list[dict]:
+    """The cart items' bought-together lists (`lists[i]` is `cart[i]`'s) fused by rank.
+
+    Rank fusion, not score sums, because a list may mix co-purchase scores with fallback ones.
+    Items already in the cart are never shown; the explanation names the cart item(s) behind it.
+    `facts` must cover the cart's products (for their titles) and the lists' items.
+    """
     ranked = [
         (
             np.array([item["product_id"] for item in items], dtype=np.int64),
@@ -106,7 +119,7 @@ def recommendations_for_cart(
         )
         for items in lists
     ]
-    fused, scores, contributors = cart_combine(ranked, cart, max(1, sum(map(len, lists))), method="rank")
+    fused, scores, contributors = cart_combine(ranked, list(cart), max(1, sum(map(len, lists))), method="rank")
     evidence = {(pk, item["product_id"]): item for pk, items in zip(cart, lists, strict=True) for item in items}
     combined = []
     for pk, score, sources in zip(fused.tolist(), scores.tolist(), contributors, strict=True):
@@ -119,7 +132,7 @@ def recommendations_for_cart(
             {
                 "product_id": pk,
                 "score": round(score, 6),
-                "reason": first["reason"],
+                "reason": first.get("reason", ""),
                 "explanation": f"{sentence} ({first['explanation'][0].lower()}{first['explanation'][1:]})",
                 "evidence": {"cart_products": list(sources), **first.get("evidence", {})},
             }

@@ -53,6 +53,7 @@ from recommendations.services.training_runs import (
     training_runs_reap,
 )
 from recommendations.storefront.cache import storefront_invalidate
+from recommendations.storefront.service import storefront_lists_warm
 from shops.bulk import rows_insert
 from shops.models import Order, Product, Shop
 from shops.tenancy import shop_scope
@@ -622,6 +623,8 @@ class _Trainer:
                 )
                 # Only the live and the previous version keep their lists (rollback needs one).
                 RecommendationList.objects.filter(version__status=ModelVersion.Status.RETIRED).delete()
+                # The new version's most asked-for lists are in the shared cache before the switch.
+                storefront_lists_warm(shop_id=self.shop.pk, version_id=version.pk, lists=lists)
                 domain = self.shop.domain
                 transaction.on_commit(lambda: storefront_invalidate(domain=domain))
             return training_run_finish(

@@ -1,68 +1,142 @@
-"""Caches of the storefront read path.
+"""Caches of the storefront read path: what is kept where, and for how long.
 
-Two levels: Redis (shared by every web process) and a small in-process LRU. Keys embed the shop
-id and a generation token minted whenever the shop's state is rebuilt; `storefront_invalidate`
-drops the state, so the next request mints a new token and no old list can be served again.
+Three kinds of entries, each invalidated by what changes it and nothing else:
+- the shop state (live version, widget settings, rules, experiments), per domain: deleted by
+  `storefront_invalidate` when any of them changes;
+- stored lists, per shop, model version, kind and anchor: immutable, a new version has new keys;
+- serving facts, per shop and product (recommendations/storefront/facts.py): replaced when that
+  product changes, announced on the shop's change feed so that every process drops its copy.
 
-Only answers about real products are cached per product: every product id that is not in the
-catalogue shares one entry per list kind (`UNKNOWN_ANCHOR`), so junk ids cannot grow the cache.
+Two tiers: the shared cache (Redis, when the deployment has one) and this process's memory.
+Without Redis (the embedded mode) there is no shared tier: state and facts come from the
+database, which every process shares, so no process can serve what another one changed.
+
+Every shared key starts with `shop:{id}:` except the state, which is found by domain before the
+shop id is known.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Any
 
 from django.core.cache import cache
 
-from shops.cache_guard import cache_delete_or_defer
+from shops.cache_guard import CacheUnavailable, cache_delete_or_defer
 
 logger = logging.getLogger("basketry.storefront")
 
-# Shop state (shop id, currency, live version, generation, widget settings) lives this long in
-# Redis; anything that changes what a storefront shows deletes it at once, the expiry only bounds
-# memory.
+# Shop state lives this long in Redis; anything that changes what a storefront shows deletes it
+# at once, the expiry only bounds memory.
 STATE_SECONDS = 10 * 60
 # An unknown domain is remembered briefly and in a few bytes, so that junk requests do not each
 # reach the database; a shop installed meanwhile invalidates it anyway.
 UNKNOWN_STATE_SECONDS = 60
-# The anchor under which every product id the catalogue does not have shares its list.
-UNKNOWN_ANCHOR = "~unknown"
-# Rendered lists: regenerated on a miss, keyed by generation, so expiry is only housekeeping.
-LIST_SECONDS = 60 * 60
-# In-process copies: a few thousand small JSON documents per web process.
-LOCAL_ENTRIES = 4096
-LOCAL_SECONDS = 30
-# Each web process also keeps a shop's state this long, sparing Redis a round trip per request:
-# after a change, the process that made it forgets at once, the others within this delay.
-LOCAL_STATE_SECONDS = 2
+# Each process keeps a shop's state this long: after a change, the process that made it forgets
+# at once, the others within this delay.
+LOCAL_STATE_SECONDS = 0.5
+# Stored lists never change under their key (a new version has new keys): expiry is housekeeping.
+LIST_SECONDS = 24 * 60 * 60
+# What a product id the shop does not have answers, remembered briefly: junk ids cost a few bytes
+# for a minute, not an entry for good.
+UNKNOWN_LIST_SECONDS = 60
+
+# This process's memory, bounded by entries (docs/OPERATIONS.md states the bytes they take):
+# stored lists and product facts, each with a bound per shop and one for all shops. When the
+# whole is full, the shop holding the most entries gives up its least recently used one, so a
+# large shop cannot push out the hot lists of the others.
+LOCAL_LISTS = 8192
+LOCAL_LISTS_PER_SHOP = 4096
+LOCAL_FACTS = 32768
+LOCAL_FACTS_PER_SHOP = 16384
 
 
 def state_key(domain: str) -> str:
     return f"storefront:state:{domain}"
 
 
-def list_key(*, shop_id: int, generation: str, kind: str, anchor: str) -> str:
-    return f"shop:{shop_id}:storefront:{generation}:{kind}:{anchor}"
+def list_key(*, shop_id: int, version_id: int, kind: str, anchor: str) -> str:
+    return f"shop:{shop_id}:list:{version_id}:{kind}:{anchor}"
 
 
-def new_generation(version_id: int | None) -> str:
-    return f"{version_id or 0}-{secrets.token_hex(4)}"
+def shared_cache_enabled() -> bool:
+    """Whether the cache is shared by every process (Redis): only then may it hold what the
+    storefront serves. An in-process cache (the embedded mode) would let one process serve what
+    another one changed."""
+    return getattr(cache, "breaker", None) is not None
 
 
-class LocalCache:
-    """A thread-safe LRU with a short TTL for the hottest rendered lists of this process.
+class ShopMemory:
+    """A thread-safe LRU of one kind of entry, keyed by (shop id, key), with a bound per shop and
+    one for all shops; when the whole is full, the shop holding the most entries loses its least
+    recently used one."""
 
-    Lists are only ever read under keys that embed the shop's current generation; shop states
-    are kept for LOCAL_STATE_SECONDS only.
-    """
+    def __init__(self, *, entries: int, per_shop: int) -> None:
+        self.entries, self.per_shop = entries, per_shop
+        self._shops: dict[int, OrderedDict[Hashable, Any]] = {}
+        self._size = 0
+        self._lock = threading.Lock()
 
-    def __init__(self, entries: int = LOCAL_ENTRIES, seconds: float = LOCAL_SECONDS) -> None:
+    def get(self, shop_id: int, key: Hashable) -> Any:
+        with self._lock:
+            entries = self._shops.get(shop_id)
+            if entries is None:
+                return None
+            value = entries.get(key)
+            if value is not None:
+                entries.move_to_end(key)
+            return value
+
+    def set(self, shop_id: int, key: Hashable, value: Any) -> None:
+        with self._lock:
+            entries = self._shops.setdefault(shop_id, OrderedDict())
+            if key in entries:
+                entries[key] = value
+                entries.move_to_end(key)
+                return
+            entries[key] = value
+            self._size += 1
+            if len(entries) > self.per_shop:
+                entries.popitem(last=False)
+                self._size -= 1
+            while self._size > self.entries:
+                largest = max(self._shops.values(), key=len)
+                largest.popitem(last=False)
+                self._size -= 1
+
+    def discard(self, shop_id: int, keys) -> None:
+        with self._lock:
+            entries = self._shops.get(shop_id)
+            if entries is None:
+                return
+            for key in keys:
+                if entries.pop(key, None) is not None:
+                    self._size -= 1
+
+    def forget_shop(self, shop_id: int) -> None:
+        with self._lock:
+            entries = self._shops.pop(shop_id, None)
+            if entries:
+                self._size -= len(entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._shops.clear()
+            self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+
+class TimedMemory:
+    """A thread-safe LRU whose entries expire: the shop states of this process."""
+
+    def __init__(self, *, entries: int, seconds: float) -> None:
         self.entries, self.seconds = entries, seconds
         self._data: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
@@ -76,7 +150,6 @@ class LocalCache:
             if expires < time.monotonic():
                 del self._data[key]
                 return None
-            self._data.move_to_end(key)
             return value
 
     def set(self, key: str, value: Any) -> None:
@@ -95,23 +168,56 @@ class LocalCache:
             self._data.clear()
 
 
-local = LocalCache()
-local_states = LocalCache(entries=1024, seconds=LOCAL_STATE_SECONDS)
+local_lists = ShopMemory(entries=LOCAL_LISTS, per_shop=LOCAL_LISTS_PER_SHOP)
+# Product ids a shop does not have, apart from the lists so that junk ids cannot push them out.
+local_unknown = TimedMemory(entries=4096, seconds=UNKNOWN_LIST_SECONDS)
+local_states = TimedMemory(entries=1024, seconds=LOCAL_STATE_SECONDS)
 
 
-def redis_get(key: str) -> Any:
-    return cache.get(key)
+def shared_get(key: str) -> tuple[Any, bool]:
+    """(value or None, whether the shared cache answered)."""
+    if not shared_cache_enabled():
+        return None, False
+    try:
+        return cache.get(key), True
+    except CacheUnavailable:
+        # The breaker is open and logged once when it opened; nothing was asked.
+        return None, False
+    except Exception:
+        logger.warning("storefront.cache_down key=%s", key.split(":")[0])
+        return None, False
 
 
-def redis_set(key: str, value: Any, seconds: int) -> None:
-    cache.set(key, value, timeout=seconds)
+def shared_get_many(keys: list[str]) -> tuple[dict[str, Any], bool]:
+    if not shared_cache_enabled() or not keys:
+        return {}, shared_cache_enabled()
+    try:
+        return cache.get_many(keys), True
+    except CacheUnavailable:
+        return {}, False
+    except Exception:
+        logger.warning("storefront.cache_down while reading %s keys", len(keys))
+        return {}, False
+
+
+def shared_set_many(values: dict[str, Any], seconds: int) -> None:
+    if not shared_cache_enabled() or not values:
+        return
+    try:
+        cache.set_many(values, timeout=seconds)
+    except CacheUnavailable:
+        pass
+    except Exception:
+        logger.warning("storefront.cache_down while writing")
 
 
 def storefront_invalidate(*, domain: str) -> None:
-    """Forget the shop's storefront state: the next request reads the live version and the
-    catalogue afresh under a new generation. Call after publishing, catalogue, rule or widget
-    settings changes."""
+    """Forget the shop's state (live version, widget settings, rules, experiments, plan): the next
+    request reads it afresh. Call after publishing, rule, widget-setting, experiment or plan
+    changes; product changes go through `serving_facts_changed` instead."""
     local_states.delete(state_key(domain))
+    if not shared_cache_enabled():
+        return
     try:
         cache_delete_or_defer(cache, state_key(domain))
     except Exception:

@@ -1,24 +1,30 @@
-"""Storefront reads: shop state and rendered lists, from the caches when they answer."""
+"""Storefront reads: the shop's state and its lists as shown, from the caches when they answer.
+
+A list is served from what is stored for the live version (immutable, cached per version) with
+the merchant's current rules and each listed product's current facts applied on every read, so
+no catalogue, rule or settings change ever needs a list to be rebuilt, and a read costs the
+list's own length whatever the size of the catalogue.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 from django.db import DatabaseError
+from django.utils import timezone
 
-from recommendations.models import ModelVersion
-from recommendations.selectors import merchant_rules_active, model_version_live, product_facts_all
+from recommendations.models import ListKind, MerchantRule, RecommendationList
+from recommendations.rules import Rule, rule_names_products, rules_apply, target_matches
+from recommendations.selectors import customer_product_ids, model_version_live
 from recommendations.services.experiments import experiments_for_storefront
-from recommendations.services.serving import (
-    popular_fallback,
-    recommendations_for_cart,
-    recommendations_for_customer,
-    recommendations_for_product,
-)
+from recommendations.services.serving import cart_list_served
 from recommendations.services.widgets import WIDGETS_KEY, widget_defaults, widget_settings_from
 from recommendations.storefront import cache as caches
-from shops.cache_guard import CacheUnavailable
+from recommendations.storefront.facts import ServingFact, facts_get, serving_facts_changed
+from recommendations.storefront.facts import local_memory_clear as local_facts_clear
 from shops.models import Product, Shop
 from shops.plans import shop_plan_get
 from shops.tenancy import shop_scope
@@ -27,8 +33,16 @@ logger = logging.getLogger("basketry.storefront")
 
 # Items rendered per list; a request's `limit` takes the first ones.
 RENDERED_ITEMS = 24
+# Items of a stored list serving keeps: enough that rules and stock leave RENDERED_ITEMS.
+LIST_ITEMS = 60
 # The experiments' arm that shows the shop's best sellers under its rules instead of the model.
 BEST_SELLERS = "popular"
+# Lists whose anchor is a product id; the others are anchored on a customer ref or "".
+PRODUCT_LISTS = (ListKind.RELATED, ListKind.BOUGHT_TOGETHER)
+# Products an if-then rule's category, tag or vendor target keeps beyond its item budget, for the
+# ones a list leaves out (the product viewed, the cart, excluded products).
+TARGET_SPARE = 24
+_SOURCES = ("local", "shared", "database")
 
 
 class StorefrontUnavailable(Exception):
@@ -40,45 +54,111 @@ class ShopState:
     shop_id: int
     currency: str
     version_id: int | None
-    generation: str
     # The merchant's widget settings per block, read with the shop so a cache hit needs no query.
-    # States cached before the settings existed have none: the defaults apply.
     widgets: dict = field(default_factory=dict)
     # Scheduled and running A/B tests (recommendations.services.experiments), for assignment;
     # only as many as the shop's plan allows (shops/plans.py).
     experiments: list = field(default_factory=list)
     # Whether the shop's plan includes personal lists; without, logged-in shoppers get the
-    # anonymous (popular) list. States cached before plans existed allow them.
+    # anonymous (popular) list.
     personal: bool = True
+    # The enabled merchant rules in order, as documents (`_rule_document`); an if-then rule
+    # that brings in a category, tag or vendor carries the products it may bring in.
+    rules: list = field(default_factory=list)
 
     def block_settings(self, kind: str) -> dict:
         return self.widgets.get(kind) or widget_defaults(block=kind)
+
+    @cached_property
+    def engine_rules(self) -> list[Rule]:
+        return [
+            Rule(
+                kind=rule["kind"],
+                params=rule["params"],
+                list_kinds=frozenset(rule["list_kinds"]),
+                name=rule["name"],
+                targets=tuple(rule["targets"]) if rule["targets"] is not None else None,
+            )
+            for rule in self.rules
+        ]
+
+    @cached_property
+    def rule_products(self) -> frozenset[int]:
+        """Every product a rule names or may bring in: their facts are read with each list."""
+        return frozenset().union(*(rule_names_products(rule) for rule in self.engine_rules))
 
 
 @dataclass(frozen=True)
 class RenderedList:
     fallback: bool
     items: tuple[bytes, ...]  # each item's JSON, ready to join
+    # Where the slowest part came from: "local" (this process), "shared" (Redis) or "database".
+    source: str = "local"
 
 
-def _cache_get(key: str):
-    try:
-        return caches.redis_get(key), True
-    except CacheUnavailable:
-        # The breaker is open and logged once when it opened; nothing was asked.
-        return None, False
-    except Exception:
-        logger.warning("storefront.cache_down key=%s", key.split(":")[0])
-        return None, False
+def _brings_in_a_set(then: dict) -> bool:
+    """Whether an if-then rule brings in a category, tag or vendor rather than named products."""
+    return "product_ids" not in then and any(key in then for key in ("category", "tag", "vendor"))
 
 
-def _cache_set(key: str, value, seconds: int) -> None:
-    try:
-        caches.redis_set(key, value, seconds)
-    except CacheUnavailable:
-        pass
-    except Exception:
-        logger.warning("storefront.cache_down while writing")
+def _target_products(then: dict, *, budget: int) -> list[int] | None:
+    """The products on sale an if-then rule's category, tag or vendor target may bring in, in
+    the rules engine's order (by id); None when the rule names its products itself."""
+    if not _brings_in_a_set(then):
+        return None
+    on_sale = Product.objects.filter(status=Product.Status.PUBLISHED, in_stock=True).order_by("pk")
+    if "category" in then:
+        on_sale = on_sale.filter(category__iexact=then["category"])
+    elif "vendor" in then:
+        on_sale = on_sale.filter(vendor__iexact=then["vendor"])
+    else:
+        on_sale = on_sale.filter(tags__icontains=then["tag"])
+    chosen = []
+    for pk, category, vendor, tags in on_sale.values_list("pk", "category", "vendor", "tags").iterator(2000):
+        if target_matches(then, ServingFact(pk=pk, category=category, vendor=vendor, tags=frozenset(tags or ()))):
+            chosen.append(pk)
+            if len(chosen) >= budget + TARGET_SPARE:
+                break
+    return chosen
+
+
+def _rule_document(rule: MerchantRule) -> dict:
+    targets = None
+    if rule.kind == MerchantRule.Kind.IF_THEN:
+        targets = _target_products(rule.params.get("then", {}), budget=int(rule.params.get("max_items", 2)))
+    return {
+        "kind": rule.kind,
+        "params": rule.params,
+        "list_kinds": list(rule.list_kinds),
+        "name": rule.name,
+        "targets": targets,
+    }
+
+
+def _state_from_database(domain: str) -> ShopState | None:
+    shop = Shop.objects.filter(domain=domain, status=Shop.Status.INSTALLED).order_by("pk").first()
+    if shop is None:
+        return None
+    plan = shop_plan_get(shop=shop)
+    with shop_scope(shop):
+        version = model_version_live()
+        experiments = experiments_for_storefront() if plan.experiments != 0 else []
+        rules = [_rule_document(rule) for rule in MerchantRule.objects.filter(enabled=True).order_by("position", "pk")]
+    if plan.experiments is not None:
+        experiments = experiments[: plan.experiments]
+    return ShopState(
+        shop_id=shop.pk,
+        currency=shop.currency,
+        version_id=version.pk if version else None,
+        widgets=widget_settings_from(stored=shop.settings.get(WIDGETS_KEY)),
+        experiments=experiments,
+        personal=plan.personal,
+        rules=rules,
+    )
+
+
+# What this process remembers of a domain no shop has.
+_NO_SHOP = "none"
 
 
 def shop_state_get(*, domain: str) -> ShopState | None:
@@ -86,174 +166,289 @@ def shop_state_get(*, domain: str) -> ShopState | None:
     key = caches.state_key(domain)
     cached = caches.local_states.get(key)
     if cached is not None:
-        return ShopState(**cached) if cached.get("shop_id") else None
-    cached, cache_answers = _cache_get(key)
-    if cached is not None:
-        caches.local_states.set(key, cached)
-        return ShopState(**cached) if cached.get("shop_id") else None
-    try:
-        shop = Shop.objects.filter(domain=domain, status=Shop.Status.INSTALLED).order_by("pk").first()
-        if shop is None:
-            state = None
-        else:
-            plan = shop_plan_get(shop=shop)
-            with shop_scope(shop):
-                version = model_version_live()
-                experiments = experiments_for_storefront() if plan.experiments != 0 else []
-            if plan.experiments is not None:
-                experiments = experiments[: plan.experiments]
-            version_id = version.pk if version else None
-            state = ShopState(
-                shop.pk,
-                shop.currency,
-                version_id,
-                caches.new_generation(version_id),
-                widget_settings_from(stored=shop.settings.get(WIDGETS_KEY)),
-                experiments,
-                plan.personal,
+        return None if cached == _NO_SHOP else cached
+    document, cache_answers = caches.shared_get(key)
+    if document is not None:
+        state = ShopState(**document) if document.get("shop_id") else None
+    else:
+        try:
+            state = _state_from_database(domain)
+        except DatabaseError as error:
+            raise StorefrontUnavailable("database unavailable") from error
+        # Unknown domains are remembered too, so that junk requests do not each reach the
+        # database, and the state is kept in this process even while Redis is down: degraded
+        # mode then costs one state read per process every LOCAL_STATE_SECONDS.
+        if cache_answers:
+            caches.shared_set_many(
+                {key: asdict(state) if state else {"shop_id": None}},
+                caches.STATE_SECONDS if state else caches.UNKNOWN_STATE_SECONDS,
             )
-    except DatabaseError as error:
-        raise StorefrontUnavailable("database unavailable") from error
-    # Unknown domains are remembered too, so that junk requests do not each reach the database,
-    # and the state is kept in this process even while Redis is down: degraded mode then costs
-    # one state read per process every LOCAL_STATE_SECONDS, not one per request.
-    document = asdict(state) if state else {"shop_id": None}
-    if cache_answers:
-        _cache_set(key, document, caches.STATE_SECONDS if state else caches.UNKNOWN_STATE_SECONDS)
-    caches.local_states.set(key, document)
+    caches.local_states.set(key, state or _NO_SHOP)
     return state
 
 
-def _render(
-    state: ShopState, *, kind: str, product_id: str, cart: tuple[str, ...], customer_ref: str = "", strategy: str = ""
-) -> RenderedList:
-    with shop_scope(state.shop_id):
-        version = ModelVersion.objects.filter(pk=state.version_id).first() if state.version_id else None
-        facts = product_facts_all()
-        rules = merchant_rules_active()
-        wanted = {product_id, *cart}
-        pk_of = dict(Product.objects.filter(external_id__in=wanted).values_list("external_id", "pk"))
-        fallback = False
-        basket = [pk_of[external] for external in (product_id, *cart) if external in pk_of] if kind == "cart" else []
-        if version is None:
-            items, fallback = [], True
-        elif strategy == BEST_SELLERS:
-            items = popular_fallback(
-                version=version,
-                limit=RENDERED_ITEMS,
-                facts=facts,
-                rules=rules,
-                list_kind=kind,
-                anchor_pk=pk_of.get(product_id),
-                cart_pks=basket,
-            )
-        elif kind == "personal":
-            if customer_ref:
-                items = recommendations_for_customer(
-                    version=version, customer_ref=customer_ref, limit=RENDERED_ITEMS, facts=facts, rules=rules
-                )
-            if not customer_ref or not items:
-                items, fallback = (
-                    popular_fallback(version=version, limit=RENDERED_ITEMS, facts=facts, rules=rules),
-                    True,
-                )
-        elif kind == "cart":
-            items = recommendations_for_cart(
-                version=version, product_pks=basket, limit=RENDERED_ITEMS, facts=facts, rules=rules
-            )
-            if not items:
-                items, fallback = (
-                    popular_fallback(version=version, limit=RENDERED_ITEMS, facts=facts, rules=rules),
-                    True,
-                )
-        elif product_id in pk_of:
-            items = recommendations_for_product(
-                version=version,
-                product_pk=pk_of[product_id],
-                kind=kind,
-                limit=RENDERED_ITEMS,
-                facts=facts,
-                rules=rules,
-            )
-        else:
-            items, fallback = popular_fallback(version=version, limit=RENDERED_ITEMS, facts=facts, rules=rules), True
-        cards = {
-            row["pk"]: row
-            for row in Product.objects.filter(pk__in=[item["product_id"] for item in items]).values(
-                "pk", "external_id", "title", "url", "image_url", "price", "currency"
-            )
-        }
-    rendered = []
-    for item in items:
-        card = cards.get(item["product_id"])
-        if card is None:
-            continue
-        rendered.append(
-            caches.dumps(
-                {
-                    "product_id": card["external_id"],
-                    "title": card["title"],
-                    "url": card["url"],
-                    "image_url": card["image_url"],
-                    "price": f"{card['price']:.2f}",
-                    "currency": card["currency"] or state.currency,
-                    "explanation": item["explanation"],
-                }
-            )
+def storefront_products_changed(*, shop_id: int, domain: str, pks) -> None:
+    """These products of the shop changed, and the change is committed: their facts are replaced
+    everywhere; lists stay as they are and are filtered against the new facts when read. A shop
+    whose rules bring in a category, tag or vendor also has its state read afresh, since the
+    products those rules may bring in can have changed."""
+    serving_facts_changed(shop_id=shop_id, pks=pks)
+    with shop_scope(shop_id):
+        rules = MerchantRule.objects.filter(enabled=True, kind=MerchantRule.Kind.IF_THEN)
+        brings_in_sets = any(
+            _brings_in_a_set(params.get("then", {})) for params in rules.values_list("params", flat=True)
         )
-    return RenderedList(fallback=fallback, items=tuple(rendered))
+    if brings_in_sets:
+        caches.storefront_invalidate(domain=domain)
 
 
-def _list_anchor(*, kind: str, product_id: str, cart: tuple[str, ...], customer_ref: str) -> str:
-    if kind == "personal":
-        return customer_ref or "-"
-    return product_id if kind != "cart" else ",".join((product_id, *sorted(set(cart))))
+# Lists per kind written to the shared cache when a version is published, best sellers first:
+# the ones most pages ask for are ready before the switch; others are read on their first request.
+WARM_LISTS = 5000
+_WARM_BATCH = 500
 
 
-def _known_anchor(state: ShopState, *, kind: str, product_id: str, cart: tuple[str, ...]) -> str:
-    """The anchor with the ids the catalogue does not have left out: what the list depends on."""
-    wanted = (product_id, *sorted(set(cart))) if kind == "cart" else (product_id,)
+def storefront_lists_warm(*, shop_id: int, version_id: int, lists) -> int:
+    """Write a version's product and popular lists to the shared cache before it goes live, so
+    that publishing does not make the storefront cold. `lists` is {kind: {anchor: items}} as
+    training publishes them (product lists anchored on the product's pk). Returns how many."""
+    if not caches.shared_cache_enabled():
+        return 0
+    from recommendations.selectors import product_best_seller_pks
+
+    with shop_scope(shop_id):
+        first = [str(pk) for pk in product_best_seller_pks(limit=WARM_LISTS)]
+        anchors = {
+            kind: list(dict.fromkeys([*(a for a in first if a in lists.get(kind, {})), *lists.get(kind, {})]))[
+                :WARM_LISTS
+            ]
+            for kind in PRODUCT_LISTS
+        }
+        wanted = sorted({int(anchor) for chosen in anchors.values() for anchor in chosen})
+        external = {}
+        for start in range(0, len(wanted), _WARM_BATCH):
+            external.update(
+                Product.objects.filter(pk__in=wanted[start : start + _WARM_BATCH]).values_list("pk", "external_id")
+            )
+    entries = {
+        caches.list_key(shop_id=shop_id, version_id=version_id, kind=kind, anchor=external[int(anchor)]): (
+            int(anchor),
+            _compact(lists[kind][anchor]),
+        )
+        for kind, chosen in anchors.items()
+        for anchor in chosen
+        if int(anchor) in external
+    }
+    popular = lists.get(ListKind.POPULAR, {}).get("")
+    if popular is not None:
+        entries[caches.list_key(shop_id=shop_id, version_id=version_id, kind=ListKind.POPULAR, anchor="")] = (
+            None,
+            _compact(popular),
+        )
+    keys = list(entries)
+    for start in range(0, len(keys), _WARM_BATCH):
+        caches.shared_set_many({key: entries[key] for key in keys[start : start + _WARM_BATCH]}, caches.LIST_SECONDS)
+    return len(entries)
+
+
+def storefront_memory_clear() -> None:
+    """Forget every state, list and fact this process holds (tests, and after a database
+    restore: ids may then mean other rows)."""
+    caches.local_states.clear()
+    caches.local_lists.clear()
+    caches.local_unknown.clear()
+    local_facts_clear()
+
+
+def _slowest(*sources: str) -> str:
+    return max(sources, key=_SOURCES.index)
+
+
+def _compact(items: list[dict] | None) -> tuple[tuple[int, str], ...] | None:
+    """A stored list as serving keeps it: (product pk, explanation) of its first LIST_ITEMS items."""
+    if items is None:
+        return None
+    return tuple((int(item["product_id"]), item["explanation"]) for item in items[:LIST_ITEMS])
+
+
+def _lists_from_database(state: ShopState, *, kind: str, anchors: list[str]) -> dict[str, tuple]:
+    """{anchor: (anchor product pk or None, compact items or None)} of the live version."""
     with shop_scope(state.shop_id):
-        known = set(Product.objects.filter(external_id__in=set(wanted)).values_list("external_id", flat=True))
-    return ",".join(external for external in wanted if external in known) or caches.UNKNOWN_ANCHOR
+        lists = RecommendationList.objects.filter(version_id=state.version_id, kind=kind)
+        if kind in PRODUCT_LISTS:
+            pk_of = dict(Product.objects.filter(external_id__in=anchors).values_list("external_id", "pk"))
+            stored = dict(lists.filter(anchor__in=[str(pk) for pk in pk_of.values()]).values_list("anchor", "items"))
+            return {
+                anchor: (pk_of[anchor], _compact(stored.get(str(pk_of[anchor])))) if anchor in pk_of else (None, None)
+                for anchor in anchors
+            }
+        stored = dict(lists.filter(anchor__in=anchors).values_list("anchor", "items"))
+        return {anchor: (None, _compact(stored.get(anchor))) for anchor in anchors}
+
+
+# What a product id the shop does not have, or an anchor without a list, reads as.
+_UNKNOWN = (None, None)
+
+
+def _unknown_key(state: ShopState, kind: str, anchor: str) -> str:
+    return f"{state.shop_id}:{state.version_id}:{kind}:{anchor}"
+
+
+def lists_get(state: ShopState, *, kind: str, anchors: list[str]) -> tuple[dict[str, tuple], str]:
+    """The live version's stored lists for these anchors (product ids, a customer ref, or "" for
+    the shop's popular list), each as (anchor product pk or None, compact items or None), and
+    where the slowest came from. A product id the shop does not have gets (None, None)."""
+    found, source = {}, "local"
+    for anchor in anchors:
+        entry = caches.local_lists.get(state.shop_id, (state.version_id, kind, anchor))
+        if entry is None:
+            entry = caches.local_unknown.get(_unknown_key(state, kind, anchor))
+        if entry is not None:
+            found[anchor] = entry
+    missing = [anchor for anchor in anchors if anchor not in found]
+    if not missing:
+        return found, source
+    keys = {
+        caches.list_key(shop_id=state.shop_id, version_id=state.version_id, kind=kind, anchor=anchor): anchor
+        for anchor in missing
+    }
+    shared, answered = caches.shared_get_many(list(keys))
+    source = "shared"
+    for key, entry in shared.items():
+        found[keys[key]] = entry
+    unread = [anchor for anchor in missing if anchor not in found]
+    if unread:
+        source = "database"
+        loaded = _lists_from_database(state, kind=kind, anchors=unread)
+        found.update(loaded)
+        if answered:
+            by_key = {
+                caches.list_key(shop_id=state.shop_id, version_id=state.version_id, kind=kind, anchor=anchor): entry
+                for anchor, entry in loaded.items()
+            }
+            known = {key: entry for key, entry in by_key.items() if entry != _UNKNOWN}
+            caches.shared_set_many(known, caches.LIST_SECONDS)
+            caches.shared_set_many({k: v for k, v in by_key.items() if k not in known}, caches.UNKNOWN_LIST_SECONDS)
+    for anchor in missing:
+        if found[anchor] == _UNKNOWN:
+            caches.local_unknown.set(_unknown_key(state, kind, anchor), _UNKNOWN)
+        else:
+            caches.local_lists.set(state.shop_id, (state.version_id, kind, anchor), found[anchor])
+    return found, source
 
 
 def storefront_list_get(
     *, state: ShopState, kind: str, product_id: str, cart: tuple[str, ...], customer_ref: str = "", strategy: str = ""
 ) -> RenderedList:
-    """The rendered list: in-process cache, then Redis, then built from the database.
+    """The list as the storefront shows it: the stored list, then the merchant's current rules and
+    every product's current facts applied, at most RENDERED_ITEMS items.
 
-    `customer_ref` (personal lists) must come from a platform-signed identity, never a raw id.
-    `strategy` BEST_SELLERS renders an A/B test's arm without the model.
+    Reads only the list's own items and the products the rules name, from this process's memory,
+    then the shared cache, then the database. `customer_ref` (personal lists) must come from a
+    platform-signed identity, never a raw id. `strategy` BEST_SELLERS renders an A/B test's arm
+    without the model.
     """
     if kind == "personal" and not state.personal:
         customer_ref = ""  # the plan leaves personal lists out: the anonymous list, never an error
-    cached_kind = f"{kind}~{strategy}" if strategy else kind
-    anchor = _list_anchor(kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref)
-    key = caches.list_key(shop_id=state.shop_id, generation=state.generation, kind=cached_kind, anchor=anchor)
-    found = caches.local.get(key)
-    if found is not None:
-        return found
-    found, cache_answers = _cache_get(key)
+    if state.version_id is None:
+        return RenderedList(fallback=True, items=(), source="local")
     try:
-        if found is None and kind != "personal":
-            # A miss may be a product id the shop does not have (a stale page, a scraper): such
-            # lists are cached under the ids that exist, never one entry per unknown id.
-            known = _known_anchor(state, kind=kind, product_id=product_id, cart=cart)
-            if known != anchor:
-                key = caches.list_key(
-                    shop_id=state.shop_id, generation=state.generation, kind=cached_kind, anchor=known
-                )
-                found = caches.local.get(key)
-                if found is None and cache_answers:
-                    found, cache_answers = _cache_get(key)
-        if found is None:
-            found = _render(
-                state, kind=kind, product_id=product_id, cart=cart, customer_ref=customer_ref, strategy=strategy
+        if kind == "cart":
+            return _cart_served(state, anchors=list(dict.fromkeys((product_id, *cart))), strategy=strategy)
+        if kind == "personal":
+            return _personal_served(state, customer_ref=customer_ref)
+        entries, source = lists_get(state, kind=kind, anchors=[product_id])
+        anchor_pk, items = entries[product_id]
+        if strategy == BEST_SELLERS or items is None:
+            return _popular_served(
+                state, kind=kind, anchor_pk=anchor_pk, fallback=strategy != BEST_SELLERS, sources=[source]
             )
-            if cache_answers:
-                _cache_set(key, found, caches.LIST_SECONDS)
+        return _rendered(state, kind=kind, items=items, anchor_pk=anchor_pk, fallback=False, sources=[source])
     except DatabaseError as error:
         raise StorefrontUnavailable("database unavailable") from error
-    caches.local.set(key, found)
-    return found
+
+
+def _popular_served(
+    state: ShopState, *, kind: str, fallback: bool, sources: list[str], anchor_pk: int | None = None, basket=()
+) -> RenderedList:
+    """The shop's best sellers under the block's rules, without the product viewed or the cart:
+    what a block shows when the model has nothing for it, and an A/B test's "best sellers" arm."""
+    entries, source = lists_get(state, kind=ListKind.POPULAR, anchors=[""])
+    return _rendered(
+        state,
+        kind=kind,
+        items=entries[""][1] or (),
+        anchor_pk=anchor_pk,
+        basket=basket,
+        fallback=fallback,
+        sources=[*sources, source],
+    )
+
+
+def _personal_served(state: ShopState, *, customer_ref: str) -> RenderedList:
+    """A customer's list without anything they bought, even since training; the shop's popular
+    list for a customer the version does not know."""
+    if not customer_ref:
+        return _popular_served(state, kind=ListKind.PERSONAL, fallback=True, sources=[])
+    entries, source = lists_get(state, kind=ListKind.PERSONAL, anchors=[customer_ref])
+    with shop_scope(state.shop_id):
+        bought = customer_product_ids(customer_ref=customer_ref)
+    items = tuple(item for item in entries[customer_ref][1] or () if item[0] not in bought)
+    rendered = _rendered(state, kind=ListKind.PERSONAL, items=items, fallback=False, sources=[source])
+    if rendered.items:
+        return rendered
+    return _popular_served(state, kind=ListKind.PERSONAL, fallback=True, sources=[source])
+
+
+def _cart_served(state: ShopState, *, anchors: list[str], strategy: str) -> RenderedList:
+    """What goes with the whole cart: its products' bought-together lists fused by rank."""
+    entries, source = lists_get(state, kind=ListKind.BOUGHT_TOGETHER, anchors=anchors)
+    known = [entries[anchor] for anchor in anchors if entries[anchor][0] is not None]
+    basket = [pk for pk, _ in known]
+    if strategy == BEST_SELLERS or not basket:
+        return _popular_served(state, kind="cart", basket=basket, fallback=strategy != BEST_SELLERS, sources=[source])
+    lists = [[{"product_id": pk, "explanation": why} for pk, why in items or ()] for _, items in known]
+    wanted = {item["product_id"] for items in lists for item in items} | set(basket) | state.rule_products
+    facts, facts_source = facts_get(shop_id=state.shop_id, pks=wanted, shop_currency=state.currency)
+    served = cart_list_served(lists=lists, cart=basket, limit=RENDERED_ITEMS, facts=facts, rules=state.engine_rules)
+    if not served:
+        return _popular_served(state, kind="cart", basket=basket, fallback=True, sources=[source, facts_source])
+    return RenderedList(fallback=False, items=_cards(served, facts), source=_slowest(source, facts_source))
+
+
+def _rendered(
+    state: ShopState,
+    *,
+    kind: str,
+    items: tuple[tuple[int, str], ...],
+    fallback: bool,
+    sources: list[str],
+    anchor_pk: int | None = None,
+    basket=(),
+) -> RenderedList:
+    """A stored list with the current rules and facts applied."""
+    wanted = {pk for pk, _ in items} | set(basket) | state.rule_products
+    if anchor_pk is not None:
+        wanted.add(anchor_pk)
+    facts, source = facts_get(shop_id=state.shop_id, pks=wanted, shop_currency=state.currency)
+    served = rules_apply(
+        items=[{"product_id": pk, "explanation": why} for pk, why in items],
+        list_kind=kind,
+        anchor=facts.get(anchor_pk) if anchor_pk is not None else None,
+        rules=state.engine_rules,
+        facts=facts,
+        now=timezone.now(),
+        limit=RENDERED_ITEMS,
+        cart=basket,
+    )
+    return RenderedList(fallback=fallback, items=_cards(served, facts), source=_slowest(*sources, source))
+
+
+def _cards(served: list[dict], facts) -> tuple[bytes, ...]:
+    return tuple(
+        facts[int(item["product_id"])].card
+        + b',"explanation":'
+        + json.dumps(item["explanation"], ensure_ascii=False).encode()
+        + b"}"
+        for item in served
+    )

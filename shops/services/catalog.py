@@ -104,7 +104,7 @@ def product_bulk_upsert(
                 ties_update=True,
             )
     if written:
-        _storefront_invalidate(shop=shop)
+        _products_changed(shop=shop, pks=[pk for _, pk, _ in written])
     ids = {external_id: pk for external_id, pk, _ in written}
     left_alone = [record.external_id for record in records if record.external_id not in ids]
     if left_alone:
@@ -125,38 +125,48 @@ def product_bulk_delete(
     Returns how many changed. Must run inside the shop's scope.
     """
     products = Product.objects.filter(external_id__in=list(external_ids)).exclude(status=Product.Status.DELETED)
-    if keep_timestamp:
-        changed = products.update(status=Product.Status.DELETED)
-    else:
+    if not keep_timestamp:
         deleted_at = deleted_at or timezone.now()
-        changed = products.filter(updated_at__lte=deleted_at).update(
-            status=Product.Status.DELETED, updated_at=deleted_at
-        )
+        products = products.filter(updated_at__lte=deleted_at)
+    # The ids first, for the storefront; the update repeats the conditions, so a product changed
+    # meanwhile is left alone (announcing it anyway only makes the storefront read it afresh).
+    pks = list(products.values_list("pk", flat=True))
+    changes = (
+        {"status": Product.Status.DELETED}
+        if keep_timestamp
+        else {"status": Product.Status.DELETED, "updated_at": deleted_at}
+    )
+    changed = _update_in_batches(products, pks, changes)
     if changed:
-        _storefront_invalidate(shop=shop)
+        _products_changed(shop=shop, pks=pks)
     return changed
 
 
 def products_unseen_delete(*, shop: Shop, since: dt.datetime) -> int:
     """After a full catalogue sync that started at `since`: products it did not write (not synced
     since, and not changed by a webhook since) no longer exist on the platform."""
-    changed = (
-        Product.objects.filter(synced_at__lt=since, updated_at__lt=since)
-        .exclude(status=Product.Status.DELETED)
-        .update(status=Product.Status.DELETED, updated_at=since)
-    )
+    unseen = Product.objects.filter(synced_at__lt=since, updated_at__lt=since).exclude(status=Product.Status.DELETED)
+    pks = list(unseen.values_list("pk", flat=True))
+    changed = _update_in_batches(unseen, pks, {"status": Product.Status.DELETED, "updated_at": since})
     if changed:
-        _storefront_invalidate(shop=shop)
+        _products_changed(shop=shop, pks=pks)
     return changed
 
 
-def _storefront_invalidate(*, shop: Shop) -> None:
-    """A product that changed (unpublished, out of stock, new price) leaves the storefront's
-    cached lists as soon as the change commits."""
-    from recommendations.storefront.cache import storefront_invalidate
+def _update_in_batches(products, pks: list[int], changes: dict) -> int:
+    return sum(
+        products.filter(pk__in=pks[start : start + _BATCH_SIZE]).update(**changes)
+        for start in range(0, len(pks), _BATCH_SIZE)
+    )
 
-    domain = shop.domain
-    transaction.on_commit(lambda: storefront_invalidate(domain=domain))
+
+def _products_changed(*, shop: Shop, pks: list[int]) -> None:
+    """A product that changed (unpublished, out of stock, new price) shows so on the storefront as
+    soon as the change commits: its facts are replaced, every list stays as it is."""
+    from recommendations.storefront.service import storefront_products_changed
+
+    shop_id, domain = shop.pk, shop.domain
+    transaction.on_commit(lambda: storefront_products_changed(shop_id=shop_id, domain=domain, pks=pks))
 
 
 def product_ids_by_external_id(*, external_ids: Iterable[str]) -> dict[str, int]:

@@ -1,0 +1,346 @@
+"""Serving facts: what the storefront needs to know of a product to show it, one product at a time.
+
+A list read fetches the facts of its own items only (and of the products the merchant's rules
+name), never the catalogue: from this process's memory, then the shared cache, then the
+database. A product change replaces that product's facts and nothing else:
+
+- the writer, when its transaction commits, deletes the product's shared entry and announces the
+  change on the shop's change feed, in one atomic step (`serving_facts_changed`);
+- every process reads the feed at most every FEED_POLL_SECONDS per shop it serves and drops the
+  products that changed from its memory, so a product that went out of stock leaves every list
+  of every process within that delay, without any list being rebuilt;
+- a reader that loads facts from the database writes them back to the shared cache only if the
+  product did not change since the reader last read the feed (checked atomically), so a slow
+  reader can never put back what a writer has just replaced.
+
+The feed is one Redis sorted set per shop: each product that changed, scored with the sequence
+number of its latest change, and a member `~seq` holding the latest number. A feed that went
+missing (flushed, expired, evicted) reads as a lower number: processes then forget everything
+they hold for the shop. Without a shared cache (the embedded mode) facts are read from the
+database on every render: no process keeps any, so none can be stale.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+from recommendations.rules import ProductFacts
+from recommendations.storefront import cache as caches
+from shops.cache_guard import CacheUnavailable
+from shops.models import Product
+from shops.tenancy import shop_scope
+
+logger = logging.getLogger("basketry.storefront")
+
+FEED_POLL_SECONDS = 0.25
+# A shared fact lives this long unless its product changes first: the bound on how long a change
+# whose announcement could not reach Redis (an outage, a writer that died) can stay visible.
+FACT_SECONDS = 10 * 60
+FEED_SECONDS = 24 * 60 * 60
+# Products announced per script call: a catalogue sync of 50,000 products must not hold Redis for
+# one long script.
+ANNOUNCE_BATCH = 2000
+SEQUENCE = "~seq"
+# Feed positions a process keeps (a few dozen bytes each); past this it starts over, which only
+# costs each shop's facts being read afresh.
+FEEDS_KEPT = 4096
+
+_ANNOUNCE = """
+local seq = redis.call('ZINCRBY', KEYS[1], 1, ARGV[2])
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+for i = 3, #ARGV do redis.call('ZADD', KEYS[1], seq, ARGV[i]) end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+return seq
+"""
+# KEYS: the feed, then each product's fact key; ARGV: the reader's sequence, the expiry, then for
+# each product its pk and its encoded facts. Writes a product's facts only while its latest
+# change is not newer than what the reader had seen, and never once the feed went back.
+_FILL = """
+local latest = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[3]) or '0')
+local seen = tonumber(ARGV[1])
+if latest < seen then return 0 end
+local written = 0
+for i = 2, #KEYS do
+  local changed = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[2 + (i - 1) * 2]) or '0')
+  if changed <= seen then
+    redis.call('SET', KEYS[i], ARGV[3 + (i - 1) * 2], 'EX', tonumber(ARGV[2]), 'NX')
+    written = written + 1
+  end
+end
+return written
+"""
+
+
+@dataclass(frozen=True)
+class ServingFact(ProductFacts):
+    """A product as the storefront shows it and as the rules see it."""
+
+    external_id: str = ""
+    # The product's card as JSON without its closing brace: the explanation is added per list.
+    card: bytes = b""
+
+
+def feed_key(shop_id: int) -> str:
+    return f"shop:{shop_id}:facts:feed"
+
+
+def fact_key(shop_id: int, pk: int) -> str:
+    return f"shop:{shop_id}:fact:{pk}"
+
+
+_FIELDS = ("pk", "external_id", "title", "url", "image_url", "price", "currency", "category", "vendor", "tags")
+
+
+def _fact_from_row(row: tuple, *, status: str, in_stock: bool, shop_currency: str) -> ServingFact:
+    pk, external_id, title, url, image_url, price, currency, category, vendor, tags = row
+    card = caches.dumps(
+        {
+            "product_id": external_id,
+            "title": title,
+            "url": url,
+            "image_url": image_url,
+            "price": f"{price:.2f}",
+            "currency": currency or shop_currency,
+        }
+    )[:-1]
+    return ServingFact(
+        pk=pk,
+        title=title,
+        category=category,
+        vendor=vendor,
+        tags=frozenset(tags or ()),
+        price=float(price),
+        sellable=status == Product.Status.PUBLISHED and in_stock,
+        external_id=external_id,
+        card=card,
+    )
+
+
+def _facts_from_database(shop_id: int, pks: Iterable[int], *, shop_currency: str) -> dict[int, ServingFact]:
+    """The facts of those of the products the shop has; another shop's products are not found."""
+    with shop_scope(shop_id):
+        rows = Product.objects.filter(pk__in=list(pks)).values_list(*_FIELDS, "status", "in_stock")
+        return {
+            row[0]: _fact_from_row(row[:-2], status=row[-2], in_stock=row[-1], shop_currency=shop_currency)
+            for row in rows
+        }
+
+
+def _encode(fact: ServingFact) -> bytes:
+    return pickle.dumps(
+        (fact.pk, fact.title, fact.category, fact.vendor, tuple(fact.tags), fact.price, fact.sellable,
+         fact.external_id, fact.card),
+        protocol=pickle.HIGHEST_PROTOCOL,
+    )  # fmt: skip
+
+
+def _decode(raw: bytes) -> ServingFact:
+    pk, title, category, vendor, tags, price, sellable, external_id, card = pickle.loads(raw)  # noqa: S301 - written by us
+    return ServingFact(
+        pk=pk,
+        title=title,
+        category=category,
+        vendor=vendor,
+        tags=frozenset(tags),
+        price=price,
+        sellable=sellable,
+        external_id=external_id,
+        card=card,
+    )
+
+
+def _client():
+    """The Redis client behind the shared cache and its breaker."""
+    return cache._cache.get_client(write=True), cache.breaker
+
+
+class _Feed:
+    """What this process has read of one shop's change feed."""
+
+    __slots__ = ("checked_at", "sequence", "trusted")
+
+    def __init__(self) -> None:
+        self.checked_at = -1.0e9
+        self.sequence = 0
+        self.trusted = False
+
+
+local_facts = caches.ShopMemory(entries=caches.LOCAL_FACTS, per_shop=caches.LOCAL_FACTS_PER_SHOP)
+_feeds: dict[int, _Feed] = {}
+_feeds_lock = threading.Lock()
+
+
+def _feed_for(shop_id: int) -> _Feed:
+    with _feeds_lock:
+        feed = _feeds.get(shop_id)
+        if feed is None:
+            if len(_feeds) >= FEEDS_KEPT:
+                _feeds.clear()
+            feed = _feeds[shop_id] = _Feed()
+        return feed
+
+
+def _feed_read(shop_id: int, feed: _Feed) -> None:
+    """Drop from this process's memory the products of the shop that changed since the last read."""
+    client, breaker = _client()
+    key = cache.make_key(feed_key(shop_id))
+    try:
+        pipe = client.pipeline(transaction=False)
+        pipe.zscore(key, SEQUENCE)
+        pipe.zrangebyscore(key, f"({feed.sequence}", "+inf")
+        latest, changed = breaker.call(pipe.execute)
+    except Exception as error:
+        if not isinstance(error, CacheUnavailable):
+            logger.warning("storefront.feed_unreadable shop=%s error=%s", shop_id, type(error).__name__)
+        local_facts.forget_shop(shop_id)
+        feed.trusted = False
+        return
+    latest = int(latest or 0)
+    if not feed.trusted or latest < feed.sequence:
+        # A process new to the shop, back from an outage, or a feed that went missing: what it
+        # holds cannot be checked against the feed.
+        local_facts.forget_shop(shop_id)
+    elif changed:
+        local_facts.discard(shop_id, [int(member) for member in changed if member != SEQUENCE.encode()])
+    feed.sequence, feed.trusted = latest, True
+
+
+def facts_get(*, shop_id: int, pks: Iterable[int], shop_currency: str) -> tuple[dict[int, ServingFact], str]:
+    """The facts of these products of the shop, and where the slowest of them came from
+    ("local", "shared" or "database")."""
+    wanted = set(pks)
+    if not caches.shared_cache_enabled():
+        return _facts_from_database(shop_id, wanted, shop_currency=shop_currency), "database"
+    feed = _feed_for(shop_id)
+    now = time.monotonic()
+    if now - feed.checked_at >= FEED_POLL_SECONDS:
+        feed.checked_at = now
+        _feed_read(shop_id, feed)
+    trusted, seen = feed.trusted, feed.sequence
+    found: dict[int, ServingFact] = {}
+    if trusted:
+        for pk in wanted:
+            fact = local_facts.get(shop_id, pk)
+            if fact is not None:
+                found[pk] = fact
+    missing = [pk for pk in wanted if pk not in found]
+    if not missing:
+        return found, "local"
+    source = "shared"
+    if trusted:
+        shared = _shared_read(shop_id, missing)
+        for pk, fact in shared.items():
+            found[pk] = fact
+            local_facts.set(shop_id, pk, fact)
+        missing = [pk for pk in missing if pk not in shared]
+    if missing:
+        source = "database"
+        loaded = _facts_from_database(shop_id, missing, shop_currency=shop_currency)
+        found.update(loaded)
+        if trusted and loaded:
+            _shared_fill(shop_id, loaded, seen=seen)
+            for pk, fact in loaded.items():
+                local_facts.set(shop_id, pk, fact)
+    return found, source
+
+
+def _shared_read(shop_id: int, pks: list[int]) -> dict[int, ServingFact]:
+    client, breaker = _client()
+    try:
+        values = breaker.call(client.mget, [cache.make_key(fact_key(shop_id, pk)) for pk in pks])
+    except Exception as error:
+        if not isinstance(error, CacheUnavailable):
+            logger.warning("storefront.cache_down while reading facts: %s", type(error).__name__)
+        return {}
+    return {pk: _decode(raw) for pk, raw in zip(pks, values, strict=True) if raw is not None}
+
+
+def _shared_fill(shop_id: int, facts: dict[int, ServingFact], *, seen: int) -> None:
+    client, breaker = _client()
+    keys = [cache.make_key(feed_key(shop_id))]
+    args: list = [seen, FACT_SECONDS, SEQUENCE]
+    for pk, fact in facts.items():
+        keys.append(cache.make_key(fact_key(shop_id, pk)))
+        args += [pk, _encode(fact)]
+    try:
+        breaker.call(client.eval, _FILL, len(keys), *keys, *args)
+    except Exception as error:
+        if not isinstance(error, CacheUnavailable):
+            logger.warning("storefront.cache_down while writing facts: %s", type(error).__name__)
+
+
+# Announcements that could not reach Redis, sent with the next one or by a timer once the
+# breaker lets calls through again (a worker between webhooks may not write for a while).
+_unsent: dict[int, set[int]] = {}
+_unsent_lock = threading.Lock()
+_unsent_timer: list[threading.Timer] = []
+
+
+def serving_facts_changed(*, shop_id: int, pks: Iterable[int]) -> None:
+    """These products of the shop changed (and the change is committed): drop their facts from
+    this process at once, from the shared cache and from every other process within
+    FEED_POLL_SECONDS. Call from `transaction.on_commit`."""
+    pks = sorted({int(pk) for pk in pks})
+    local_facts.discard(shop_id, pks)
+    if not caches.shared_cache_enabled() or not pks:
+        return
+    with _unsent_lock:
+        _unsent.setdefault(shop_id, set()).update(pks)
+    _unsent_send()
+
+
+def _unsent_send() -> None:
+    with _unsent_lock:
+        pending = dict(_unsent)
+        _unsent.clear()
+        _unsent_timer.clear()
+    for shop_id, pks in pending.items():
+        _announce(shop_id, sorted(pks))
+    with _unsent_lock:
+        if _unsent and not _unsent_timer:
+            timer = threading.Timer(cache.breaker.cooldown_seconds + 0.1, _unsent_send)
+            timer.daemon = True
+            _unsent_timer.append(timer)
+            timer.start()
+
+
+def _announce(shop_id: int, pks: list[int]) -> None:
+    client, breaker = _client()
+    feed = cache.make_key(feed_key(shop_id))
+    for start in range(0, len(pks), ANNOUNCE_BATCH):
+        batch = pks[start : start + ANNOUNCE_BATCH]
+        keys = [feed, *(cache.make_key(fact_key(shop_id, pk)) for pk in batch)]
+        try:
+            breaker.call(client.eval, _ANNOUNCE, len(keys), *keys, FEED_SECONDS, SEQUENCE, *batch)
+        except Exception as error:
+            left = pks[start:]
+            with _unsent_lock:
+                _unsent.setdefault(shop_id, set()).update(left)
+            logger.warning(
+                "storefront.facts_change_unsent shop=%s products=%s error=%s: sent again when the cache "
+                "answers; shared facts expire within %ss anyway",
+                shop_id,
+                len(left),
+                type(error).__name__,
+                FACT_SECONDS,
+            )
+            return
+
+
+def local_memory_clear() -> None:
+    """Forget every fact and feed position of this process (tests)."""
+    local_facts.clear()
+    with _feeds_lock:
+        _feeds.clear()
+    with _unsent_lock:
+        _unsent.clear()
+        for timer in _unsent_timer:
+            timer.cancel()
+        _unsent_timer.clear()
