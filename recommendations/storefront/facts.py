@@ -161,17 +161,47 @@ def _client():
     return cache._cache.get_client(write=True), cache.breaker
 
 
-class _Feed:
-    """What this process has read of one shop's change feed."""
+# Products whose latest change a process remembers per shop (for checking its rendered lists);
+# past this it forgets the shop's facts and rendered lists at once instead.
+CHANGES_KEPT = 50_000
 
-    __slots__ = ("checked_at", "sequence", "trusted")
+
+class _Feed:
+    """What this process has read of one shop's change feed, and the products it dropped since:
+    a local counter goes up with every drop, so what was built at counter N is still good if
+    none of its products was dropped after N and the shop was not forgotten after N."""
+
+    __slots__ = ("changed", "checked_at", "counter", "forgotten_at", "sequence", "trusted")
 
     def __init__(self) -> None:
         self.checked_at = -1.0e9
         self.sequence = 0
         self.trusted = False
+        self.counter = 0
+        self.forgotten_at = 0
+        self.changed: dict[int, int] = {}
+
+    def dropped(self, pks: Iterable[int]) -> None:
+        with _changes_lock:
+            self.counter += 1
+            for pk in pks:
+                self.changed[pk] = self.counter
+            if len(self.changed) > CHANGES_KEPT:
+                self.forgotten_at, self.changed = self.counter, {}
+
+    def forgot(self) -> None:
+        with _changes_lock:
+            self.counter += 1
+            self.forgotten_at, self.changed = self.counter, {}
+
+    def unchanged_since(self, mark: int, pks: Iterable[int]) -> bool:
+        if not self.trusted or mark < self.forgotten_at:
+            return False
+        changed = self.changed
+        return all(changed.get(pk, 0) <= mark for pk in pks)
 
 
+_changes_lock = threading.Lock()
 local_facts = caches.ShopMemory(entries=caches.LOCAL_FACTS, per_shop=caches.LOCAL_FACTS_PER_SHOP)
 _feeds: dict[int, _Feed] = {}
 _feeds_lock = threading.Lock()
@@ -200,6 +230,7 @@ def _feed_read(shop_id: int, feed: _Feed) -> None:
         if not isinstance(error, CacheUnavailable):
             logger.warning("storefront.feed_unreadable shop=%s error=%s", shop_id, type(error).__name__)
         local_facts.forget_shop(shop_id)
+        feed.forgot()
         feed.trusted = False
         return
     latest = int(latest or 0)
@@ -207,9 +238,36 @@ def _feed_read(shop_id: int, feed: _Feed) -> None:
         # A process new to the shop, back from an outage, or a feed that went missing: what it
         # holds cannot be checked against the feed.
         local_facts.forget_shop(shop_id)
+        feed.forgot()
     elif changed:
-        local_facts.discard(shop_id, [int(member) for member in changed if member != SEQUENCE.encode()])
+        pks = [int(member) for member in changed if member != SEQUENCE.encode()]
+        local_facts.discard(shop_id, pks)
+        feed.dropped(pks)
     feed.sequence, feed.trusted = latest, True
+
+
+def _feed_current(shop_id: int) -> _Feed:
+    feed = _feed_for(shop_id)
+    now = time.monotonic()
+    if now - feed.checked_at >= FEED_POLL_SECONDS:
+        feed.checked_at = now
+        _feed_read(shop_id, feed)
+    return feed
+
+
+def facts_mark(shop_id: int) -> int | None:
+    """A mark to check later whether facts this process read for the shop are still current
+    (`facts_unchanged_since`); None when it cannot tell (no shared cache, or the feed is
+    unreadable): whatever is built from facts must then be built afresh each time."""
+    if not caches.shared_cache_enabled():
+        return None
+    feed = _feed_current(shop_id)
+    return feed.counter if feed.trusted else None
+
+
+def facts_unchanged_since(shop_id: int, mark: int, pks: Iterable[int]) -> bool:
+    """Whether none of these products changed, as far as this process knows, since `mark`."""
+    return _feed_current(shop_id).unchanged_since(mark, pks)
 
 
 def facts_get(*, shop_id: int, pks: Iterable[int], shop_currency: str) -> tuple[dict[int, ServingFact], str]:
@@ -218,11 +276,7 @@ def facts_get(*, shop_id: int, pks: Iterable[int], shop_currency: str) -> tuple[
     wanted = set(pks)
     if not caches.shared_cache_enabled():
         return _facts_from_database(shop_id, wanted, shop_currency=shop_currency), "database"
-    feed = _feed_for(shop_id)
-    now = time.monotonic()
-    if now - feed.checked_at >= FEED_POLL_SECONDS:
-        feed.checked_at = now
-        _feed_read(shop_id, feed)
+    feed = _feed_current(shop_id)
     trusted, seen = feed.trusted, feed.sequence
     found: dict[int, ServingFact] = {}
     if trusted:
@@ -289,6 +343,10 @@ def serving_facts_changed(*, shop_id: int, pks: Iterable[int]) -> None:
     FEED_POLL_SECONDS. Call from `transaction.on_commit`."""
     pks = sorted({int(pk) for pk in pks})
     local_facts.discard(shop_id, pks)
+    with _feeds_lock:
+        feed = _feeds.get(shop_id)
+    if feed is not None:
+        feed.dropped(pks)
     if not caches.shared_cache_enabled() or not pks:
         return
     with _unsent_lock:

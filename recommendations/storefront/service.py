@@ -8,8 +8,11 @@ list's own length whatever the size of the catalogue.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
@@ -23,7 +26,13 @@ from recommendations.services.experiments import experiments_for_storefront
 from recommendations.services.serving import cart_list_served
 from recommendations.services.widgets import WIDGETS_KEY, widget_defaults, widget_settings_from
 from recommendations.storefront import cache as caches
-from recommendations.storefront.facts import ServingFact, facts_get, serving_facts_changed
+from recommendations.storefront.facts import (
+    ServingFact,
+    facts_get,
+    facts_mark,
+    facts_unchanged_since,
+    serving_facts_changed,
+)
 from recommendations.storefront.facts import local_memory_clear as local_facts_clear
 from shops.models import Product, Shop
 from shops.plans import shop_plan_get
@@ -83,6 +92,13 @@ class ShopState:
         ]
 
     @cached_property
+    def render_stamp(self) -> str:
+        """What every list of the shop depends on besides its products: the version, the
+        currency, the rules (and the day, for rules with dates)."""
+        document = json.dumps([self.version_id, self.currency, self.rules], sort_keys=True, default=str)
+        return f"{timezone.now().date()}:{hashlib.blake2b(document.encode(), digest_size=12).hexdigest()}"
+
+    @cached_property
     def rule_products(self) -> frozenset[int]:
         """Every product a rule names or may bring in: their facts are read with each list."""
         return frozenset().union(*(rule_names_products(rule) for rule in self.engine_rules))
@@ -94,6 +110,25 @@ class RenderedList:
     items: tuple[bytes, ...]  # each item's JSON, ready to join
     # Where the slowest part came from: "local" (this process), "shared" (Redis) or "database".
     source: str = "local"
+    # The products whose facts it was built from: it stays good while none of them changes.
+    depends: frozenset[int] = frozenset()
+    # Response bodies built from it, by how they were asked for (storefront/views.py).
+    bodies: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """A list as this process last showed it, and what it was built from."""
+
+    stamp: str
+    mark: int
+    expires: float
+    rendered: RenderedList
+
+
+# A list shown is rebuilt at least this often (and a fallback list, for an id the catalogue may
+# have since, as often as that id is looked up again), whatever else changes.
+SHOWN_SECONDS = 10 * 60
 
 
 def _brings_in_a_set(then: dict) -> bool:
@@ -256,6 +291,7 @@ def storefront_memory_clear() -> None:
     restore: ids may then mean other rows)."""
     caches.local_states.clear()
     caches.local_lists.clear()
+    caches.local_rendered.clear()
     caches.local_unknown.clear()
     local_facts_clear()
 
@@ -353,19 +389,43 @@ def storefront_list_get(
     if state.version_id is None:
         return RenderedList(fallback=True, items=(), source="local")
     try:
-        if kind == "cart":
-            return _cart_served(state, anchors=list(dict.fromkeys((product_id, *cart))), strategy=strategy)
         if kind == "personal":
             return _personal_served(state, customer_ref=customer_ref)
-        entries, source = lists_get(state, kind=kind, anchors=[product_id])
-        anchor_pk, items = entries[product_id]
-        if strategy == BEST_SELLERS or items is None:
-            return _popular_served(
-                state, kind=kind, anchor_pk=anchor_pk, fallback=strategy != BEST_SELLERS, sources=[source]
-            )
-        return _rendered(state, kind=kind, items=items, anchor_pk=anchor_pk, fallback=False, sources=[source])
+        anchors = tuple(dict.fromkeys((product_id, *cart))) if kind == "cart" else (product_id,)
+        key = (kind, anchors, strategy)
+        mark = facts_mark(state.shop_id)
+        if mark is not None:
+            shown = caches.local_rendered.get(state.shop_id, key)
+            if (
+                shown is not None
+                and shown.stamp == state.render_stamp
+                and shown.expires > time.monotonic()
+                and facts_unchanged_since(state.shop_id, shown.mark, shown.rendered.depends)
+            ):
+                return shown.rendered
+        if kind == "cart":
+            rendered = _cart_served(state, anchors=list(anchors), strategy=strategy)
+        else:
+            rendered = _product_served(state, kind=kind, product_id=product_id, strategy=strategy)
     except DatabaseError as error:
         raise StorefrontUnavailable("database unavailable") from error
+    if mark is not None:
+        seconds = caches.UNKNOWN_LIST_SECONDS if rendered.fallback else SHOWN_SECONDS
+        kept = dataclasses.replace(rendered, source="local")
+        caches.local_rendered.set(
+            state.shop_id, key, _Shown(state.render_stamp, mark, time.monotonic() + seconds, kept)
+        )
+    return rendered
+
+
+def _product_served(state: ShopState, *, kind: str, product_id: str, strategy: str) -> RenderedList:
+    entries, source = lists_get(state, kind=kind, anchors=[product_id])
+    anchor_pk, items = entries[product_id]
+    if strategy == BEST_SELLERS or items is None:
+        return _popular_served(
+            state, kind=kind, anchor_pk=anchor_pk, fallback=strategy != BEST_SELLERS, sources=[source]
+        )
+    return _rendered(state, kind=kind, items=items, anchor_pk=anchor_pk, fallback=False, sources=[source])
 
 
 def _popular_served(
@@ -412,8 +472,12 @@ def _cart_served(state: ShopState, *, anchors: list[str], strategy: str) -> Rend
     facts, facts_source = facts_get(shop_id=state.shop_id, pks=wanted, shop_currency=state.currency)
     served = cart_list_served(lists=lists, cart=basket, limit=RENDERED_ITEMS, facts=facts, rules=state.engine_rules)
     if not served:
-        return _popular_served(state, kind="cart", basket=basket, fallback=True, sources=[source, facts_source])
-    return RenderedList(fallback=False, items=_cards(served, facts), source=_slowest(source, facts_source))
+        popular = _popular_served(state, kind="cart", basket=basket, fallback=True, sources=[source, facts_source])
+        # Shown until one of the cart's complements is on sale again.
+        return dataclasses.replace(popular, depends=popular.depends | wanted)
+    return RenderedList(
+        fallback=False, items=_cards(served, facts), source=_slowest(source, facts_source), depends=frozenset(wanted)
+    )
 
 
 def _rendered(
@@ -441,7 +505,9 @@ def _rendered(
         limit=RENDERED_ITEMS,
         cart=basket,
     )
-    return RenderedList(fallback=fallback, items=_cards(served, facts), source=_slowest(*sources, source))
+    return RenderedList(
+        fallback=fallback, items=_cards(served, facts), source=_slowest(*sources, source), depends=frozenset(wanted)
+    )
 
 
 def _cards(served: list[dict], facts) -> tuple[bytes, ...]:

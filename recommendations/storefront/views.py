@@ -49,11 +49,9 @@ _DOMAIN = re.compile(r"^[a-z0-9.\-]{1,253}(:[0-9]{1,5})?$")
 # The random id the widget keeps for A/B tests, only with the shopper's consent to analytics.
 _VISITOR = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
-_CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, OPTIONS",
-    "Access-Control-Max-Age": "86400",
-}
+# Any page may read the lists; what a preflight needs is only sent on preflights.
+_CORS = {"Access-Control-Allow-Origin": "*"}
+_PREFLIGHT = {"Access-Control-Allow-Methods": "GET, OPTIONS", "Access-Control-Max-Age": "86400"}
 
 
 def _json(status: int, body: bytes) -> HttpResponse:
@@ -63,7 +61,18 @@ def _json(status: int, body: bytes) -> HttpResponse:
     return response
 
 
-def _shared_caching(request: HttpRequest, response: HttpResponse, kind: str) -> HttpResponse:
+def _preflight(methods: str = "GET, OPTIONS") -> HttpResponse:
+    response = _json(204, b"")
+    response["Access-Control-Allow-Methods"] = methods
+    response["Access-Control-Max-Age"] = _PREFLIGHT["Access-Control-Max-Age"]
+    return response
+
+
+def _etag(body: bytes) -> str:
+    return f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+
+
+def _shared_caching(request: HttpRequest, response: HttpResponse, kind: str, etag: str = "") -> HttpResponse:
     """Caching headers of a list answer. A personal list depends on who asked: never stored. Any
     other may be kept by browsers and CDNs but is revalidated on every use (`no-cache` with an
     ETag of the body), so a merchant's change shows on the next request and an unchanged list
@@ -73,7 +82,7 @@ def _shared_caching(request: HttpRequest, response: HttpResponse, kind: str) -> 
         return response
     if response.status_code != 200:
         return response
-    etag = f'"{hashlib.blake2b(response.content, digest_size=12).hexdigest()}"'
+    etag = etag or _etag(response.content)
     response["ETag"] = etag
     response["Cache-Control"] = "public, no-cache"
     asked = {tag.strip().removeprefix("W/") for tag in request.headers.get("If-None-Match", "").split(",")}
@@ -102,7 +111,7 @@ def _server_timing(response: HttpResponse, rendered: RenderedList, started: floa
 def recommendations(request: HttpRequest) -> HttpResponse:
     started = time.perf_counter()
     if request.method == "OPTIONS":
-        return _json(204, b"")
+        return _preflight()
     params = request.GET
     domain = params.get("shop", "").strip().lower()
     kind = params.get("type", "")
@@ -147,8 +156,8 @@ def recommendations(request: HttpRequest) -> HttpResponse:
             rendered, experiment = _block_list(state, kind=kind, product_id=product_id, cart=cart, visitor=visitor)
     except (StorefrontUnavailable, DatabaseError):
         return _error(503, "recommendations are unavailable right now")
-    response = _render_response(kind, rendered, limit or block["items"], block, experiment)
-    return _shared_caching(request, _server_timing(response, rendered, started), kind)
+    response, etag = _render_response(kind, rendered, limit or block["items"], block, experiment)
+    return _shared_caching(request, _server_timing(response, rendered, started), kind, etag)
 
 
 def _customer_ref_from_token(shop_id: int, *, domain: str, token: str) -> str | None:
@@ -175,8 +184,7 @@ def events(request: HttpRequest) -> HttpResponse:
     each batch carries the page token the store signed into the page. Shopify stores' events go
     through the App Proxy, which Shopify signs; this endpoint refuses them."""
     if request.method == "OPTIONS":
-        response = _json(204, b"")
-        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response = _preflight("POST, OPTIONS")
         response["Access-Control-Allow-Headers"] = "Content-Type"
         return response
     payload, problem = _events_parse(request)
@@ -261,14 +269,28 @@ def _block_document(block: dict) -> dict:
     return {key: block[key] for key in ("enabled", "title", "layout", "accent", "text")}
 
 
+# Bodies a rendered list keeps, by how they were asked for (a few limits and block settings).
+_BODIES_KEPT = 8
+
+
 def _render_response(
     kind: str, rendered: RenderedList, limit: int, block: dict, experiment: dict | None = None
-) -> HttpResponse:
-    head = b'{"type":"%s","fallback":%s,"items":[' % (kind.encode(), b"true" if rendered.fallback else b"false")
+) -> tuple[HttpResponse, str]:
+    """The list's answer and its ETag; both are kept with the rendered list, so a list shown
+    again with the same settings costs neither a join nor a hash."""
     tail = b'],"block":' + dumps(_block_document(block))
     if experiment is not None:
         tail += b',"experiment":' + dumps(experiment)
-    return _json(200, head + b",".join(rendered.items[:limit]) + tail + b"}")
+    key = (kind, limit, tail)
+    found = rendered.bodies.get(key)
+    if found is None:
+        head = b'{"type":"%s","fallback":%s,"items":[' % (kind.encode(), b"true" if rendered.fallback else b"false")
+        body = head + b",".join(rendered.items[:limit]) + tail + b"}"
+        found = (body, _etag(body))
+        if len(rendered.bodies) >= _BODIES_KEPT:
+            rendered.bodies.clear()
+        rendered.bodies[key] = found
+    return _json(200, found[0]), found[1]
 
 
 def _block_list(
@@ -370,7 +392,7 @@ def app_proxy_recommendations(request: HttpRequest) -> HttpResponse:
             },
         )
     else:
-        response = _render_response(kind, rendered, limit, block, experiment)
+        response, _ = _render_response(kind, rendered, limit, block, experiment)
     # Personal answers depend on who is logged in: no shared caches.
     return _shared_caching(request, _server_timing(response, rendered, started), kind)
 

@@ -234,3 +234,34 @@ def test_a_renamed_product_shows_its_new_title_in_the_same_place(client, trained
     after = client.get(URL, {"shop": shop.domain, "type": "bought_together", "product_id": anchor}).json()["items"]
     assert [item["product_id"] for item in after] == [item["product_id"] for item in before]
     assert after[0]["title"] == "Renamed" and after[1:] == before[1:]
+
+
+@pytest.mark.services("redis")
+def test_a_product_change_rebuilds_only_the_lists_that_show_it(client, trained, django_capture_on_commit_callbacks):
+    shop, anchor = trained
+
+    def timing(product_id):
+        response = client.get(URL, {"shop": shop.domain, "type": "related", "product_id": product_id, "limit": 24})
+        return response["Server-Timing"], [item["product_id"] for item in response.json()["items"]]
+
+    with shop_scope(shop):
+        ids = list(Product.objects.filter(status="published", in_stock=True).values_list("external_id", flat=True))
+    shown_lists = {product_id: timing(product_id)[1] for product_id in ids}
+    victim = shown_lists[anchor][0]
+    with shop_scope(shop), django_capture_on_commit_callbacks(execute=True):
+        product = Product.objects.get(external_id=victim)
+        record = ProductRecord(
+            external_id=victim, title=product.title, price=product.price, category=product.category, in_stock=False
+        )
+        product_bulk_upsert(shop=shop, records=[record])
+
+    for product_id, before in shown_lists.items():
+        if product_id == victim:
+            continue
+        header, items = timing(product_id)
+        assert victim not in items
+        if victim in before:
+            # Built again from the product's new facts, the stored list itself still local.
+            assert items == [item for item in before if item != victim][: len(items)]
+        else:
+            assert header.startswith('list;desc="local"') and items == before, product_id
