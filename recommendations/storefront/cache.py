@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import threading
 import time
 from collections import OrderedDict
@@ -26,6 +27,8 @@ from collections.abc import Hashable
 from typing import Any
 
 from django.core.cache import cache
+from django.dispatch import receiver
+from django.test.signals import setting_changed
 
 from shops.cache_guard import CacheUnavailable, cache_delete_or_defer
 
@@ -64,11 +67,40 @@ def list_key(*, shop_id: int, version_id: int, kind: str, anchor: str) -> str:
     return f"shop:{shop_id}:list:{version_id}:{kind}:{anchor}"
 
 
+class _Shared:
+    """The shared cache as this path uses it, worked out once per configuration: reaching
+    Django's cache object costs a thread-local lookup per attribute, and building its Redis
+    client costs as much as a round trip."""
+
+    def __init__(self) -> None:
+        self.enabled = getattr(cache, "breaker", None) is not None
+        self.breaker = cache.breaker if self.enabled else None
+        self.client = cache._cache.get_client(write=True) if self.enabled else None
+        self.prefix = cache.make_key("") if self.enabled else ""
+
+
+_shared: _Shared | None = None
+
+
+def _shared_get() -> _Shared:
+    global _shared
+    if _shared is None:
+        _shared = _Shared()
+    return _shared
+
+
+@receiver(setting_changed)
+def _cache_settings_changed(*, setting: str, **kwargs) -> None:
+    global _shared
+    if setting == "CACHES":
+        _shared = None
+
+
 def shared_cache_enabled() -> bool:
     """Whether the cache is shared by every process (Redis): only then may it hold what the
     storefront serves. An in-process cache (the embedded mode) would let one process serve what
     another one changed."""
-    return getattr(cache, "breaker", None) is not None
+    return _shared_get().enabled
 
 
 class ShopMemory:
@@ -190,18 +222,6 @@ def shared_get(key: str) -> tuple[Any, bool]:
         return None, False
 
 
-def shared_get_many(keys: list[str]) -> tuple[dict[str, Any], bool]:
-    if not shared_cache_enabled() or not keys:
-        return {}, shared_cache_enabled()
-    try:
-        return cache.get_many(keys), True
-    except CacheUnavailable:
-        return {}, False
-    except Exception:
-        logger.warning("storefront.cache_down while reading %s keys", len(keys))
-        return {}, False
-
-
 def shared_set_many(values: dict[str, Any], seconds: int) -> None:
     if not shared_cache_enabled() or not values:
         return
@@ -211,6 +231,59 @@ def shared_set_many(values: dict[str, Any], seconds: int) -> None:
         pass
     except Exception:
         logger.warning("storefront.cache_down while writing")
+
+
+def shared_client():
+    """(Redis client, breaker) of the shared cache."""
+    shared = _shared_get()
+    return shared.client, shared.breaker
+
+
+def shared_key_prefix() -> str:
+    """What Django puts before a key in the shared cache (prefix and version)."""
+    return _shared_get().prefix
+
+
+def _outage(error: Exception, doing: str) -> None:
+    if not isinstance(error, CacheUnavailable):
+        logger.warning("storefront.cache_down while %s: %s", doing, type(error).__name__)
+
+
+def shared_values_get(keys: list[str]) -> tuple[dict[str, Any], bool]:
+    """{key: value} of those of the keys the shared cache holds (one MGET, no Django layer), and
+    whether it answered. Keys are named as Django names them, so `cache.delete` reaches them."""
+    if not shared_cache_enabled():
+        return {}, False
+    if not keys:
+        return {}, True
+    client, breaker = shared_client()
+    try:
+        prefix = shared_key_prefix()
+        values = breaker.call(client.mget, [prefix + key for key in keys])
+    except Exception as error:
+        _outage(error, "reading")
+        return {}, False
+    found = {}
+    for key, raw in zip(keys, values, strict=True):
+        if raw is not None:
+            try:
+                found[key] = pickle.loads(raw)  # noqa: S301 - written by this module
+            except Exception:
+                continue  # written by another release: read afresh as if missing
+    return found, True
+
+
+def shared_values_set(values: dict[str, Any], seconds: int) -> None:
+    if not shared_cache_enabled() or not values:
+        return
+    client, breaker = shared_client()
+    pipe, prefix = client.pipeline(transaction=False), shared_key_prefix()
+    for key, value in values.items():
+        pipe.set(prefix + key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), ex=seconds)
+    try:
+        breaker.call(pipe.execute)
+    except Exception as error:
+        _outage(error, "writing")
 
 
 def storefront_invalidate(*, domain: str) -> None:

@@ -27,11 +27,8 @@ import pickle
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from django.core.cache import cache
-
-from recommendations.rules import ProductFacts
 from recommendations.storefront import cache as caches
 from shops.cache_guard import CacheUnavailable
 from shops.models import Product
@@ -78,10 +75,18 @@ return written
 """
 
 
-@dataclass(frozen=True)
-class ServingFact(ProductFacts):
-    """A product as the storefront shows it and as the rules see it."""
+class ServingFact(NamedTuple):
+    """A product as the storefront shows it and as the rules see it (the attributes of
+    `recommendations.rules.ProductFacts`, as a tuple: thousands are decoded per second)."""
 
+    pk: int
+    title: str = ""
+    category: str = ""
+    vendor: str = ""
+    tags: frozenset[str] = frozenset()
+    price: float = 0.0
+    sellable: bool = True
+    popularity: float = 0.0
     external_id: str = ""
     # The product's card as JSON without its closing brace: the explanation is added per list.
     card: bytes = b""
@@ -93,6 +98,11 @@ def feed_key(shop_id: int) -> str:
 
 def fact_key(shop_id: int, pk: int) -> str:
     return f"shop:{shop_id}:fact:{pk}"
+
+
+def _redis_key(key: str) -> str:
+    """The key as the shared cache names it (Django's prefix and version before it)."""
+    return caches.shared_key_prefix() + key
 
 
 _FIELDS = ("pk", "external_id", "title", "url", "image_url", "price", "currency", "category", "vendor", "tags")
@@ -134,31 +144,19 @@ def _facts_from_database(shop_id: int, pks: Iterable[int], *, shop_currency: str
 
 
 def _encode(fact: ServingFact) -> bytes:
-    return pickle.dumps(
-        (fact.pk, fact.title, fact.category, fact.vendor, tuple(fact.tags), fact.price, fact.sellable,
-         fact.external_id, fact.card),
-        protocol=pickle.HIGHEST_PROTOCOL,
-    )  # fmt: skip
+    return pickle.dumps(tuple(fact), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _decode(raw: bytes) -> ServingFact:
-    pk, title, category, vendor, tags, price, sellable, external_id, card = pickle.loads(raw)  # noqa: S301 - written by us
-    return ServingFact(
-        pk=pk,
-        title=title,
-        category=category,
-        vendor=vendor,
-        tags=frozenset(tags),
-        price=price,
-        sellable=sellable,
-        external_id=external_id,
-        card=card,
-    )
+def _decode(raw: bytes) -> ServingFact | None:
+    """The facts, or None for an entry this release cannot read (written by another one during
+    a rolling deploy): it is then read from the database as if it were missing."""
+    try:
+        return ServingFact._make(pickle.loads(raw))  # noqa: S301 - written by this module
+    except Exception:
+        return None
 
 
-def _client():
-    """The Redis client behind the shared cache and its breaker."""
-    return cache._cache.get_client(write=True), cache.breaker
+_client = caches.shared_client
 
 
 # Products whose latest change a process remembers per shop (for checking its rendered lists);
@@ -220,7 +218,7 @@ def _feed_for(shop_id: int) -> _Feed:
 def _feed_read(shop_id: int, feed: _Feed) -> None:
     """Drop from this process's memory the products of the shop that changed since the last read."""
     client, breaker = _client()
-    key = cache.make_key(feed_key(shop_id))
+    key = _redis_key(feed_key(shop_id))
     try:
         pipe = client.pipeline(transaction=False)
         pipe.zscore(key, SEQUENCE)
@@ -308,20 +306,21 @@ def facts_get(*, shop_id: int, pks: Iterable[int], shop_currency: str) -> tuple[
 def _shared_read(shop_id: int, pks: list[int]) -> dict[int, ServingFact]:
     client, breaker = _client()
     try:
-        values = breaker.call(client.mget, [cache.make_key(fact_key(shop_id, pk)) for pk in pks])
+        values = breaker.call(client.mget, [_redis_key(fact_key(shop_id, pk)) for pk in pks])
     except Exception as error:
         if not isinstance(error, CacheUnavailable):
             logger.warning("storefront.cache_down while reading facts: %s", type(error).__name__)
         return {}
-    return {pk: _decode(raw) for pk, raw in zip(pks, values, strict=True) if raw is not None}
+    decoded = {pk: _decode(raw) for pk, raw in zip(pks, values, strict=True) if raw is not None}
+    return {pk: fact for pk, fact in decoded.items() if fact is not None}
 
 
 def _shared_fill(shop_id: int, facts: dict[int, ServingFact], *, seen: int) -> None:
     client, breaker = _client()
-    keys = [cache.make_key(feed_key(shop_id))]
+    keys = [_redis_key(feed_key(shop_id))]
     args: list = [seen, FACT_SECONDS, SEQUENCE]
     for pk, fact in facts.items():
-        keys.append(cache.make_key(fact_key(shop_id, pk)))
+        keys.append(_redis_key(fact_key(shop_id, pk)))
         args += [pk, _encode(fact)]
     try:
         breaker.call(client.eval, _FILL, len(keys), *keys, *args)
@@ -363,7 +362,7 @@ def _unsent_send() -> None:
         _announce(shop_id, sorted(pks))
     with _unsent_lock:
         if _unsent and not _unsent_timer:
-            timer = threading.Timer(cache.breaker.cooldown_seconds + 0.1, _unsent_send)
+            timer = threading.Timer(caches.shared_client()[1].cooldown_seconds + 0.1, _unsent_send)
             timer.daemon = True
             _unsent_timer.append(timer)
             timer.start()
@@ -371,10 +370,10 @@ def _unsent_send() -> None:
 
 def _announce(shop_id: int, pks: list[int]) -> None:
     client, breaker = _client()
-    feed = cache.make_key(feed_key(shop_id))
+    feed = _redis_key(feed_key(shop_id))
     for start in range(0, len(pks), ANNOUNCE_BATCH):
         batch = pks[start : start + ANNOUNCE_BATCH]
-        keys = [feed, *(cache.make_key(fact_key(shop_id, pk)) for pk in batch)]
+        keys = [feed, *(_redis_key(fact_key(shop_id, pk)) for pk in batch)]
         try:
             breaker.call(client.eval, _ANNOUNCE, len(keys), *keys, FEED_SECONDS, SEQUENCE, *batch)
         except Exception as error:

@@ -282,7 +282,7 @@ def storefront_lists_warm(*, shop_id: int, version_id: int, lists) -> int:
         )
     keys = list(entries)
     for start in range(0, len(keys), _WARM_BATCH):
-        caches.shared_set_many({key: entries[key] for key in keys[start : start + _WARM_BATCH]}, caches.LIST_SECONDS)
+        caches.shared_values_set({key: entries[key] for key in keys[start : start + _WARM_BATCH]}, caches.LIST_SECONDS)
     return len(entries)
 
 
@@ -348,7 +348,7 @@ def lists_get(state: ShopState, *, kind: str, anchors: list[str]) -> tuple[dict[
         caches.list_key(shop_id=state.shop_id, version_id=state.version_id, kind=kind, anchor=anchor): anchor
         for anchor in missing
     }
-    shared, answered = caches.shared_get_many(list(keys))
+    shared, answered = caches.shared_values_get(list(keys))
     source = "shared"
     for key, entry in shared.items():
         found[keys[key]] = entry
@@ -363,8 +363,8 @@ def lists_get(state: ShopState, *, kind: str, anchors: list[str]) -> tuple[dict[
                 for anchor, entry in loaded.items()
             }
             known = {key: entry for key, entry in by_key.items() if entry != _UNKNOWN}
-            caches.shared_set_many(known, caches.LIST_SECONDS)
-            caches.shared_set_many({k: v for k, v in by_key.items() if k not in known}, caches.UNKNOWN_LIST_SECONDS)
+            caches.shared_values_set(known, caches.LIST_SECONDS)
+            caches.shared_values_set({k: v for k, v in by_key.items() if k not in known}, caches.UNKNOWN_LIST_SECONDS)
     for anchor in missing:
         if found[anchor] == _UNKNOWN:
             caches.local_unknown.set(_unknown_key(state, kind, anchor), _UNKNOWN)
