@@ -57,6 +57,8 @@ LOCAL_LISTS = 8192
 LOCAL_LISTS_PER_SHOP = 4096
 LOCAL_FACTS = 32768
 LOCAL_FACTS_PER_SHOP = 16384
+LOCAL_SHOWN = 4096
+LOCAL_SHOWN_PER_SHOP = 2048
 
 
 def state_key(domain: str) -> str:
@@ -202,7 +204,7 @@ class TimedMemory:
 
 local_lists = ShopMemory(entries=LOCAL_LISTS, per_shop=LOCAL_LISTS_PER_SHOP)
 # Lists as last shown, checked on each use against the shop's rules and its products' changes.
-local_rendered = ShopMemory(entries=LOCAL_LISTS, per_shop=LOCAL_LISTS_PER_SHOP)
+local_rendered = ShopMemory(entries=LOCAL_SHOWN, per_shop=LOCAL_SHOWN_PER_SHOP)
 # Product ids a shop does not have, apart from the lists so that junk ids cannot push them out.
 local_unknown = TimedMemory(entries=4096, seconds=UNKNOWN_LIST_SECONDS)
 local_states = TimedMemory(entries=1024, seconds=LOCAL_STATE_SECONDS)

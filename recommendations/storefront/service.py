@@ -111,9 +111,7 @@ class RenderedList:
     # Where the slowest part came from: "local" (this process), "shared" (Redis) or "database".
     source: str = "local"
     # The products whose facts it was built from: it stays good while none of them changes.
-    depends: frozenset[int] = frozenset()
-    # Response bodies built from it, by how they were asked for (storefront/views.py).
-    bodies: dict = field(default_factory=dict, compare=False, repr=False)
+    depends: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -474,9 +472,12 @@ def _cart_served(state: ShopState, *, anchors: list[str], strategy: str) -> Rend
     if not served:
         popular = _popular_served(state, kind="cart", basket=basket, fallback=True, sources=[source, facts_source])
         # Shown until one of the cart's complements is on sale again.
-        return dataclasses.replace(popular, depends=popular.depends | wanted)
+        return dataclasses.replace(popular, depends=tuple(sorted({*popular.depends, *wanted})))
     return RenderedList(
-        fallback=False, items=_cards(served, facts), source=_slowest(source, facts_source), depends=frozenset(wanted)
+        fallback=False,
+        items=_cards(served, facts),
+        source=_slowest(source, facts_source),
+        depends=tuple(sorted(wanted)),
     )
 
 
@@ -506,7 +507,7 @@ def _rendered(
         cart=basket,
     )
     return RenderedList(
-        fallback=fallback, items=_cards(served, facts), source=_slowest(*sources, source), depends=frozenset(wanted)
+        fallback=fallback, items=_cards(served, facts), source=_slowest(*sources, source), depends=tuple(sorted(wanted))
     )
 
 

@@ -269,28 +269,16 @@ def _block_document(block: dict) -> dict:
     return {key: block[key] for key in ("enabled", "title", "layout", "accent", "text")}
 
 
-# Bodies a rendered list keeps, by how they were asked for (a few limits and block settings).
-_BODIES_KEPT = 8
-
-
 def _render_response(
     kind: str, rendered: RenderedList, limit: int, block: dict, experiment: dict | None = None
 ) -> tuple[HttpResponse, str]:
-    """The list's answer and its ETag; both are kept with the rendered list, so a list shown
-    again with the same settings costs neither a join nor a hash."""
+    """The list's answer and its ETag."""
+    head = b'{"type":"%s","fallback":%s,"items":[' % (kind.encode(), b"true" if rendered.fallback else b"false")
     tail = b'],"block":' + dumps(_block_document(block))
     if experiment is not None:
         tail += b',"experiment":' + dumps(experiment)
-    key = (kind, limit, tail)
-    found = rendered.bodies.get(key)
-    if found is None:
-        head = b'{"type":"%s","fallback":%s,"items":[' % (kind.encode(), b"true" if rendered.fallback else b"false")
-        body = head + b",".join(rendered.items[:limit]) + tail + b"}"
-        found = (body, _etag(body))
-        if len(rendered.bodies) >= _BODIES_KEPT:
-            rendered.bodies.clear()
-        rendered.bodies[key] = found
-    return _json(200, found[0]), found[1]
+    body = head + b",".join(rendered.items[:limit]) + tail + b"}"
+    return _json(200, body), _etag(body)
 
 
 def _block_list(
