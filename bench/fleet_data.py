@@ -129,8 +129,8 @@ def synthetic_shop(spec: ShopSpec, *, end: dt.datetime) -> tuple[list[ProductRec
     return products, orders
 
 
-def fleet_load(*, small: int, medium: int, large: int, only: str = "") -> None:
-    """Create and load the planned shops (of one class when `only` names it); one JSON line per class."""
+def shop_load(spec: ShopSpec, *, end: dt.datetime | None = None) -> dict:
+    """Create one shop of the plan and load it through the project's services; what it holds."""
     from django.db import transaction
     from django.utils import timezone
 
@@ -142,35 +142,50 @@ def fleet_load(*, small: int, medium: int, large: int, only: str = "") -> None:
     from shops.services.shops import shop_create
     from shops.tenancy import shop_scope
 
+    end = end or timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    started = time.perf_counter()
+    products, orders = synthetic_shop(spec, end=end)
+    generated = time.perf_counter()
+    with transaction.atomic():
+        shop, _ = shop_create(platform="shopify", domain=spec.domain, currency="EUR")
+        with shop_scope(shop):
+            product_ids = product_bulk_upsert(shop=shop, records=products)
+            for start in range(0, len(orders), 2_000):
+                order_bulk_import(
+                    shop=shop, records=orders[start : start + 2_000], product_ids=product_ids, known_absent=True
+                )
+    if spec.size_class != "small":
+        table_statistics_refresh(models_changed=[Product, Order, OrderLine])
+    with shop_scope(shop):
+        data_profile_refresh(shop=shop)
+    return {
+        "products": len(products),
+        "orders": len(orders),
+        "lines": sum(len(order.lines) for order in orders),
+        "generate_s": generated - started,
+        "load_s": time.perf_counter() - generated,
+    }
+
+
+def fleet_load(*, small: int, medium: int, large: int, only: str = "") -> None:
+    """Create and load the planned shops (of one class when `only` names it); one JSON line per class."""
+    from django.utils import timezone
+
+    from shops.models import Order, OrderLine, Product
+    from shops.services.maintenance import table_statistics_refresh
+
     end = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     totals: dict[str, dict] = {}
     for spec in fleet_plan(small=small, medium=medium, large=large):
         if only and spec.size_class != only:
             continue
-        started = time.perf_counter()
-        products, orders = synthetic_shop(spec, end=end)
-        generated = time.perf_counter()
-        with transaction.atomic():
-            shop, _ = shop_create(platform="shopify", domain=spec.domain, currency="EUR")
-            with shop_scope(shop):
-                product_ids = product_bulk_upsert(shop=shop, records=products)
-                for start in range(0, len(orders), 2_000):
-                    order_bulk_import(
-                        shop=shop, records=orders[start : start + 2_000], product_ids=product_ids, known_absent=True
-                    )
-        if spec.size_class != "small":
-            table_statistics_refresh(models_changed=[Product, Order, OrderLine])
-        with shop_scope(shop):
-            data_profile_refresh(shop=shop)
+        loaded = shop_load(spec, end=end)
         row = totals.setdefault(
             spec.size_class, {"shops": 0, "products": 0, "orders": 0, "lines": 0, "generate_s": 0.0, "load_s": 0.0}
         )
         row["shops"] += 1
-        row["products"] += len(products)
-        row["orders"] += len(orders)
-        row["lines"] += sum(len(order.lines) for order in orders)
-        row["generate_s"] += generated - started
-        row["load_s"] += time.perf_counter() - generated
+        for key, value in loaded.items():
+            row[key] += value
     table_statistics_refresh(models_changed=[Product, Order, OrderLine])
     for size_class, row in totals.items():
         print("LOADED " + json.dumps({"class": size_class, **row}))

@@ -1,86 +1,373 @@
-"""Benchmark: storefront recommendations throughput and latency against /livez, same server, same run.
+"""Benchmark: the storefront at catalogue size, cold, with inventory webhooks flowing, against /livez.
 
-Creates a scratch PostgreSQL database, loads and trains the demo shop, starts gunicorn with two
-sync workers on PostgreSQL + Redis, warms the caches, then runs wrk against `/livez` and against
-the recommendations endpoint (requests spread over every product of the shop, a Lua script
-picking the product id per request), and prints requests/s and latency percentiles of both.
+For each shop asked for (`demo`, `uci`, `large`; default all three), on a scratch PostgreSQL
+database of its own:
+1. set-up: the demo shop (270 products), the UCI Online Retail shop (≈3.7k products, 20k orders)
+   or a synthetic shop of 50,000 products (bench/fleet_data.py's large class), trained; each as a
+   Shopify shop whose product ids are Shopify's numeric ids, so that products/update deliveries
+   reach them. BENCH_KEEP=1 reuses a database set up by an earlier run;
+2. cold start: a private Redis (flushed), fresh gunicorn (2 sync workers) and Celery workers;
+3. miss cost: 300 sequential requests for random products, each read for the first time,
+   with the server's own time from the `Server-Timing` header;
+4. load: wrk (-t2 -c16) windows, one product drawn uniformly from the whole catalogue per
+   request: /livez, related (cold), related again, bought together, /livez, while signed
+   products/update deliveries toggling a random product's stock arrive at 2 per second through
+   the ingress and a Celery worker;
+5. publish under load: 5-second wrk windows while a new training runs on the worker and after
+   its version goes live (BENCH_PUBLISH_LARGE=0 skips this for the large shop);
+6. the deliveries' outcome checked in the database, memory of the web workers and of Redis.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/2 make bench-serving
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make bench-serving
+    DATABASE_URL=... .venv/bin/python -m bench.serving uci large   # some of the shops
 
-Needs `wrk` (Debian package) on the PATH.
+BENCH_SECONDS sets the length of a window (default 20), BENCH_LARGE_PRODUCTS the large shop's
+size (default 50000). Results also go to var/bench-serving.json (BENCH_OUT). Needs `wrk`.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
+import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
-import urllib.request
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-from bench.common import manage, scratch_database_env
-from bench.processes import gunicorn_start, stop
+from bench.common import ONLINE_RETAIL, ROOT, manage, scratch_database_env
+from bench.fleet import Database
+from bench.processes import (
+    SHOPIFY_SECRET,
+    celery_worker_start,
+    free_port,
+    gunicorn_start,
+    load_average,
+    process_tree,
+    redis_info,
+    redis_start,
+    rss_mib,
+    shopify_webhook_headers,
+    stop,
+)
 
-PORT = 8765
-DURATION = "20s"
+SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
+LARGE_PRODUCTS = int(os.environ.get("BENCH_LARGE_PRODUCTS", "50000"))
 CONNECTIONS = 16
-SHOP = "demo-store.localhost"
+HOOKS_PER_SECOND = 2
+PROBES = 300
+DOMAINS = {"demo": "bench-demo.myshopify.com", "uci": "bench-uci.myshopify.com", "large": "bench-large.myshopify.com"}
+RECOMMENDATIONS = "/api/storefront/v1/recommendations?shop={domain}&type={kind}&limit=8&product_id="
+# Shopify's product ids are numbers: the demo and UCI products are renumbered from here.
+FIRST_ID = 7_000_000_000
+BENCH_KEY = "bench-serving-" + "k" * 40
 
 
-def wrk(url: str, script: str | None = None) -> tuple[float, dict[str, str]]:
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency", url]
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+# -- set-up ------------------------------------------------------------------------------------
+
+
+def _as_shopify(domain_before: str, domain: str) -> str:
+    return f"""
+from django.db.models import CharField, F
+from django.db.models.functions import Cast
+from shops.models import Product, Shop
+shop = Shop.objects.get(domain={domain_before!r})
+Product.all_shops.filter(shop=shop).update(external_id=Cast(F("id") + {FIRST_ID}, output_field=CharField()))
+Shop.objects.filter(pk=shop.pk).update(platform="shopify", domain={domain!r})
+"""
+
+
+def setup(shop: str, env: dict) -> float:
+    """Load and train the shop; returns the seconds it took."""
+    started = time.perf_counter()
+    manage(env, "migrate", "-v0")
+    domain = DOMAINS[shop]
+    if shop == "demo":
+        manage(env, "demo", "--skip-online-retail")
+        manage(env, "shell", "-c", _as_shopify("demo-store.localhost", domain))
+    elif shop == "uci":
+        if not ONLINE_RETAIL.is_file():
+            sys.exit(f"The UCI Online Retail file is not at {ONLINE_RETAIL}")
+        manage(env, "create_shop", "--platform", "csv", "--domain", "uci.bench", "--currency", "GBP")
+        manage(env, "import_orders", "uci.bench", str(ONLINE_RETAIL), "--format", "online-retail", "--no-train")
+        manage(env, "shell", "-c", _as_shopify("uci.bench", domain))
+    else:
+        code = (
+            "from bench.fleet_data import ShopSpec, shop_load; "
+            f"shop_load(ShopSpec({domain!r}, 'large', 1, {LARGE_PRODUCTS}, {LARGE_PRODUCTS * 2}, 3.0))"
+        )
+        manage(env, "shell", "-c", code)
+    manage(env, "train", domain)
+    return time.perf_counter() - started
+
+
+# -- load --------------------------------------------------------------------------------------
+
+
+def wrk(url: str, seconds: int, script: str | None = None) -> dict:
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url]
     if script:
         command[1:1] = ["-s", script]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if failed:
+        sys.exit(f"{url}: {failed.group(1)} failed responses\n{output}")
     latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", output, flags=re.MULTILINE))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    if errors:
-        sys.exit(f"{url}: {errors.group(1)} failed responses\n{output}")
-    return rate, latency
+    return {
+        "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        **{f"p{key}_ms": _milliseconds(value) for key, value in latency.items()},
+    }
+
+
+def _milliseconds(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def lua_script(path: str, ids: list[str]) -> str:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write("ids = {" + ",".join(f'"{value}"' for value in ids) + "}\n")
+        script.write(f'request = function() return wrk.format("GET", "{path}" .. ids[math.random(#ids)]) end\n')
+    return script.name
+
+
+class Deliveries(threading.Thread):
+    """Signed products/update deliveries at HOOKS_PER_SECOND, each setting a random product in or
+    out of stock; remembers the last state sent per product."""
+
+    def __init__(self, port: int, domain: str, ids: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.port, self.domain, self.ids = port, domain, ids
+        self.sent, self.accepted = 0, 0
+        self.last: dict[str, bool] = {}
+        self.running = threading.Event()
+        self.running.set()
+        self.random = random.Random(7)
+
+    def run(self) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        due = time.monotonic()
+        while self.running.is_set():
+            product = self.random.choice(self.ids)
+            in_stock = not self.last.get(product, True)
+            body = json.dumps(
+                {
+                    "id": int(product),
+                    "title": f"Product {product}",
+                    "handle": f"product-{product}",
+                    "status": "active",
+                    "product_type": "Bench",
+                    "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{self.sent % 1000:03d}Z",
+                    "variants": [{"id": 1, "price": "9.90", "inventory_quantity": 3 if in_stock else 0}],
+                }
+            ).encode()
+            headers = shopify_webhook_headers(
+                domain=self.domain, topic="products/update", body=body, webhook_id=str(uuid.uuid4())
+            )
+            connection.request("POST", "/webhooks/shopify", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            self.sent += 1
+            if response.status == 200:
+                self.accepted += 1
+                self.last[product] = in_stock
+            due += 1 / HOOKS_PER_SECOND
+            time.sleep(max(0.0, due - time.monotonic()))
+
+    def stop(self) -> None:
+        self.running.clear()
+        self.join(timeout=30)
+
+
+def probe(port: int, path: str, ids: list[str]) -> dict:
+    """Sequential requests for these products: the server's time by where the list came from."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    by_source: dict[str, list[float]] = {}
+    client = []
+    for product in ids:
+        started = time.perf_counter()
+        connection.request("GET", path + product)
+        response = connection.getresponse()
+        response.read()
+        client.append((time.perf_counter() - started) * 1000)
+        match = re.match(r'list;desc="(\w+)";dur=([\d.]+)', response.getheader("Server-Timing", ""))
+        if response.status != 200 or not match:
+            sys.exit(f"probe {product}: {response.status} {response.getheader('Server-Timing')}")
+        by_source.setdefault(match.group(1), []).append(float(match.group(2)))
+    return {
+        "client": _distribution(client),
+        **{f"server_{source}": _distribution(values) for source, values in sorted(by_source.items())},
+    }
+
+
+def _distribution(values: list[float]) -> dict:
+    values = sorted(values)
+
+    def at(share: float) -> float:
+        return round(values[min(len(values) - 1, int(share * len(values)))], 2)
+
+    return {"n": len(values), "p50_ms": at(0.5), "p90_ms": at(0.9), "p99_ms": at(0.99), "max_ms": round(values[-1], 2)}
+
+
+def drained(db: Database, *, limit: float = 120) -> float:
+    """Seconds until no delivery waits for the worker."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        waiting = db.rows("SELECT count(*) FROM integrations_webhookdelivery WHERE status NOT IN ('done', 'failed')")
+        if waiting[0][0] == "0":
+            break
+        time.sleep(0.5)
+    return round(time.monotonic() - started, 1)
+
+
+def deliveries_outcome(db: Database, deliveries: Deliveries) -> dict:
+    wait = drained(db)
+    states = dict(db.rows("SELECT status, count(*) FROM integrations_webhookdelivery GROUP BY status"))
+    wrong = 0
+    if deliveries.last:
+        ids = ",".join(f"'{product}'" for product in deliveries.last)
+        stored = dict(db.rows(f"SELECT external_id, in_stock FROM shops_product WHERE external_id IN ({ids})"))
+        wrong = sum(stored.get(product) != ("t" if in_stock else "f") for product, in_stock in deliveries.last.items())
+    return {
+        "sent": deliveries.sent,
+        "accepted": deliveries.accepted,
+        "states": states,
+        "products_not_as_last_sent": wrong,
+        "drain_s": wait,
+    }
+
+
+def publish_under_load(env: dict, db: Database, base: str, script: str, domain: str) -> list[dict]:
+    """5-second windows while a new training runs and after its version goes live."""
+    live = db.rows("SELECT id FROM recommendations_modelversion WHERE status = 'live'")[0][0]
+    manage(env, "shell", "-c", f"from bench.fleet_data import trainings_queue; trainings_queue(domains=[{domain!r}])")
+    windows, after = [], 0
+    started = time.monotonic()
+    while after < 4 and time.monotonic() - started < 1800:
+        window = wrk(base, 5, script)
+        now = db.rows("SELECT id FROM recommendations_modelversion WHERE status = 'live'")[0][0]
+        window["phase"] = "training" if now == live else ("switch" if not after else "after switch")
+        window["t_s"] = round(time.monotonic() - started, 1)
+        after += now != live
+        windows.append(window)
+        say(f"    publish {window['phase']:12} {window['rate']:7.0f} req/s p99 {window['p99_ms']:7.2f} ms")
+    return windows
+
+
+def bench_shop(shop: str, keep: bool) -> dict:
+    name = f"basketry_bench_serving_{shop}"
+    domain = DOMAINS[shop]
+    database_env, reused = _database_env(name, keep)
+    # One key for set-up and serving (stored secrets are encrypted with it), kept across runs
+    # for BENCH_KEEP; a scratch database's, nothing else's.
+    env = {**database_env, "SHOPIFY_API_KEY": "bench", "SHOPIFY_API_SECRET": SHOPIFY_SECRET, "SECRET_KEY": BENCH_KEY}
+    db = Database(env["DATABASE_URL"])
+    result: dict = {"shop": shop, "load_average_start": load_average()}
+    if not reused:
+        result["setup_s"] = round(setup(shop, env), 1)
+    ids = [row[0] for row in db.rows("SELECT external_id FROM shops_product WHERE status = 'published'")]
+    result["products"] = len(ids)
+    say(f"{shop}: {len(ids)} published products, {domain}")
+
+    redis_port = free_port()
+    redis = redis_start(redis_port)
+    served = {**env, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+    port = free_port()
+    server = gunicorn_start(served, port, workers=2, threads=1, worker_class="sync")
+    hooks = celery_worker_start(served, queues="webhooks,default", concurrency=1, name="hooks")
+    training = celery_worker_start(
+        {**served, "OPENBLAS_NUM_THREADS": "1"}, queues="training,training_large", concurrency=1, name="training"
+    )
+    base = f"http://127.0.0.1:{port}"
+    scripts = {
+        kind: lua_script(RECOMMENDATIONS.format(domain=domain, kind=kind), ids)
+        for kind in ("related", "bought_together")
+    }
+    try:
+        drawn = random.Random(3).sample(ids, min(PROBES, len(ids)))
+        result["miss"] = probe(port, RECOMMENDATIONS.format(domain=domain, kind="related"), drawn)
+        say(f"  cold first reads: {json.dumps(result['miss'])}")
+        deliveries = Deliveries(port, domain, ids)
+        deliveries.start()
+        windows = {}
+        for label, target, script in (
+            ("livez", f"{base}/livez", None),
+            ("related_cold", base, scripts["related"]),
+            ("related", base, scripts["related"]),
+            ("bought_together", base, scripts["bought_together"]),
+            ("livez_after", f"{base}/livez", None),
+        ):
+            windows[label] = wrk(target, SECONDS, script)
+            say(f"  {label:16} {windows[label]['rate']:7.0f} req/s p50 {windows[label]['p50_ms']:6.2f} ms "
+                f"p99 {windows[label]['p99_ms']:6.2f} ms")  # fmt: skip
+        livez = statistics.mean([windows["livez"]["rate"], windows["livez_after"]["rate"]])
+        result["windows"] = windows
+        result["ratios"] = {
+            label: round(windows[label]["rate"] / livez, 2) for label in windows if "livez" not in label
+        }
+        say(f"  ratio to /livez: {result['ratios']}")
+        if shop != "large" or os.environ.get("BENCH_PUBLISH_LARGE", "1") != "0":
+            result["publish"] = publish_under_load(served, db, base, scripts["related"], domain)
+        deliveries.stop()
+        result["deliveries"] = deliveries_outcome(db, deliveries)
+        say(f"  deliveries: {json.dumps(result['deliveries'])}")
+        workers = [pid for pid in process_tree(server.pid) if pid != server.pid]
+        result["web_worker_rss_mib"] = [round(rss_mib(pid)) for pid in workers]
+        result["redis_used_mib"] = round(int(redis_info(served["REDIS_URL"], "memory")["used_memory"]) / 2**20, 1)
+        say(f"  web workers RSS {result['web_worker_rss_mib']} MiB, Redis {result['redis_used_mib']} MiB")
+    finally:
+        for script in scripts.values():
+            os.unlink(script)
+        for process in (server, hooks, training, redis):
+            stop(process)
+    result["load_average_end"] = load_average()
+    return result
+
+
+def _database_env(name: str, keep: bool) -> tuple[dict, bool]:
+    """The scratch database's environment, and whether it holds a trained shop to reuse."""
+    if keep:
+        parts = urlsplit(os.environ.get("DATABASE_URL", ""))
+        env = {**os.environ, "DATABASE_URL": urlunsplit(parts._replace(path=f"/{name}")), "LOG_LEVEL": "WARNING"}
+        env["OPENBLAS_NUM_THREADS"] = "1"
+        env.pop("REDIS_URL", None)
+        if _trained(Database(env["DATABASE_URL"])):
+            return env, True
+    return scratch_database_env(name, needs_dataset=False), False
+
+
+def _trained(db: Database) -> bool:
+    try:
+        return db.rows("SELECT count(*) FROM recommendations_modelversion WHERE status = 'live'")[0][0] == "1"
+    except subprocess.CalledProcessError:
+        return False
 
 
 def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install -y wrk)")
-    if not os.environ.get("REDIS_URL"):
-        sys.exit("Set REDIS_URL, e.g. redis://127.0.0.1:6379/2")
-    redis_url = os.environ["REDIS_URL"]
-    env = {**scratch_database_env("basketry_serving"), "REDIS_URL": redis_url}
-    manage(env, "migrate", "-v0")
-    # Tasks run eagerly in this process for the set-up; the server below uses Redis.
-    setup_env = {key: value for key, value in env.items() if key != "REDIS_URL"}
-    manage(setup_env, "demo", "--skip-online-retail")
-    _, _, ids = manage(
-        setup_env,
-        "shell",
-        "-c",
-        "from shops.models import Product; print('\\n'.join(Product.all_shops.filter(status='published')"
-        ".values_list('external_id', flat=True)))",
-    )
-    product_ids = re.findall(r"^P\d+$", ids, flags=re.MULTILINE)
-    subprocess.run(["redis-cli", "-u", redis_url, "FLUSHDB"], check=True, capture_output=True)
-
-    server = gunicorn_start(env, PORT, workers=2, threads=1, worker_class="sync")
-    try:
-        base = f"http://127.0.0.1:{PORT}"
-        path = f"/api/storefront/v1/recommendations?shop={SHOP}&type=related&limit=8&product_id="
-        for product_id in product_ids:  # warm Redis (both workers then warm their own LRU)
-            urllib.request.urlopen(f"{base}{path}{product_id}", timeout=5).read()
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-            script.write("ids = {" + ",".join(f'"{value}"' for value in product_ids) + "}\n")
-            script.write(f'request = function() return wrk.format("GET", "{path}" .. ids[math.random(#ids)]) end\n')
-        livez_rate, livez_latency = wrk(f"{base}/livez")
-        rec_rate, rec_latency = wrk(base, script.name)
-        os.unlink(script.name)
-    finally:
-        stop(server)
-    print(f"gunicorn 2 sync workers, wrk -t2 -c{CONNECTIONS} -d{DURATION}, {len(product_ids)} products")
-    print(f"/livez:           {livez_rate:8.0f} req/s, latency p50 {livez_latency['50']}, p99 {livez_latency['99']}")
-    print(f"recommendations:  {rec_rate:8.0f} req/s, latency p50 {rec_latency['50']}, p99 {rec_latency['99']}")
-    print(f"ratio: {rec_rate / livez_rate:.2f} of /livez")
+    shops = sys.argv[1:] or ["demo", "uci", "large"]
+    unknown = [shop for shop in shops if shop not in DOMAINS]
+    if unknown:
+        sys.exit(f"unknown shop(s) {unknown}: choose from {list(DOMAINS)}")
+    keep = os.environ.get("BENCH_KEEP") == "1"
+    say(f"gunicorn 2 sync workers, wrk -t2 -c{CONNECTIONS} {SECONDS}s windows, {HOOKS_PER_SECOND} webhooks/s")
+    results = [bench_shop(shop, keep) for shop in shops]
+    out = Path(os.environ.get("BENCH_OUT", ROOT / "var" / "bench-serving.json"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    say(f"results in {out}")
 
 
 if __name__ == "__main__":

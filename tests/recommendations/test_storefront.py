@@ -111,7 +111,7 @@ def test_a_repeated_read_runs_no_sql_with_redis_and_reads_only_its_items_without
     assert second["Server-Timing"].startswith('list;desc="local"' if shared else 'list;desc="database"')
     if not shared:
         (query,) = captured.captured_queries
-        assert '"shops_product"."id" IN' in query["sql"]
+        assert f'FROM "shops_product" WHERE "shop_id" = {shop.pk} AND "id" IN (' in query["sql"]
 
 
 def test_an_unpublished_product_leaves_the_lists_at_once(client, trained, django_capture_on_commit_callbacks):
