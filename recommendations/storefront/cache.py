@@ -53,12 +53,12 @@ UNKNOWN_LIST_SECONDS = 60
 # stored lists and product facts, each with a bound per shop and one for all shops. When the
 # whole is full, the shop holding the most entries gives up its least recently used one, so a
 # large shop cannot push out the hot lists of the others.
-LOCAL_LISTS = 8192
-LOCAL_LISTS_PER_SHOP = 4096
+LOCAL_LISTS = 16384
+LOCAL_LISTS_PER_SHOP = 8192
 LOCAL_FACTS = 32768
 LOCAL_FACTS_PER_SHOP = 16384
-LOCAL_SHOWN = 4096
-LOCAL_SHOWN_PER_SHOP = 2048
+LOCAL_SHOWN = 16384
+LOCAL_SHOWN_PER_SHOP = 8192
 
 
 def state_key(domain: str) -> str:

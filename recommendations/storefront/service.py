@@ -389,10 +389,17 @@ def lists_get(state: ShopState, *, kind: str, anchors: list[str]) -> tuple[dict[
 
 
 def storefront_list_get(
-    *, state: ShopState, kind: str, product_id: str, cart: tuple[str, ...], customer_ref: str = "", strategy: str = ""
+    *,
+    state: ShopState,
+    kind: str,
+    product_id: str,
+    cart: tuple[str, ...],
+    customer_ref: str = "",
+    strategy: str = "",
+    limit: int = RENDERED_ITEMS,
 ) -> RenderedList:
     """The list as the storefront shows it: the stored list, then the merchant's current rules and
-    every product's current facts applied, at most RENDERED_ITEMS items.
+    every product's current facts applied, at most `limit` items.
 
     Reads only the list's own items and the products the rules name, from this process's memory,
     then the shared cache, then the database. `customer_ref` (personal lists) must come from a
@@ -405,9 +412,9 @@ def storefront_list_get(
         return RenderedList(fallback=True, items=(), source="local")
     try:
         if kind == "personal":
-            return _personal_served(state, customer_ref=customer_ref)
+            return _personal_served(state, limit=limit, customer_ref=customer_ref)
         anchors = tuple(dict.fromkeys((product_id, *cart))) if kind == "cart" else (product_id,)
-        key = (kind, anchors, strategy)
+        key = (kind, anchors, strategy, limit)
         mark = facts_mark(state.shop_id)
         if mark is not None:
             shown = caches.local_rendered.get(state.shop_id, key)
@@ -419,9 +426,9 @@ def storefront_list_get(
             ):
                 return shown.rendered
         if kind == "cart":
-            rendered = _cart_served(state, anchors=list(anchors), strategy=strategy)
+            rendered = _cart_served(state, limit=limit, anchors=list(anchors), strategy=strategy)
         else:
-            rendered = _product_served(state, kind=kind, product_id=product_id, strategy=strategy)
+            rendered = _product_served(state, limit=limit, kind=kind, product_id=product_id, strategy=strategy)
     except DatabaseError as error:
         raise StorefrontUnavailable("database unavailable") from error
     if mark is not None:
@@ -433,24 +440,32 @@ def storefront_list_get(
     return rendered
 
 
-def _product_served(state: ShopState, *, kind: str, product_id: str, strategy: str) -> RenderedList:
+def _product_served(state: ShopState, *, limit: int, kind: str, product_id: str, strategy: str) -> RenderedList:
     entries, source = lists_get(state, kind=kind, anchors=[product_id])
     anchor_pk, items = entries[product_id]
     if strategy == BEST_SELLERS or items is None:
         return _popular_served(
-            state, kind=kind, anchor_pk=anchor_pk, fallback=strategy != BEST_SELLERS, sources=[source]
+            state, limit=limit, kind=kind, anchor_pk=anchor_pk, fallback=strategy != BEST_SELLERS, sources=[source]
         )
-    return _rendered(state, kind=kind, items=items, anchor_pk=anchor_pk, fallback=False, sources=[source])
+    return _rendered(state, limit=limit, kind=kind, items=items, anchor_pk=anchor_pk, fallback=False, sources=[source])
 
 
 def _popular_served(
-    state: ShopState, *, kind: str, fallback: bool, sources: list[str], anchor_pk: int | None = None, basket=()
+    state: ShopState,
+    *,
+    limit: int,
+    kind: str,
+    fallback: bool,
+    sources: list[str],
+    anchor_pk: int | None = None,
+    basket=(),
 ) -> RenderedList:
     """The shop's best sellers under the block's rules, without the product viewed or the cart:
     what a block shows when the model has nothing for it, and an A/B test's "best sellers" arm."""
     entries, source = lists_get(state, kind=ListKind.POPULAR, anchors=[""])
     return _rendered(
         state,
+        limit=limit,
         kind=kind,
         items=entries[""][1] or (),
         anchor_pk=anchor_pk,
@@ -460,34 +475,38 @@ def _popular_served(
     )
 
 
-def _personal_served(state: ShopState, *, customer_ref: str) -> RenderedList:
+def _personal_served(state: ShopState, *, limit: int, customer_ref: str) -> RenderedList:
     """A customer's list without anything they bought, even since training; the shop's popular
     list for a customer the version does not know."""
     if not customer_ref:
-        return _popular_served(state, kind=ListKind.PERSONAL, fallback=True, sources=[])
+        return _popular_served(state, limit=limit, kind=ListKind.PERSONAL, fallback=True, sources=[])
     entries, source = lists_get(state, kind=ListKind.PERSONAL, anchors=[customer_ref])
     with shop_scope(state.shop_id):
         bought = customer_product_ids(customer_ref=customer_ref)
     items = tuple(item for item in entries[customer_ref][1] or () if item[0] not in bought)
-    rendered = _rendered(state, kind=ListKind.PERSONAL, items=items, fallback=False, sources=[source])
+    rendered = _rendered(state, limit=limit, kind=ListKind.PERSONAL, items=items, fallback=False, sources=[source])
     if rendered.items:
         return rendered
-    return _popular_served(state, kind=ListKind.PERSONAL, fallback=True, sources=[source])
+    return _popular_served(state, limit=limit, kind=ListKind.PERSONAL, fallback=True, sources=[source])
 
 
-def _cart_served(state: ShopState, *, anchors: list[str], strategy: str) -> RenderedList:
+def _cart_served(state: ShopState, *, limit: int, anchors: list[str], strategy: str) -> RenderedList:
     """What goes with the whole cart: its products' bought-together lists fused by rank."""
     entries, source = lists_get(state, kind=ListKind.BOUGHT_TOGETHER, anchors=anchors)
     known = [entries[anchor] for anchor in anchors if entries[anchor][0] is not None]
     basket = [pk for pk, _ in known]
     if strategy == BEST_SELLERS or not basket:
-        return _popular_served(state, kind="cart", basket=basket, fallback=strategy != BEST_SELLERS, sources=[source])
+        return _popular_served(
+            state, limit=limit, kind="cart", basket=basket, fallback=strategy != BEST_SELLERS, sources=[source]
+        )
     lists = [[{"product_id": pk, "explanation": why} for pk, why in items or ()] for _, items in known]
     wanted = {item["product_id"] for items in lists for item in items} | set(basket) | state.rule_products
     facts, facts_source = facts_get(shop_id=state.shop_id, pks=wanted, shop_currency=state.currency)
-    served = cart_list_served(lists=lists, cart=basket, limit=RENDERED_ITEMS, facts=facts, rules=state.engine_rules)
+    served = cart_list_served(lists=lists, cart=basket, limit=limit, facts=facts, rules=state.engine_rules)
     if not served:
-        popular = _popular_served(state, kind="cart", basket=basket, fallback=True, sources=[source, facts_source])
+        popular = _popular_served(
+            state, limit=limit, kind="cart", basket=basket, fallback=True, sources=[source, facts_source]
+        )
         # Shown until one of the cart's complements is on sale again.
         return dataclasses.replace(popular, depends=tuple(sorted({*popular.depends, *wanted})))
     return RenderedList(
@@ -501,6 +520,7 @@ def _cart_served(state: ShopState, *, anchors: list[str], strategy: str) -> Rend
 def _rendered(
     state: ShopState,
     *,
+    limit: int,
     kind: str,
     items: tuple[tuple[int, str], ...],
     fallback: bool,
@@ -520,7 +540,7 @@ def _rendered(
         rules=state.engine_rules,
         facts=facts,
         now=timezone.now(),
-        limit=RENDERED_ITEMS,
+        limit=limit,
         cart=basket,
     )
     return RenderedList(

@@ -151,9 +151,13 @@ def recommendations(request: HttpRequest) -> HttpResponse:
             customer_ref = _customer_ref_from_token(state.shop_id, domain=domain, token=token)
             if customer_ref is None:
                 return _error(401, "customer_token: not a valid token for this shop (or expired)")
-            rendered = storefront_list_get(state=state, kind=kind, product_id="", cart=(), customer_ref=customer_ref)
+            rendered = storefront_list_get(
+                state=state, kind=kind, product_id="", cart=(), customer_ref=customer_ref, limit=limit or block["items"]
+            )
         else:
-            rendered, experiment = _block_list(state, kind=kind, product_id=product_id, cart=cart, visitor=visitor)
+            rendered, experiment = _block_list(
+                state, kind=kind, product_id=product_id, cart=cart, visitor=visitor, limit=limit or block["items"]
+            )
     except (StorefrontUnavailable, DatabaseError):
         return _error(503, "recommendations are unavailable right now")
     response, etag = _render_response(kind, rendered, limit or block["items"], block, experiment)
@@ -282,7 +286,7 @@ def _render_response(
 
 
 def _block_list(
-    state: ShopState, *, kind: str, product_id: str, cart: tuple[str, ...], visitor: str
+    state: ShopState, *, kind: str, product_id: str, cart: tuple[str, ...], visitor: str, limit: int
 ) -> tuple[RenderedList, dict | None]:
     """A product or cart block's list and, for a visitor in an A/B test of the block, the arm
     they are in ({"id", "arm"}): the model's list, the best sellers under the shop's rules, or
@@ -293,12 +297,15 @@ def _block_list(
         else None
     )
     if assignment is None:
-        return storefront_list_get(state=state, kind=kind, product_id=product_id, cart=cart), None
+        return storefront_list_get(state=state, kind=kind, product_id=product_id, cart=cart, limit=limit), None
     experiment = {"id": assignment.experiment_id, "arm": assignment.arm}
     if assignment.strategy == Experiment.Strategy.NONE:
         return NOTHING_SHOWN, experiment
     strategy = BEST_SELLERS if assignment.strategy == Experiment.Strategy.POPULAR else ""
-    return storefront_list_get(state=state, kind=kind, product_id=product_id, cart=cart, strategy=strategy), experiment
+    rendered = storefront_list_get(
+        state=state, kind=kind, product_id=product_id, cart=cart, strategy=strategy, limit=limit
+    )
+    return rendered, experiment
 
 
 def _proxy_verified(request: HttpRequest):
@@ -356,17 +363,21 @@ def app_proxy_recommendations(request: HttpRequest) -> HttpResponse:
         if state is None:
             return _error(404, "unknown shop")
         block = state.block_settings(kind)
+        limit = limit or block["items"]
         experiment = None
         if not block["enabled"]:
             rendered = NOTHING_SHOWN
         elif kind == "personal":
             customer_ref = Shop.objects.get(pk=state.shop_id).customer_ref(customer_id) if customer_id else ""
-            rendered = storefront_list_get(state=state, kind=kind, product_id="", cart=(), customer_ref=customer_ref)
+            rendered = storefront_list_get(
+                state=state, kind=kind, product_id="", cart=(), customer_ref=customer_ref, limit=limit
+            )
         else:
-            rendered, experiment = _block_list(state, kind=kind, product_id=product_id, cart=cart, visitor=visitor)
+            rendered, experiment = _block_list(
+                state, kind=kind, product_id=product_id, cart=cart, visitor=visitor, limit=limit
+            )
     except (StorefrontUnavailable, DatabaseError):
         return _error(503, "recommendations are unavailable right now")
-    limit = limit or block["items"]
     if output == "html":
         response = render(
             request,
