@@ -340,11 +340,15 @@ def shop_currency_refresh(*, shop: Shop, client: WooCommerceClient) -> str:
     with transaction.atomic():
         shop_create(platform=shop.platform, domain=shop.domain, currency=currency)
         with shop_scope(shop):
-            Product.objects.exclude(currency=currency).update(currency=currency)
+            changed = list(Product.objects.exclude(currency=currency).values_list("pk", flat=True))
+            Product.objects.filter(pk__in=changed).update(currency=currency)
         from recommendations.storefront.cache import storefront_invalidate
+        from recommendations.storefront.service import storefront_products_changed
 
-        domain = shop.domain
+        shop_id, domain = shop.pk, shop.domain
         transaction.on_commit(lambda: storefront_invalidate(domain=domain))
+        # Every product's card names the currency: each is announced changed (a rare event).
+        transaction.on_commit(lambda: storefront_products_changed(shop_id=shop_id, domain=domain, pks=changed))
     shop.currency = currency
     return currency
 
