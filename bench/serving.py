@@ -139,7 +139,8 @@ def lua_script(path: str, ids: list[str]) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write("ids = {" + ",".join(f'"{value}"' for value in ids) + "}\n")
         # Each wrk thread has its own Lua state: seeded alike, they would ask for the same products.
-        script.write("local threads = 0\nfunction setup(thread) threads = threads + 1; thread:set('seed', threads) end\n")
+        script.write("local threads = 0\n")
+        script.write("function setup(thread) threads = threads + 1; thread:set('seed', threads) end\n")
         script.write("function init(args) math.randomseed(seed * 7919 + os.time()) end\n")
         script.write(f'request = function() return wrk.format("GET", "{path}" .. ids[math.random(#ids)]) end\n')
     return script.name
