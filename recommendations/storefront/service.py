@@ -190,6 +190,7 @@ def _state_from_database(domain: str) -> ShopState | None:
     )
 
 
+_STATE_FIELDS = frozenset(field.name for field in dataclasses.fields(ShopState))
 # What this process remembers of a domain no shop has.
 _NO_SHOP = "none"
 
@@ -201,6 +202,8 @@ def shop_state_get(*, domain: str) -> ShopState | None:
     if cached is not None:
         return None if cached == _NO_SHOP else cached
     document, cache_answers = caches.shared_get(key)
+    if document is not None and not _STATE_FIELDS.issuperset(document):
+        document = None  # written by another release (a rolling deploy): read afresh
     if document is not None:
         state = ShopState(**document) if document.get("shop_id") else None
     else:

@@ -266,3 +266,13 @@ def test_a_product_change_rebuilds_only_the_lists_that_show_it(client, trained, 
             assert items == [item for item in before if item != victim][: len(items)]
         else:
             assert header.startswith('list;desc="local"') and items == before, product_id
+
+
+@pytest.mark.services("redis")
+def test_a_state_another_release_cached_is_read_afresh(client, trained):
+    from django.core.cache import cache
+
+    shop, anchor = trained
+    cache.set(caches.state_key(shop.domain), {"shop_id": shop.pk, "generation": "0-abc", "currency": "EUR"}, 60)
+    storefront_memory_clear()
+    assert shown(client, shop, anchor)
