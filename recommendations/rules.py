@@ -183,7 +183,7 @@ def rules_apply(
         then = rule.params.get("then", {})
         budget = int(rule.params.get("max_items", 2))
         sentence = f"Chosen by the shop: {_describe_target(then)}"
-        for pk in _target_products(then, facts, rule.targets if "product_ids" not in then else None):
+        for pk in _target_products(then, facts, rule.targets):
             if budget <= 0:
                 break
             before = len(result)
