@@ -100,13 +100,42 @@ def gunicorn_start(
 
 
 def celery_worker_start(
-    env: dict, *, queues: str, concurrency: int, name: str, log: Path | None = None, extra: tuple[str, ...] = ()
+    env: dict,
+    *,
+    queues: str,
+    concurrency: int,
+    name: str,
+    log: Path | None = None,
+    extra: tuple[str, ...] = (),
+    niceness: int = 0,
 ) -> subprocess.Popen:
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--queues", queues]
+    """A Celery worker; `niceness` lowers its CPU priority (docs/OPERATIONS.md: training workers on
+    a host that also serves the storefront)."""
+    command = ["nice", "-n", str(niceness)] if niceness else []
+    command += [sys.executable, "-m", "celery", "-A", "config", "worker", "--queues", queues]
     command += ["--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--loglevel", "warning"]
     command += ["--without-gossip", "--without-mingle", *extra]
     output = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the worker
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+
+
+def celery_workers_ready(env: dict, names: list[str], *, timeout: float = 120) -> float:
+    """Seconds until every named worker (as passed to `celery_worker_start`) answers a ping, so
+    that nothing measured afterwards shares the machine with their start-up."""
+    started = time.monotonic()
+    destinations = ",".join(f"{name}@{socket.gethostname()}" for name in names)
+    while time.monotonic() - started < timeout:
+        answered = subprocess.run(
+            [sys.executable, "-m", "celery", "-A", "config", "inspect", "ping", "-d", destinations, "-t", "2", "-j"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if answered.returncode == 0 and all(f"{name}@" in answered.stdout for name in names):
+            return time.monotonic() - started
+        time.sleep(0.5)
+    raise RuntimeError(f"Celery workers {destinations} did not answer within {timeout:.0f} s")
 
 
 def stop(process: subprocess.Popen) -> None:

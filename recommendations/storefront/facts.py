@@ -210,6 +210,8 @@ class _Feed:
     def unchanged_since(self, mark: int, pks: Iterable[int]) -> bool:
         if not self.trusted or mark < self.forgotten_at:
             return False
+        if mark == self.counter:
+            return True  # nothing dropped since
         changed = self.changed
         return all(changed.get(pk, 0) <= mark for pk in pks)
 

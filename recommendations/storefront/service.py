@@ -52,6 +52,8 @@ PRODUCT_LISTS = (ListKind.RELATED, ListKind.BOUGHT_TOGETHER)
 # ones a list leaves out (the product viewed, the cart, excluded products).
 TARGET_SPARE = 24
 _SOURCES = ("local", "shared", "database")
+# The widget settings an answer carries to draw its block (the item count is already applied).
+BLOCK_DOCUMENT_FIELDS = ("enabled", "title", "layout", "accent", "text")
 
 
 class StorefrontUnavailable(Exception):
@@ -77,6 +79,19 @@ class ShopState:
 
     def block_settings(self, kind: str) -> dict:
         return self.widgets.get(kind) or widget_defaults(block=kind)
+
+    def block_json(self, kind: str) -> bytes:
+        """How the widget should draw the block, as the answer's "block" member: encoded once per
+        state, not per request."""
+        encoded = self._block_json.get(kind)
+        if encoded is None:
+            block = self.block_settings(kind)
+            encoded = self._block_json[kind] = caches.dumps({key: block[key] for key in BLOCK_DOCUMENT_FIELDS})
+        return encoded
+
+    @cached_property
+    def _block_json(self) -> dict[str, bytes]:
+        return {}
 
     @cached_property
     def engine_rules(self) -> list[Rule]:
@@ -323,9 +338,12 @@ def _lists_from_database(state: ShopState, *, kind: str, anchors: list[str]) -> 
     marks = ", ".join(["%s"] * len(anchors))
     with connection.cursor() as cursor:
         if kind in PRODUCT_LISTS:
+            # A correlated subquery, not a join: its lookup is by the whole unique key whatever the
+            # planner thinks of a version published since the table was last analysed (as a join,
+            # it scanned every list of the version: 0.9 ms against 0.16 ms).
             cursor.execute(
-                f'SELECT p."external_id", p."id", l."items" FROM "{products}" p '
-                f'LEFT JOIN "{lists}" l ON l."version_id" = %s AND l."kind" = %s AND l."anchor" = CAST(p."id" AS TEXT) '
+                f'SELECT p."external_id", p."id", (SELECT l."items" FROM "{lists}" l WHERE l."version_id" = %s '
+                f'AND l."kind" = %s AND l."anchor" = CAST(p."id" AS TEXT)) FROM "{products}" p '
                 f'WHERE p."shop_id" = %s AND p."external_id" IN ({marks})',
                 [state.version_id, kind, state.shop_id, *anchors],
             )

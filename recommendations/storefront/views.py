@@ -160,7 +160,7 @@ def recommendations(request: HttpRequest) -> HttpResponse:
             )
     except (StorefrontUnavailable, DatabaseError):
         return _error(503, "recommendations are unavailable right now")
-    response, etag = _render_response(kind, rendered, limit or block["items"], block, experiment)
+    response, etag = _render_response(kind, rendered, limit or block["items"], state.block_json(kind), experiment)
     return _shared_caching(request, _server_timing(response, rendered, started), kind, etag)
 
 
@@ -268,17 +268,12 @@ def _limit_parse(params) -> int | None:
     return limit if 1 <= limit <= MAX_LIMIT else 0
 
 
-def _block_document(block: dict) -> dict:
-    """How the widget should draw the block; the item count is already applied to `items`."""
-    return {key: block[key] for key in ("enabled", "title", "layout", "accent", "text")}
-
-
 def _render_response(
-    kind: str, rendered: RenderedList, limit: int, block: dict, experiment: dict | None = None
+    kind: str, rendered: RenderedList, limit: int, block_json: bytes, experiment: dict | None = None
 ) -> tuple[HttpResponse, str]:
-    """The list's answer and its ETag."""
+    """The list's answer and its ETag; `block_json` is `ShopState.block_json(kind)`."""
     head = b'{"type":"%s","fallback":%s,"items":[' % (kind.encode(), b"true" if rendered.fallback else b"false")
-    tail = b'],"block":' + dumps(_block_document(block))
+    tail = b'],"block":' + block_json
     if experiment is not None:
         tail += b',"experiment":' + dumps(experiment)
     body = head + b",".join(rendered.items[:limit]) + tail + b"}"
@@ -391,7 +386,7 @@ def app_proxy_recommendations(request: HttpRequest) -> HttpResponse:
             },
         )
     else:
-        response, _ = _render_response(kind, rendered, limit, block, experiment)
+        response, _ = _render_response(kind, rendered, limit, state.block_json(kind), experiment)
     # Personal answers depend on who is logged in: no shared caches.
     return _shared_caching(request, _server_timing(response, rendered, started), kind)
 
