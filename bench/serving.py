@@ -261,6 +261,7 @@ def deliveries_outcome(db: Database, deliveries: Deliveries) -> dict:
 def publish_under_load(env: dict, db: Database, base: str, script: str, domain: str) -> list[dict]:
     """5-second windows while a new training runs and after its version goes live."""
     live = db.rows("SELECT id FROM recommendations_modelversion WHERE status = 'live'")[0][0]
+    last_run = db.rows("SELECT coalesce(max(id), 0) FROM recommendations_trainingrun")[0][0]
     manage(env, "shell", "-c", f"from bench.fleet_data import trainings_queue; trainings_queue(domains=[{domain!r}])")
     windows, after = [], 0
     started = time.monotonic()
@@ -272,6 +273,11 @@ def publish_under_load(env: dict, db: Database, base: str, script: str, domain: 
         after += now != live
         windows.append(window)
         say(f"    publish {window['phase']:12} {window['rate']:7.0f} req/s p99 {window['p99_ms']:7.2f} ms")
+        failed = db.rows(
+            f"SELECT error FROM recommendations_trainingrun WHERE id > {int(last_run)} AND status = 'failed'"
+        )
+        if failed and now == live:
+            raise RuntimeError(f"the training under load failed: {failed[0][0][:300]}")
     return windows
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from recommendations.models import DataProfile, MerchantRule, ModelVersion, RecommendationList
 from recommendations.readiness import MIN_CUSTOMERS_WITH_HISTORY, MIN_MULTI_ITEM_ORDERS
 from recommendations.rules import ProductFacts, Rule
-from shops.models import OrderLine, Product
+from shops.models import SELLABLE, OrderLine, Product
 
 
 def data_readiness_summary(*, profile: DataProfile) -> str:
@@ -56,7 +56,7 @@ def product_facts_all() -> dict[int, ProductFacts]:
             vendor=vendor,
             tags=frozenset(tags or ()),
             price=float(price),
-            sellable=status == Product.Status.PUBLISHED and in_stock,
+            sellable=Product.sellable_from(status, in_stock),
         )
         for pk, title, category, vendor, tags, price, status, in_stock in Product.objects.values_list(
             "pk", "title", "category", "vendor", "tags", "price", "status", "in_stock"
@@ -159,7 +159,7 @@ def product_best_seller_pks(*, limit: int, in_stock_only: bool = False) -> list[
 def widget_preview_product_get() -> Product | None:
     """A product to preview the blocks on: the most ordered one on sale, so that its lists are
     likely to be full; any product on sale for a shop without orders."""
-    on_sale = Product.objects.filter(status=Product.Status.PUBLISHED, in_stock=True)
+    on_sale = Product.objects.filter(SELLABLE)
     best = product_best_seller_pks(limit=1, in_stock_only=True)
     return on_sale.filter(pk__in=best).first() if best else on_sale.order_by("pk").first()
 

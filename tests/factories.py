@@ -46,6 +46,23 @@ def make_shop(*, domain: str | None = None, platform: str = Shop.Platform.CSV, c
     return shop
 
 
+def demo_shop_trained(shop: Shop, *, seed: int, products: int, orders: int):
+    """Load a generated demo catalogue and its orders into the shop and train it; the demo."""
+    import io
+
+    from django.core.management import call_command
+
+    from shops.demo.generator import demo_shop_generate
+    from shops.services.demo import demo_shop_load
+    from shops.tenancy import shop_scope
+
+    demo = demo_shop_generate(seed=seed, product_count=products, order_count=orders)
+    with shop_scope(shop):
+        demo_shop_load(shop=shop, demo=demo)
+    call_command("train", shop.domain, stdout=io.StringIO())
+    return demo
+
+
 def _persist(instance: models.Model, save: bool) -> models.Model:
     if save:
         instance.save(force_insert=True)

@@ -6,7 +6,7 @@ from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from recommendations.models import DataProfile
-from shops.models import Order, OrderLine, Product, Shop
+from shops.models import SELLABLE, Order, OrderLine, Product, Shop
 
 
 def data_profile_refresh(*, shop: Shop) -> DataProfile:
@@ -28,7 +28,7 @@ def data_profile_refresh(*, shop: Shop) -> DataProfile:
     )
     product_stats = Product.objects.aggregate(
         products=Count("pk"),
-        sellable_products=Count("pk", filter=Q(status=Product.Status.PUBLISHED, in_stock=True)),
+        sellable_products=Count("pk", filter=SELLABLE),
     )
     values = {
         **order_stats,

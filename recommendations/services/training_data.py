@@ -56,7 +56,7 @@ def training_data_load() -> TrainingData:
         tags=[tuple(row[5] or ()) for row in rows],
         prices=np.array([float(row[6]) for row in rows], dtype=np.float64),
         created_at=np.array([row[7].timestamp() for row in rows], dtype=np.float64),
-        sellable=np.array([row[8] == Product.Status.PUBLISHED and row[9] for row in rows], dtype=bool),
+        sellable=np.array([Product.sellable_from(row[8], row[9]) for row in rows], dtype=bool),
     )
 
     paid = Order.objects.filter(status=Order.Status.PAID)

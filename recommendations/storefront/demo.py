@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from recommendations.storefront.page_tokens import PAGE_TOKEN_LIFETIME_SECONDS, page_token_sign
 from shops.demo import DEMO_DOMAIN
-from shops.models import Product, Shop
+from shops.models import SELLABLE, Product, Shop
 from shops.services.shops import shop_storefront_token_key_get
 from shops.tenancy import shop_scope
 
@@ -57,7 +57,7 @@ def product_page(request: HttpRequest, domain: str, product_id: str) -> HttpResp
         product = Product.objects.filter(external_id=product_id).first()
         if product is None:
             raise Http404("Unknown product.")
-        others = list(Product.objects.filter(status=Product.Status.PUBLISHED, in_stock=True).order_by("pk")[:12])
+        others = list(Product.objects.filter(SELLABLE).order_by("pk")[:12])
     return render(
         request,
         "demo/product.html",

@@ -129,7 +129,7 @@ def _fact_from_row(row: tuple, *, status: str, in_stock: bool, shop_currency: st
         vendor=vendor,
         tags=frozenset(tags or ()),
         price=float(price),
-        sellable=status == Product.Status.PUBLISHED and in_stock,
+        sellable=Product.sellable_from(status, in_stock),
         external_id=external_id,
         card=card,
     )

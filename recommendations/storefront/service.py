@@ -34,7 +34,7 @@ from recommendations.storefront.facts import (
     serving_facts_changed,
 )
 from recommendations.storefront.facts import local_memory_clear as local_facts_clear
-from shops.models import Product, Shop
+from shops.models import SELLABLE, Product, Shop
 from shops.plans import shop_plan_get
 from shops.tenancy import shop_scope
 
@@ -154,7 +154,7 @@ def _target_products(then: dict, *, budget: int) -> list[int] | None:
     the rules engine's order (by id); None when the rule names its products itself."""
     if not _brings_in_a_set(then):
         return None
-    on_sale = Product.objects.filter(status=Product.Status.PUBLISHED, in_stock=True).order_by("pk")
+    on_sale = Product.objects.filter(SELLABLE).order_by("pk")
     if "category" in then:
         on_sale = on_sale.filter(category__iexact=then["category"])
     elif "vendor" in then:

@@ -125,7 +125,7 @@ def dashboard_privacy_fairness_get(*, shop: Shop, days: int = 30, new_product_da
         ShopperEvent,
     )
     from recommendations.services.settings import DIVERSITY_DEFAULT, DIVERSITY_KEY, event_retention_days_get
-    from shops.models import Order, OrderLine, Product
+    from shops.models import SELLABLE, Order, OrderLine, Product
 
     event_days = event_retention_days_get(shop=shop)
     held = [
@@ -159,9 +159,7 @@ def dashboard_privacy_fairness_get(*, shop: Shop, days: int = 30, new_product_da
         ),
     ]
     sellable = list(
-        Product.objects.filter(status=Product.Status.PUBLISHED, in_stock=True).values_list(
-            "pk", "external_id", "category", "vendor", "created_at"
-        )
+        Product.objects.filter(SELLABLE).values_list("pk", "external_id", "category", "vendor", "created_at")
     )
     live = ModelVersion.objects.filter(status=ModelVersion.Status.LIVE).first()
     listed: set[int] = set()

@@ -1,5 +1,5 @@
-from shops.models.catalog import Product
+from shops.models.catalog import SELLABLE, Product
 from shops.models.orders import Order, OrderLine
 from shops.models.shop import Shop
 
-__all__ = ["Order", "OrderLine", "Product", "Shop"]
+__all__ = ["SELLABLE", "Order", "OrderLine", "Product", "Shop"]

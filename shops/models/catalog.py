@@ -45,3 +45,12 @@ class Product(ShopOwnedModel):
 
     def __str__(self) -> str:
         return self.title
+
+    @staticmethod
+    def sellable_from(status: str, in_stock) -> bool:
+        """Whether a product in this status and stock may be shown and recommended."""
+        return status == ProductStatus.PUBLISHED and bool(in_stock)
+
+
+# The products that may be shown and recommended, as a filter (`Product.sellable_from` per row).
+SELLABLE = models.Q(status=ProductStatus.PUBLISHED, in_stock=True)

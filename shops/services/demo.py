@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from shops.demo.generator import DemoShop
-from shops.models import Order, OrderLine, Product, Shop
+from shops.models import SELLABLE, Order, OrderLine, Product, Shop
 from shops.services.catalog import product_bulk_upsert
 from shops.services.maintenance import table_statistics_refresh
 from shops.services.orders import order_bulk_import
@@ -60,11 +60,7 @@ def demo_traffic_simulate(*, shop: Shop, days: int = 30, seed: int = 7) -> int:
 
     rng = random.Random(seed)
     today = timezone.now().date()
-    shown = list(
-        Product.objects.filter(status=Product.Status.PUBLISHED, in_stock=True)
-        .order_by("pk")
-        .values_list("external_id", flat=True)[:60]
-    )
+    shown = list(Product.objects.filter(SELLABLE).order_by("pk").values_list("external_id", flat=True)[:60])
     rows = []
     for back in range(1, days + 1):
         day = today - dt.timedelta(days=back)

@@ -7,17 +7,15 @@ import datetime as dt
 import io
 
 import pytest
-from django.core.management import call_command
 from django.db import DatabaseError
 
 from recommendations.storefront import cache as caches
 from recommendations.storefront.service import storefront_memory_clear
-from shops.demo.generator import demo_shop_generate
 from shops.models import Product, Shop
 from shops.records import ProductRecord
 from shops.services.catalog import product_bulk_delete, product_bulk_upsert
-from shops.services.demo import demo_shop_load
 from shops.tenancy import shop_scope
+from tests.factories import demo_shop_trained
 
 URL = "/api/storefront/v1/recommendations"
 pytestmark = pytest.mark.django_db
@@ -25,10 +23,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def trained(shop):
-    demo = demo_shop_generate(seed=9, product_count=50, order_count=900)
-    with shop_scope(shop):
-        demo_shop_load(shop=shop, demo=demo)
-    call_command("train", shop.domain, stdout=io.StringIO())
+    demo = demo_shop_trained(shop, seed=9, products=50, orders=900)
     anchor = demo.complementary_pairs[0][0]
     return shop, demo, anchor
 

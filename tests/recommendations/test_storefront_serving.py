@@ -18,12 +18,11 @@ from recommendations.storefront import cache as caches
 from recommendations.storefront import facts as serving_facts
 from recommendations.storefront.cache import ShopMemory
 from recommendations.storefront.service import storefront_memory_clear
-from shops.demo.generator import demo_shop_generate
 from shops.models import Product, Shop
 from shops.records import ProductRecord
 from shops.services.catalog import product_bulk_upsert
-from shops.services.demo import demo_shop_load
 from shops.tenancy import shop_scope
+from tests.factories import demo_shop_trained
 from tests.integrations.shopify.conftest import SECRET, signed_webhook
 
 URL = "/api/storefront/v1/recommendations"
@@ -32,10 +31,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def trained(shop):
-    demo = demo_shop_generate(seed=9, product_count=50, order_count=900)
-    with shop_scope(shop):
-        demo_shop_load(shop=shop, demo=demo)
-    call_command("train", shop.domain, stdout=io.StringIO())
+    demo = demo_shop_trained(shop, seed=9, products=50, orders=900)
     storefront_memory_clear()
     return shop, demo.complementary_pairs[0][0]
 

@@ -25,7 +25,7 @@ from shops.errors import ValidationFailed
 from shops.models import Shop
 from shops.services.demo import demo_shop_load
 from shops.tenancy import shop_scope
-from tests.factories import make_shop
+from tests.factories import demo_shop_trained, make_shop
 from tests.recommendations.test_app_proxy import SECRET, signed_query
 
 URL = "/api/storefront/v1/recommendations"
@@ -35,10 +35,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def trained(shop):
-    demo = demo_shop_generate(seed=21, product_count=40, order_count=700)
-    with shop_scope(shop):
-        demo_shop_load(shop=shop, demo=demo)
-    call_command("train", shop.domain, stdout=io.StringIO())
+    demo = demo_shop_trained(shop, seed=21, products=40, orders=700)
     return shop, demo.complementary_pairs[0][0]
 
 
