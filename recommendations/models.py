@@ -138,6 +138,19 @@ class RecommendationList(ShopOwnedModel):
         return f"{self.kind} list for {self.anchor or 'the shop'}"
 
 
+class ServingPack(ShopOwnedModel):
+    """A published version's product and popular lists in one compact blob
+    (recommendations/storefront/packs.py): each web process reads it with one statement and then
+    serves every list of the version from its own memory."""
+
+    version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, related_name="serving_pack")
+    data = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Serving pack of version {self.version_id} ({len(self.data or b'')} bytes)"
+
+
 class MerchantRule(ShopOwnedModel):
     """A merchant's steer on the lists, applied at publish time and again when serving."""
 

@@ -10,6 +10,13 @@ import pytest
 from django.conf import settings
 
 CHROMIUM = "/usr/bin/chromium"
+
+# The storefront's whole-shop loads (packs, facts) run inline in tests, so that a test's own
+# transaction is what they read; tests/recommendations/test_storefront_packs.py runs them in the
+# background as in production.
+from recommendations.storefront import cache as _storefront_caches  # noqa: E402
+
+_storefront_caches.BACKGROUND_LOADS = False
 ONLINE_RETAIL_PATH = Path(settings.BASE_DIR).parent / "shared" / "datasets" / "online-retail" / "online_retail.csv.gz"
 
 

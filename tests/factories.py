@@ -23,6 +23,7 @@ from recommendations.models import (
     ModelVersion,
     OrderDailyRollup,
     RecommendationList,
+    ServingPack,
     ShopperEvent,
     TrainingRun,
 )
@@ -134,6 +135,14 @@ def make_recommendation_list(shop: Shop, *, save: bool = True, **overrides) -> R
     if "version" not in fields:
         fields["version"] = make_model_version(shop)
     return _persist(RecommendationList(**fields), save)
+
+
+def make_serving_pack(shop: Shop, *, save: bool = True, **overrides) -> ServingPack:
+    fields = dict(shop=shop, data=b"")
+    fields.update(overrides)
+    if "version" not in fields:
+        fields["version"] = make_model_version(shop)
+    return _persist(ServingPack(**fields), save)
 
 
 def make_merchant_rule(shop: Shop, *, save: bool = True, **overrides) -> MerchantRule:
@@ -258,6 +267,7 @@ ROW_FACTORIES = {
     TrainingRun: make_training_run,
     ModelVersion: make_model_version,
     RecommendationList: make_recommendation_list,
+    ServingPack: make_serving_pack,
     MerchantRule: make_merchant_rule,
     ShopperEvent: make_shopper_event,
     EventDailyRollup: make_event_rollup,

@@ -242,11 +242,16 @@ def test_storefront_never_shows_another_shops_products(client, shop, other_shop)
 @pytest.mark.services("redis")
 @pytest.mark.django_db
 def test_storefront_cache_keys_start_with_their_shop_and_hold_only_its_rows(
-    client, shop, other_shop, django_capture_on_commit_callbacks
+    client, shop, other_shop, django_capture_on_commit_callbacks, monkeypatch
 ):
     """Lists, facts and change feeds are keyed `shop:{id}:` and hold that shop's rows only; a
     change in one shop is announced on its own feed."""
     from django.core.cache import cache
+
+    from recommendations.storefront import cache as caches
+
+    # The shared tier as a shop too large to be held whole uses it (packs: the next test).
+    monkeypatch.setattr(caches, "load_once", lambda key, work: None)
 
     from recommendations.models import ModelVersion
     from recommendations.storefront.service import storefront_memory_clear
@@ -284,6 +289,42 @@ def test_storefront_cache_keys_start_with_their_shop_and_hold_only_its_rows(
     feed = cache.make_key(f"shop:{shop.pk}:facts:feed")
     assert redis.zscore(feed, str(changed)) is None, "a change of the other shop reached this shop's feed"
     assert redis.zscore(cache.make_key(f"shop:{other_shop.pk}:facts:feed"), str(changed))
+
+
+@pytest.mark.django_db
+def test_a_process_holds_each_shops_pack_and_facts_apart(client, shop, other_shop):
+    """The packs and whole-shop facts a process holds are per shop and name that shop's products
+    only, though both shops use the same product ids."""
+    from recommendations.models import ModelVersion
+    from recommendations.storefront import facts as serving_facts
+    from recommendations.storefront import packs
+    from recommendations.storefront.service import storefront_memory_clear
+    from shops.models import Product
+
+    anchor = _two_shops_with_the_same_product_ids(shop, other_shop)
+    storefront_memory_clear()
+    shown = {}
+    for owner in (shop, other_shop):
+        response = client.get(
+            "/api/storefront/v1/recommendations", {"shop": owner.domain, "type": "related", "product_id": anchor}
+        )
+        assert response.status_code == 200
+        shown[owner.pk] = response.json()["items"]
+
+    held = packs.packs_held()
+    for owner in (shop, other_shop):
+        with shop_scope(owner):
+            live = ModelVersion.objects.get(status=ModelVersion.Status.LIVE).pk
+            own = set(Product.objects.values_list("pk", flat=True))
+        assert held[owner.pk] == live
+        pack = packs.pack_of(owner.pk, live)
+        assert set(pack._pks.tolist()) <= own
+        facts = serving_facts._bulk_get(owner.pk)
+        if facts is not None:  # only with a shared cache (the feed) are facts held
+            assert set(facts) == own
+    assert shown[shop.pk] and shown[other_shop.pk]
+    assert all(item["title"] == "Other shop's product" for item in shown[other_shop.pk])
+    assert not any(item["title"] == "Other shop's product" for item in shown[shop.pk])
 
 
 @pytest.mark.django_db

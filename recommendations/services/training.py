@@ -32,7 +32,7 @@ from recommendations.engine.evaluate import (
     evaluate_user_model,
 )
 from recommendations.engine.popularity import RecentPopularityModel, TrendingModel
-from recommendations.models import ListKind, ModelVersion, RecommendationList, TrainingRun
+from recommendations.models import ListKind, ModelVersion, RecommendationList, ServingPack, TrainingRun
 from recommendations.readiness import MIN_CUSTOMERS_WITH_HISTORY, MIN_MULTI_ITEM_ORDERS
 from recommendations.rules import rules_apply
 from recommendations.selectors import merchant_rules_active
@@ -53,7 +53,8 @@ from recommendations.services.training_runs import (
     training_runs_reap,
 )
 from recommendations.storefront.cache import storefront_invalidate
-from recommendations.storefront.service import storefront_lists_warm
+from recommendations.storefront.packs import pack_build
+from recommendations.storefront.service import LIST_ITEMS
 from shops.bulk import rows_insert
 from shops.models import Order, Product, Shop
 from shops.tenancy import shop_scope
@@ -623,8 +624,11 @@ class _Trainer:
                 )
                 # Only the live and the previous version keep their lists (rollback needs one).
                 RecommendationList.objects.filter(version__status=ModelVersion.Status.RETIRED).delete()
-                # The new version's most asked-for lists are in the shared cache before the switch.
-                storefront_lists_warm(shop_id=self.shop.pk, version_id=version.pk, lists=lists)
+                ServingPack.objects.filter(version__status=ModelVersion.Status.RETIRED).delete()
+                # Every product list of the version in one blob, for the storefront's processes.
+                external = dict(Product.objects.values_list("pk", "external_id"))
+                pack = pack_build(lists=lists, external=external, items_kept=LIST_ITEMS)
+                ServingPack.objects.create(shop=self.shop, version=version, data=pack)
                 domain = self.shop.domain
                 transaction.on_commit(lambda: storefront_invalidate(domain=domain))
             return training_run_finish(

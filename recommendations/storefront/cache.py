@@ -303,5 +303,55 @@ def storefront_invalidate(*, domain: str) -> None:
         logger.warning("storefront.invalidate_failed domain=%s", domain)
 
 
+# Whole-shop loads (a version's pack, a shop's facts) run in a thread of their own, so that no
+# request waits for one; a load that ended (done, found nothing, or failed) is not started again
+# for LOAD_RETRY_SECONDS. Tests run them inline.
+BACKGROUND_LOADS = True
+LOAD_RETRY_SECONDS = 30
+_loads: dict[Hashable, float | None] = {}  # key: when it ended, None while it runs
+_loads_lock = threading.Lock()
+
+
+def load_once(key: Hashable, work) -> None:
+    """Run `work()` in the background unless a load of this key runs or ended lately."""
+    with _loads_lock:
+        if key in _loads:
+            ended = _loads[key]
+            if ended is None or time.monotonic() - ended < LOAD_RETRY_SECONDS:
+                return
+        if len(_loads) > 4096:
+            _loads.clear()
+        _loads[key] = None
+    if BACKGROUND_LOADS:
+        threading.Thread(target=_load_run, args=(key, work, True), name=f"storefront-load-{key}", daemon=True).start()
+    else:
+        _load_run(key, work, False)
+
+
+def loading(key: Hashable) -> bool:
+    """Whether a load of this key is running."""
+    with _loads_lock:
+        return key in _loads and _loads[key] is None
+
+
+def _load_run(key: Hashable, work, own_thread: bool) -> None:
+    try:
+        work()
+    except Exception:
+        logger.exception("storefront.load_failed key=%s", key)
+    finally:
+        with _loads_lock:
+            _loads[key] = time.monotonic()
+        if own_thread:
+            from django.db import connections
+
+            connections.close_all()  # this thread's connections only
+
+
+def loads_clear() -> None:
+    with _loads_lock:
+        _loads.clear()
+
+
 def dumps(document: dict) -> bytes:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()

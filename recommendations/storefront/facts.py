@@ -18,6 +18,11 @@ number of its latest change, and a member `~seq` holding the latest number. A fe
 missing (flushed, expired, evicted) reads as a lower number: processes then forget everything
 they hold for the shop. Without a shared cache (the embedded mode) facts are read from the
 database on every render: no process keeps any, so none can be stale.
+
+A shop of up to BULK_FACTS_PER_SHOP products has all its facts loaded into each process that
+serves it, with one statement in the background (`caches.load_once`), checked against the feed
+like any other: what changed since the feed position read before the statement is dropped once
+the facts are in, and later changes as they are announced.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import logging
 import pickle
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -135,21 +141,23 @@ def _fact_from_row(row: tuple, *, status: str, in_stock: bool, shop_currency: st
     )
 
 
-def _facts_from_database(shop_id: int, pks: Iterable[int], *, shop_currency: str) -> dict[int, ServingFact]:
-    """The facts of those of the products the shop has; another shop's products are not found.
+def _facts_from_database(shop_id: int, pks: Iterable[int] | None, *, shop_currency: str) -> dict[int, ServingFact]:
+    """The facts of those of the products the shop has (all of them for `pks` None); another
+    shop's products are not found.
 
     Written out rather than built by the ORM (its compilation costs more than the query on this
     path); the shop is named explicitly, as the scoped manager would."""
-    pks = [int(pk) for pk in pks]
-    if not pks:
-        return {}
     columns = ", ".join(f'"{name if name != "pk" else "id"}"' for name in (*_FIELDS, "status", "in_stock"))
-    marks = ", ".join(["%s"] * len(pks))
+    statement = f'SELECT {columns} FROM "{Product._meta.db_table}" WHERE "shop_id" = %s'
+    params: list = [shop_id]
+    if pks is not None:
+        pks = [int(pk) for pk in pks]
+        if not pks:
+            return {}
+        statement += f' AND "id" IN ({", ".join(["%s"] * len(pks))})'
+        params += pks
     with connection.cursor() as cursor:
-        cursor.execute(
-            f'SELECT {columns} FROM "{Product._meta.db_table}" WHERE "shop_id" = %s AND "id" IN ({marks})',
-            [shop_id, *pks],
-        )
+        cursor.execute(statement, params)
         rows = cursor.fetchall()
     facts = {}
     for *fields, tags, status, in_stock in rows:
@@ -218,6 +226,91 @@ class _Feed:
 
 _changes_lock = threading.Lock()
 local_facts = caches.ShopMemory(entries=caches.LOCAL_FACTS, per_shop=caches.LOCAL_FACTS_PER_SHOP)
+
+# Whole shops' facts: a shop of up to BULK_FACTS_PER_SHOP products is loaded whole; a process
+# keeps at most BULK_FACTS products' facts so (about 750 bytes each with ordinary image URLs),
+# least recently used shop first out.
+BULK_FACTS_PER_SHOP = 100_000
+BULK_FACTS = 150_000
+_bulk: OrderedDict[int, dict[int, ServingFact]] = OrderedDict()
+_bulk_size = [0]
+_bulk_lock = threading.Lock()
+
+
+def _bulk_get(shop_id: int) -> dict[int, ServingFact] | None:
+    with _bulk_lock:
+        facts = _bulk.get(shop_id)
+        if facts is not None:
+            _bulk.move_to_end(shop_id)
+        return facts
+
+
+def _bulk_discard(shop_id: int, pks: Iterable[int]) -> None:
+    with _bulk_lock:
+        facts = _bulk.get(shop_id)
+        if facts is None:
+            return
+        for pk in pks:
+            if facts.pop(pk, None) is not None:
+                _bulk_size[0] -= 1
+
+
+def _forget(shop_id: int) -> None:
+    """Forget every fact this process holds for the shop."""
+    local_facts.forget_shop(shop_id)
+    with _bulk_lock:
+        facts = _bulk.pop(shop_id, None)
+        if facts is not None:
+            _bulk_size[0] -= len(facts)
+
+
+def _bulk_load(shop_id: int, shop_currency: str) -> None:
+    """Load every fact of the shop into this process, if it is small enough and the feed can be
+    read (else its facts stay per product)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT COUNT(*) FROM "{Product._meta.db_table}" WHERE "shop_id" = %s', [shop_id])
+        (count,) = cursor.fetchone()
+    if count > BULK_FACTS_PER_SHOP or count > BULK_FACTS:
+        return
+    feed = _feed_for(shop_id)
+    forgotten_at = feed.forgotten_at
+    client, breaker = _client()
+    key = _redis_key(feed_key(shop_id))
+    try:
+        seen = int(breaker.call(client.zscore, key, SEQUENCE) or 0)
+    except Exception:
+        return
+    if not feed.trusted:
+        return
+    facts = _facts_from_database(shop_id, None, shop_currency=shop_currency)
+    with _bulk_lock:
+        held = _bulk.pop(shop_id, None)
+        if held is not None:
+            _bulk_size[0] -= len(held)
+        _bulk[shop_id] = facts
+        _bulk_size[0] += len(facts)
+        while _bulk_size[0] > BULK_FACTS and len(_bulk) > 1:
+            _bulk_size[0] -= len(_bulk.pop(next(iter(_bulk))))
+    # What changed after the position read before the statement may not be in what it read; a
+    # feed that went back meanwhile (flushed) cannot say, nor can a process that forgot the shop.
+    try:
+        pipe = client.pipeline(transaction=False)
+        pipe.zscore(key, SEQUENCE)
+        pipe.zrangebyscore(key, f"({seen}", "+inf")
+        latest, changed = breaker.call(pipe.execute)
+    except Exception:
+        _forget(shop_id)
+        return
+    if int(latest or 0) < seen or feed.forgotten_at != forgotten_at or not feed.trusted:
+        _forget(shop_id)
+        return
+    pks = [int(member) for member in changed if member != SEQUENCE.encode()]
+    if pks:
+        _bulk_discard(shop_id, pks)
+        local_facts.discard(shop_id, pks)
+        feed.dropped(pks)
+
+
 _feeds: dict[int, _Feed] = {}
 _feeds_lock = threading.Lock()
 
@@ -244,7 +337,7 @@ def _feed_read(shop_id: int, feed: _Feed) -> None:
     except Exception as error:
         if not isinstance(error, CacheUnavailable):
             logger.warning("storefront.feed_unreadable shop=%s error=%s", shop_id, type(error).__name__)
-        local_facts.forget_shop(shop_id)
+        _forget(shop_id)
         feed.forgot()
         feed.trusted = False
         return
@@ -252,10 +345,11 @@ def _feed_read(shop_id: int, feed: _Feed) -> None:
     if not feed.trusted or latest < feed.sequence:
         # A process new to the shop, back from an outage, or a feed that went missing: what it
         # holds cannot be checked against the feed.
-        local_facts.forget_shop(shop_id)
+        _forget(shop_id)
         feed.forgot()
     elif changed:
         pks = [int(member) for member in changed if member != SEQUENCE.encode()]
+        _bulk_discard(shop_id, pks)
         local_facts.discard(shop_id, pks)
         feed.dropped(pks)
     feed.sequence, feed.trusted = latest, True
@@ -295,8 +389,12 @@ def facts_get(*, shop_id: int, pks: Iterable[int], shop_currency: str) -> tuple[
     trusted, seen = feed.trusted, feed.sequence
     found: dict[int, ServingFact] = {}
     if trusted:
+        bulk = _bulk_get(shop_id)
+        if bulk is None:
+            caches.load_once(("facts", shop_id), lambda: _bulk_load(shop_id, shop_currency))
+            bulk = _bulk_get(shop_id) or {}
         for pk in wanted:
-            fact = local_facts.get(shop_id, pk)
+            fact = bulk.get(pk) or local_facts.get(shop_id, pk)
             if fact is not None:
                 found[pk] = fact
     missing = [pk for pk in wanted if pk not in found]
@@ -358,6 +456,7 @@ def serving_facts_changed(*, shop_id: int, pks: Iterable[int]) -> None:
     this process at once, from the shared cache and from every other process within
     FEED_POLL_SECONDS. Call from `transaction.on_commit`."""
     pks = sorted({int(pk) for pk in pks})
+    _bulk_discard(shop_id, pks)
     local_facts.discard(shop_id, pks)
     with _feeds_lock:
         feed = _feeds.get(shop_id)
@@ -411,6 +510,9 @@ def _announce(shop_id: int, pks: list[int]) -> None:
 def local_memory_clear() -> None:
     """Forget every fact and feed position of this process (tests)."""
     local_facts.clear()
+    with _bulk_lock:
+        _bulk.clear()
+        _bulk_size[0] = 0
     with _feeds_lock:
         _feeds.clear()
     with _unsent_lock:

@@ -26,6 +26,7 @@ from recommendations.services.experiments import experiments_for_storefront
 from recommendations.services.serving import cart_list_served
 from recommendations.services.widgets import WIDGETS_KEY, widget_defaults, widget_settings_from
 from recommendations.storefront import cache as caches
+from recommendations.storefront import packs
 from recommendations.storefront.facts import (
     ServingFact,
     facts_get,
@@ -112,6 +113,10 @@ class ShopState:
         currency, the rules (and the day, for rules with dates)."""
         document = json.dumps([self.version_id, self.currency, self.rules], sort_keys=True, default=str)
         return f"{timezone.now().date()}:{hashlib.blake2b(document.encode(), digest_size=12).hexdigest()}"
+
+    def for_version(self, version_id: int) -> ShopState:
+        """The same shop served from another of its versions."""
+        return dataclasses.replace(self, version_id=version_id)
 
     @cached_property
     def rule_products(self) -> frozenset[int]:
@@ -253,55 +258,6 @@ def storefront_products_changed(*, shop_id: int, domain: str, pks) -> None:
         caches.storefront_invalidate(domain=domain)
 
 
-# Lists per kind written to the shared cache when a version is published, best sellers first:
-# the ones most pages ask for are ready before the switch; others are read on their first request.
-WARM_LISTS = 5000
-_WARM_BATCH = 500
-
-
-def storefront_lists_warm(*, shop_id: int, version_id: int, lists) -> int:
-    """Write a version's product and popular lists to the shared cache before it goes live, so
-    that publishing does not make the storefront cold. `lists` is {kind: {anchor: items}} as
-    training publishes them (product lists anchored on the product's pk). Returns how many."""
-    if not caches.shared_cache_enabled():
-        return 0
-    from recommendations.selectors import product_best_seller_pks
-
-    with shop_scope(shop_id):
-        first = [str(pk) for pk in product_best_seller_pks(limit=WARM_LISTS)]
-        anchors = {
-            kind: list(dict.fromkeys([*(a for a in first if a in lists.get(kind, {})), *lists.get(kind, {})]))[
-                :WARM_LISTS
-            ]
-            for kind in PRODUCT_LISTS
-        }
-        wanted = sorted({int(anchor) for chosen in anchors.values() for anchor in chosen})
-        external = {}
-        for start in range(0, len(wanted), _WARM_BATCH):
-            external.update(
-                Product.objects.filter(pk__in=wanted[start : start + _WARM_BATCH]).values_list("pk", "external_id")
-            )
-    entries = {
-        caches.list_key(shop_id=shop_id, version_id=version_id, kind=kind, anchor=external[int(anchor)]): (
-            int(anchor),
-            _compact(lists[kind][anchor]),
-        )
-        for kind, chosen in anchors.items()
-        for anchor in chosen
-        if int(anchor) in external
-    }
-    popular = lists.get(ListKind.POPULAR, {}).get("")
-    if popular is not None:
-        entries[caches.list_key(shop_id=shop_id, version_id=version_id, kind=ListKind.POPULAR, anchor="")] = (
-            None,
-            _compact(popular),
-        )
-    keys = list(entries)
-    for start in range(0, len(keys), _WARM_BATCH):
-        caches.shared_values_set({key: entries[key] for key in keys[start : start + _WARM_BATCH]}, caches.LIST_SECONDS)
-    return len(entries)
-
-
 def storefront_memory_clear() -> None:
     """Forget every state, list and fact this process holds (tests, and after a database
     restore: ids may then mean other rows)."""
@@ -309,6 +265,8 @@ def storefront_memory_clear() -> None:
     caches.local_lists.clear()
     caches.local_rendered.clear()
     caches.local_unknown.clear()
+    caches.loads_clear()
+    packs.packs_clear()
     local_facts_clear()
 
 
@@ -371,7 +329,15 @@ def lists_get(state: ShopState, *, kind: str, anchors: list[str]) -> tuple[dict[
     the shop's popular list), each as (anchor product pk or None, compact items or None), and
     where the slowest came from. A product id the shop does not have gets (None, None)."""
     found, source = {}, "local"
+    pack = packs.pack_of(state.shop_id, state.version_id)
+    if pack is not None and kind in (*packs.PACKED_KINDS, ListKind.POPULAR):
+        for anchor in anchors:
+            entry = pack.entry(kind, anchor) if kind != ListKind.POPULAR else (None, pack.popular())
+            if entry is not None:
+                found[anchor] = entry
     for anchor in anchors:
+        if anchor in found:
+            continue
         entry = caches.local_lists.get(state.shop_id, (state.version_id, kind, anchor))
         if entry is None:
             entry = caches.local_unknown.get(_unknown_key(state, kind, anchor))
@@ -431,6 +397,10 @@ def storefront_list_get(
         customer_ref = ""  # the plan leaves personal lists out: the anonymous list, never an error
     if state.version_id is None:
         return RenderedList(fallback=True, items=(), source="local")
+    pack = packs.pack_serving(state.shop_id, state.version_id)
+    if pack is not None and pack.version_id != state.version_id:
+        # The new version's pack is on its way: the previous one answers until it is in.
+        state = state.for_version(pack.version_id)
     try:
         if kind == "personal":
             return _personal_served(state, limit=limit, customer_ref=customer_ref)

@@ -1,0 +1,228 @@
+"""Serving packs: every product list of a published version in one compact blob, one per version.
+
+Publishing writes the pack in the same transaction as the lists (`pack_build`). A web process
+loads the live version's pack once, with one statement, in a thread of its own
+(`caches.load_once`), and from then on reads every product and popular list of that version from
+its own memory, without a round trip, whatever the size of the catalogue. Until the pack is in,
+lists are read one at a time (this process, the shared cache, the database); after a publish the
+process keeps serving the previous version's pack until the new one is in, so publishing never
+makes the storefront cold, and each answer comes from one version only. A pack never changes (a
+new version has a new pack), so no process can serve a stale one, with or without Redis; rules and
+product facts are applied on every read as for any list.
+
+Layout (numpy arrays, no pickle): `pks`, every product the pack names, the anchors first (row r of
+each kind is the list of `pks[r]`) and `external`, the anchors' platform ids (JSON); per product
+kind `offsets` (row r's items are `items[offsets[r]:offsets[r + 1]]`), `present` (whether row r has
+a list of that kind at all), `items` (indices into `pks`) and `why` (indices into `sentences`,
+JSON); the popular list likewise.
+
+Memory: a process keeps at most PACK_BYTES of packs, the newest pack of each shop it serves,
+least recently used first out; a shop whose pack is larger than PACK_BYTES_PER_SHOP is served list
+by list instead, so one large shop cannot push out everyone else's.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from recommendations.models import ListKind, ServingPack
+from recommendations.storefront import cache as caches
+from shops.tenancy import shop_scope
+
+logger = logging.getLogger("basketry.storefront")
+
+PACKED_KINDS = (ListKind.RELATED, ListKind.BOUGHT_TOGETHER)
+PACK_BYTES = 256 * 2**20
+PACK_BYTES_PER_SHOP = 96 * 2**20
+# Python's own cost of one anchor in the lookup by platform id (the string, its slot, the row).
+_ANCHOR_OVERHEAD = 120
+
+
+def _text_array(values: list[str]) -> np.ndarray:
+    return np.frombuffer(json.dumps(values, ensure_ascii=False).encode(), dtype=np.uint8)
+
+
+def _text_list(array: np.ndarray) -> list[str]:
+    return json.loads(array.tobytes().decode())
+
+
+def pack_build(*, lists: dict[str, dict[str, list[dict]]], external: dict[int, str], items_kept: int) -> bytes:
+    """The pack of a version's lists as training publishes them ({kind: {anchor: items}}, product
+    lists anchored on the product's pk); `external` maps the shop's product pks to their platform
+    ids; each list keeps its first `items_kept` items."""
+    anchors = sorted(
+        {int(anchor) for kind in PACKED_KINDS for anchor in lists.get(kind, {}) if int(anchor) in external}
+    )
+    index = {pk: row for row, pk in enumerate(anchors)}
+    pks = list(anchors)
+    sentences: dict[str, int] = {}
+
+    def encoded(items: list[dict]) -> tuple[list[int], list[int]]:
+        positions, why = [], []
+        for item in items[:items_kept]:
+            pk = int(item["product_id"])
+            if pk not in index:
+                index[pk] = len(pks)
+                pks.append(pk)
+            positions.append(index[pk])
+            why.append(sentences.setdefault(item["explanation"], len(sentences)))
+        return positions, why
+
+    arrays: dict[str, np.ndarray] = {}
+    for kind in PACKED_KINDS:
+        by_anchor = lists.get(kind, {})
+        offsets, present, positions, why = [0], [], [], []
+        for pk in anchors:
+            items = by_anchor.get(str(pk))
+            present.append(items is not None)
+            row_positions, row_why = encoded(items or [])
+            positions += row_positions
+            why += row_why
+            offsets.append(len(positions))
+        arrays[f"{kind}.offsets"] = np.asarray(offsets, dtype=np.int64)
+        arrays[f"{kind}.present"] = np.asarray(present, dtype=np.bool_)
+        arrays[f"{kind}.items"] = np.asarray(positions, dtype=np.int32)
+        arrays[f"{kind}.why"] = np.asarray(why, dtype=np.uint32)
+    popular = lists.get(ListKind.POPULAR, {}).get("")
+    if popular is not None:
+        positions, why = encoded(popular)
+        arrays["popular.items"] = np.asarray(positions, dtype=np.int32)
+        arrays["popular.why"] = np.asarray(why, dtype=np.uint32)
+    code_type = np.uint16 if len(sentences) <= 2**16 else np.uint32
+    for name in list(arrays):
+        if name.endswith(".why"):
+            arrays[name] = arrays[name].astype(code_type)
+    arrays["pks"] = np.asarray(pks, dtype=np.int64)
+    arrays["external"] = _text_array([external[pk] for pk in anchors])
+    arrays["sentences"] = _text_array(list(sentences))
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+class Pack:
+    """One version's lists as a process serves them."""
+
+    def __init__(self, *, version_id: int, data: bytes) -> None:
+        with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        self.version_id = version_id
+        self._pks = arrays.pop("pks")
+        external = _text_list(arrays.pop("external"))
+        self._rows = {product_id: row for row, product_id in enumerate(external)}
+        self._sentences = _text_list(arrays.pop("sentences"))
+        self._arrays = arrays
+        self.nbytes = (
+            sum(array.nbytes for array in arrays.values())
+            + self._pks.nbytes
+            + len(external) * _ANCHOR_OVERHEAD
+            + sum(len(sentence) + 60 for sentence in self._sentences)
+        )
+
+    def _compact(self, positions: np.ndarray, why: np.ndarray) -> tuple[tuple[int, str], ...]:
+        sentences = self._sentences
+        return tuple(zip(self._pks.take(positions).tolist(), [sentences[code] for code in why.tolist()], strict=True))
+
+    def entry(self, kind: str, product_id: str) -> tuple | None:
+        """(anchor pk, compact items or None) of the product with this platform id, as
+        `service.lists_get` gives them; None when the pack does not know the id (a product
+        created since, or none of the shop's)."""
+        row = self._rows.get(product_id)
+        if row is None:
+            return None
+        pk = int(self._pks[row])
+        present = self._arrays.get(f"{kind}.present")
+        if present is None or not present[row]:
+            return (pk, None)
+        offsets = self._arrays[f"{kind}.offsets"]
+        start, end = int(offsets[row]), int(offsets[row + 1])
+        return (pk, self._compact(self._arrays[f"{kind}.items"][start:end], self._arrays[f"{kind}.why"][start:end]))
+
+    def popular(self) -> tuple[tuple[int, str], ...] | None:
+        if "popular.items" not in self._arrays:
+            return None
+        return self._compact(self._arrays["popular.items"], self._arrays["popular.why"])
+
+
+_packs: OrderedDict[int, Pack] = OrderedDict()
+_packs_bytes = [0]
+_packs_lock = threading.Lock()
+
+
+def pack_of(shop_id: int, version_id: int | None) -> Pack | None:
+    """This version's pack if this process holds it."""
+    with _packs_lock:
+        pack = _packs.get(shop_id)
+        if pack is None or pack.version_id != version_id:
+            return None
+        _packs.move_to_end(shop_id)
+        return pack
+
+
+def pack_serving(shop_id: int, version_id: int | None) -> Pack | None:
+    """The pack to serve the shop from: this version's, or, while it is being loaded, the
+    previous version's this process still holds; None when there is none (the lists are then
+    read one at a time). Starts the load when this process does not hold the version's pack."""
+    if version_id is None:
+        return None
+    pack = pack_of(shop_id, version_id)
+    if pack is not None:
+        return pack
+    caches.load_once(("pack", shop_id, version_id), lambda: _pack_load(shop_id, version_id))
+    with _packs_lock:
+        pack = _packs.get(shop_id)
+    if pack is not None and (pack.version_id == version_id or caches.loading(("pack", shop_id, version_id))):
+        return pack
+    return None
+
+
+def _pack_load(shop_id: int, version_id: int) -> None:
+    with shop_scope(shop_id):
+        found = list(ServingPack.objects.filter(version_id=version_id).values_list("data", flat=True)[:1])
+    pack = None
+    if found and len(found[0]) <= PACK_BYTES_PER_SHOP:
+        pack = Pack(version_id=version_id, data=bytes(found[0]))
+        if pack.nbytes > PACK_BYTES_PER_SHOP:
+            pack = None
+    if found and pack is None:
+        logger.info("storefront.pack_too_large shop=%s version=%s: lists read one at a time", shop_id, version_id)
+    _install(shop_id, version_id, pack)
+
+
+def _install(shop_id: int, version_id: int, pack: Pack | None) -> None:
+    """Keep `pack` as the shop's (or, None, drop what the shop has: the version has no pack this
+    process can hold), unless a newer version's pack came first."""
+    with _packs_lock:
+        held = _packs.get(shop_id)
+        if held is not None and held.version_id > version_id:
+            return
+        if held is not None:
+            _packs_bytes[0] -= _packs.pop(shop_id).nbytes
+        if pack is None:
+            return
+        _packs[shop_id] = pack
+        _packs_bytes[0] += pack.nbytes
+        while _packs_bytes[0] > PACK_BYTES and len(_packs) > 1:
+            oldest = next(iter(_packs))
+            if oldest == shop_id:
+                _packs.move_to_end(shop_id)
+                oldest = next(iter(_packs))
+            _packs_bytes[0] -= _packs.pop(oldest).nbytes
+
+
+def packs_held() -> dict[int, int]:
+    """{shop id: version id} of the packs this process holds (tests, operators' checks)."""
+    with _packs_lock:
+        return {shop_id: pack.version_id for shop_id, pack in _packs.items()}
+
+
+def packs_clear() -> None:
+    with _packs_lock:
+        _packs.clear()
+        _packs_bytes[0] = 0
