@@ -11,7 +11,8 @@ database of its own:
 3. miss cost: 300 sequential requests for random products, each read for the first time,
    with the server's own time from the `Server-Timing` header;
 4. load: wrk (-t2 -c16) windows, one product drawn uniformly from the whole catalogue per
-   request: /livez, related (cold), related again, bought together, /livez, while signed
+   request by the same Lua script for every window (/livez ignores the id): /livez, related
+   (cold), related again, bought together, /livez, while signed
    products/update deliveries toggling a random product's stock arrive at 2 per second through
    the ingress and a Celery worker;
 5. publish under load: 5-second wrk windows while a new training runs on the worker and after
@@ -68,6 +69,7 @@ PROBES = 300
 TRAINING_NICENESS = 10
 DOMAINS = {"demo": "bench-demo.myshopify.com", "uci": "bench-uci.myshopify.com", "large": "bench-large.myshopify.com"}
 RECOMMENDATIONS = "/api/storefront/v1/recommendations?shop={domain}&type={kind}&limit=8&product_id="
+LIVEZ = "/livez?product_id="
 # Shopify's product ids are numbers: the demo and UCI products are renumbered from here.
 FIRST_ID = 7_000_000_000
 BENCH_KEY = "bench-serving-" + "k" * 40
@@ -316,6 +318,9 @@ def bench_shop(shop: str, keep: bool) -> dict:
         kind: lua_script(RECOMMENDATIONS.format(domain=domain, kind=kind), ids)
         for kind in ("related", "bought_together")
     }
+    # /livez is driven by the same script with the same random ids (it ignores them), so that
+    # wrk's own work per request, on the same two cores, is the same on both sides of the ratio.
+    scripts["livez"] = lua_script(LIVEZ, ids)
     try:
         drawn = random.Random(3).sample(ids, min(PROBES, len(ids)))
         result["miss"] = probe(port, RECOMMENDATIONS.format(domain=domain, kind="related"), drawn)
@@ -324,11 +329,11 @@ def bench_shop(shop: str, keep: bool) -> dict:
         deliveries.start()
         windows = {}
         for label, target, script in (
-            ("livez", f"{base}/livez", None),
+            ("livez", base, scripts["livez"]),
             ("related_cold", base, scripts["related"]),
             ("related", base, scripts["related"]),
             ("bought_together", base, scripts["bought_together"]),
-            ("livez_after", f"{base}/livez", None),
+            ("livez_after", base, scripts["livez"]),
         ):
             windows[label] = wrk(target, SECONDS, script)
             say(f"  {label:16} {windows[label]['rate']:7.0f} req/s p50 {windows[label]['p50_ms']:6.2f} ms "

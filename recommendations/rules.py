@@ -125,7 +125,7 @@ def _describe_target(then: Mapping) -> str:
 
 def rules_apply(
     *,
-    items: Sequence[dict],
+    items: Iterable[dict],
     list_kind: str,
     anchor: ProductFacts | None,
     rules: Sequence[Rule],
@@ -191,5 +191,7 @@ def rules_apply(
             budget -= len(result) - before
 
     for entry in items:
+        if len(result) >= limit:
+            break
         add(entry)
     return result

@@ -156,14 +156,29 @@ def _facts_from_database(shop_id: int, pks: Iterable[int] | None, *, shop_curren
             return {}
         statement += f' AND "id" IN ({", ".join(["%s"] * len(pks))})'
         params += pks
+    facts: dict[int, ServingFact] = {}
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
-        rows = cursor.fetchall()
-    facts = {}
+        if pks is not None:
+            _facts_add(facts, cursor.fetchall(), shop_currency=shop_currency)
+            return facts
+        # The whole shop, read in the background: in chunks, pausing between them so that this
+        # process's requests are not kept waiting for the interpreter lock meanwhile.
+        while rows := cursor.fetchmany(LOAD_CHUNK):
+            _facts_add(facts, rows, shop_currency=shop_currency)
+            time.sleep(LOAD_PAUSE_SECONDS)
+    return facts
+
+
+# Whole-shop loads build this many products' facts at a time, then pause.
+LOAD_CHUNK = 500
+LOAD_PAUSE_SECONDS = 0.002
+
+
+def _facts_add(facts: dict[int, ServingFact], rows, *, shop_currency: str) -> None:
     for *fields, tags, status, in_stock in rows:
         row = (*fields, json.loads(tags) if isinstance(tags, str) else tags)
         facts[row[0]] = _fact_from_row(row, status=status, in_stock=bool(in_stock), shop_currency=shop_currency)
-    return facts
 
 
 def _encode(fact: ServingFact) -> bytes:

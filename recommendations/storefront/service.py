@@ -9,6 +9,7 @@ list's own length whatever the size of the catalogue.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -117,6 +118,17 @@ class ShopState:
     def for_version(self, version_id: int) -> ShopState:
         """The same shop served from another of its versions."""
         return dataclasses.replace(self, version_id=version_id)
+
+    def ruled(self, kind: str) -> bool:
+        """Whether at least one enabled rule applies to this kind of list."""
+        found = self._ruled.get(kind)
+        if found is None:
+            found = self._ruled[kind] = any(rule.applies_to(kind) for rule in self.engine_rules)
+        return found
+
+    @cached_property
+    def _ruled(self) -> dict[str, bool]:
+        return {}
 
     @cached_property
     def rule_products(self) -> frozenset[int]:
@@ -424,7 +436,7 @@ def storefront_list_get(
         raise StorefrontUnavailable("database unavailable") from error
     if mark is not None:
         seconds = caches.UNKNOWN_LIST_SECONDS if rendered.fallback else SHOWN_SECONDS
-        kept = dataclasses.replace(rendered, source="local")
+        kept = RenderedList(fallback=rendered.fallback, items=rendered.items, depends=rendered.depends)
         caches.local_rendered.set(
             state.shop_id, key, _Shown(state.render_stamp, mark, time.monotonic() + seconds, kept)
         )
@@ -524,8 +536,15 @@ def _rendered(
     if anchor_pk is not None:
         wanted.add(anchor_pk)
     facts, source = facts_get(shop_id=state.shop_id, pks=wanted, shop_currency=state.currency)
+    if not basket and not state.ruled(kind):
+        return RenderedList(
+            fallback=fallback,
+            items=_sellable_cards(items, facts, limit=limit, anchor_pk=anchor_pk),
+            source=_slowest(*sources, source),
+            depends=tuple(sorted(wanted)),
+        )
     served = rules_apply(
-        items=[{"product_id": pk, "explanation": why} for pk, why in items],
+        items=({"product_id": pk, "explanation": why} for pk, why in items),
         list_kind=kind,
         anchor=facts.get(anchor_pk) if anchor_pk is not None else None,
         rules=state.engine_rules,
@@ -539,11 +558,29 @@ def _rendered(
     )
 
 
+def _sellable_cards(
+    items: tuple[tuple[int, str], ...], facts, *, limit: int, anchor_pk: int | None
+) -> tuple[bytes, ...]:
+    """What `rules_apply` gives a list no rule applies to (its first `limit` sellable products,
+    never the anchor, each once), as cards: without the rules' machinery, as most lists are."""
+    cards, seen = [], {anchor_pk}
+    for pk, why in items:
+        fact = facts.get(pk)
+        if fact is None or not fact.sellable or pk in seen:
+            continue
+        seen.add(pk)
+        cards.append(fact.card + _explanation_json(why))
+        if len(cards) >= limit:
+            break
+    return tuple(cards)
+
+
 def _cards(served: list[dict], facts) -> tuple[bytes, ...]:
-    return tuple(
-        facts[int(item["product_id"])].card
-        + b',"explanation":'
-        + json.dumps(item["explanation"], ensure_ascii=False).encode()
-        + b"}"
-        for item in served
-    )
+    return tuple(facts[int(item["product_id"])].card + _explanation_json(item["explanation"]) for item in served)
+
+
+@functools.lru_cache(maxsize=8192)
+def _explanation_json(explanation: str) -> bytes:
+    """A card's closing member; a shop's explanations repeat ("Often bought with ..."), so each is
+    encoded once."""
+    return b',"explanation":' + json.dumps(explanation, ensure_ascii=False).encode() + b"}"

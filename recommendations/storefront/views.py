@@ -8,6 +8,7 @@ import json
 import re
 import time
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -85,7 +86,7 @@ def _shared_caching(request: HttpRequest, response: HttpResponse, kind: str, eta
     etag = etag or _etag(response.content)
     response["ETag"] = etag
     response["Cache-Control"] = "public, no-cache"
-    asked = {tag.strip().removeprefix("W/") for tag in request.headers.get("If-None-Match", "").split(",")}
+    asked = {tag.strip().removeprefix("W/") for tag in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")}
     if etag in asked or "*" in asked:
         unchanged = HttpResponseNotModified()
         for header in ("ETag", "Cache-Control", "Server-Timing", *_CORS):
@@ -93,6 +94,22 @@ def _shared_caching(request: HttpRequest, response: HttpResponse, kind: str, eta
                 unchanged[header] = response[header]
         return unchanged
     return response
+
+
+# The parameters a list request has, with room for junk a page may add (e.g. tracking tags).
+MAX_QUERY_FIELDS = 32
+
+
+def _query(request: HttpRequest) -> dict[str, str] | None:
+    """The query string as {name: last value}, or None when it has too many fields. Read straight
+    from the environment: `request.GET` builds a multi-value dict per request, which costs as
+    much as the rest of a cached answer."""
+    try:
+        return dict(
+            parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+        )
+    except ValueError:
+        return None
 
 
 def _error(status: int, message: str) -> HttpResponse:
@@ -112,7 +129,9 @@ def recommendations(request: HttpRequest) -> HttpResponse:
     started = time.perf_counter()
     if request.method == "OPTIONS":
         return _preflight()
-    params = request.GET
+    params = _query(request)
+    if params is None:
+        return _error(400, f"query: at most {MAX_QUERY_FIELDS} parameters")
     domain = params.get("shop", "").strip().lower()
     kind = params.get("type", "")
     product_id = params.get("product_id", "").strip()

@@ -273,3 +273,35 @@ def test_a_state_another_release_cached_is_read_afresh(client, trained):
     cache.set(caches.state_key(shop.domain), {"shop_id": shop.pk, "generation": "0-abc", "currency": "EUR"}, 60)
     storefront_memory_clear()
     assert shown(client, shop, anchor)
+
+
+def test_a_list_without_rules_is_served_as_the_rules_engine_would_serve_it():
+    """The shortcut for lists no rule applies to gives exactly what `rules_apply` gives them."""
+    import random
+
+    from django.utils import timezone
+
+    from recommendations.rules import rules_apply
+    from recommendations.storefront.facts import ServingFact
+    from recommendations.storefront.service import _cards, _sellable_cards
+
+    rng = random.Random(5)
+    for _ in range(300):
+        facts = {
+            pk: ServingFact(pk=pk, sellable=rng.random() > 0.3, card=b'{"product_id":"%d"' % pk)
+            for pk in range(1, 30)
+            if rng.random() > 0.1
+        }
+        items = tuple((rng.randrange(1, 32), rng.choice(["Often bought with this", "Similar"])) for _ in range(24))
+        anchor_pk = rng.choice([None, *range(1, 30)])
+        limit = rng.randrange(1, 25)
+        expected = rules_apply(
+            items=[{"product_id": pk, "explanation": why} for pk, why in items],
+            list_kind="related",
+            anchor=facts.get(anchor_pk) if anchor_pk is not None else None,
+            rules=[],
+            facts=facts,
+            now=timezone.now(),
+            limit=limit,
+        )
+        assert _sellable_cards(items, facts, limit=limit, anchor_pk=anchor_pk) == _cards(expected, facts)
