@@ -171,8 +171,8 @@ def _facts_from_database(shop_id: int, pks: Iterable[int] | None, *, shop_curren
 
 
 # Whole-shop loads build this many products' facts at a time, then pause.
-LOAD_CHUNK = 500
-LOAD_PAUSE_SECONDS = 0.002
+LOAD_CHUNK = 100
+LOAD_PAUSE_SECONDS = 0.001
 
 
 def _facts_add(facts: dict[int, ServingFact], rows, *, shop_currency: str) -> None:
