@@ -84,6 +84,7 @@ def test_unknown_shop_is_404_and_unknown_product_gets_the_flagged_popular_list(c
         ({"shop": "a.example", "type": "related", "product_id": "1", "limit": "ten"}, "limit:"),
         ({"shop": "a.example", "type": "related", "product_id": "1", "cart": "2"}, "cart:"),
         ({"shop": "a.example", "type": "cart", "product_id": "1", "cart": "2,<x>"}, "cart:"),
+        ({"shop": "a.example", "type": "related", "product_id": "1", **{f"utm{n}": "x" for n in range(40)}}, "query:"),
     ],
 )
 def test_bad_parameters_are_400_with_a_json_error(client, params, message):
