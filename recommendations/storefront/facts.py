@@ -141,46 +141,44 @@ def _fact_from_row(row: tuple, *, status: str, in_stock: bool, shop_currency: st
     )
 
 
-_COLUMNS = ", ".join(f'"{name if name != "pk" else "id"}"' for name in (*_FIELDS, "status", "in_stock"))
-
-
-def _facts_from_database(shop_id: int, pks: Iterable[int], *, shop_currency: str) -> dict[int, ServingFact]:
-    """The facts of those of the products the shop has; another shop's products are not found.
+def _facts_from_database(shop_id: int, pks: Iterable[int] | None, *, shop_currency: str) -> dict[int, ServingFact]:
+    """The facts of those of the products the shop has (all of them for `pks` None); another
+    shop's products are not found.
 
     Written out rather than built by the ORM (its compilation costs more than the query on this
     path); the shop is named explicitly, as the scoped manager would."""
-    pks = [int(pk) for pk in pks]
-    if not pks:
-        return {}
-    marks = ", ".join(["%s"] * len(pks))
+    columns = ", ".join(f'"{name if name != "pk" else "id"}"' for name in (*_FIELDS, "status", "in_stock"))
+    statement = f'SELECT {columns} FROM "{Product._meta.db_table}" WHERE "shop_id" = %s'
+    params: list = [shop_id]
+    if pks is not None:
+        pks = [int(pk) for pk in pks]
+        if not pks:
+            return {}
+        statement += f' AND "id" IN ({", ".join(["%s"] * len(pks))})'
+        params += pks
+    facts: dict[int, ServingFact] = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            f'SELECT {_COLUMNS} FROM "{Product._meta.db_table}" WHERE "shop_id" = %s AND "id" IN ({marks})',
-            [shop_id, *pks],
-        )
-        return {row[0]: _fact_from_database_row(row, shop_currency) for row in cursor.fetchall()}
+        cursor.execute(statement, params)
+        if pks is not None:
+            _facts_add(facts, cursor.fetchall(), shop_currency=shop_currency)
+            return facts
+        # The whole shop, read in the background: in chunks, pausing between them so that this
+        # process's requests are not kept waiting for the interpreter lock meanwhile.
+        while rows := cursor.fetchmany(LOAD_CHUNK):
+            _facts_add(facts, rows, shop_currency=shop_currency)
+            time.sleep(LOAD_PAUSE_SECONDS)
+    return facts
 
 
-def _shop_rows(shop_id: int) -> dict[int, tuple]:
-    """Every product of the shop as the driver gives its row, by pk: the whole-shop load keeps
-    these and makes each a fact when a list first needs it (building 50,000 facts at once would
-    hold the interpreter lock, which this process's requests wait for, for about a second)."""
-    rows: dict[int, tuple] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(f'SELECT {_COLUMNS} FROM "{Product._meta.db_table}" WHERE "shop_id" = %s', [shop_id])
-        while chunk := cursor.fetchmany(LOAD_CHUNK):
-            rows.update((row[0], row) for row in chunk)
-    return rows
+# Whole-shop loads build this many products' facts at a time, then pause.
+LOAD_CHUNK = 100
+LOAD_PAUSE_SECONDS = 0.001
 
 
-# Rows a whole-shop load takes from the driver at a time (a request thread may run between).
-LOAD_CHUNK = 2000
-
-
-def _fact_from_database_row(row: tuple, shop_currency: str) -> ServingFact:
-    *fields, tags, status, in_stock = row
-    fields = (*fields, json.loads(tags) if isinstance(tags, str) else tags)
-    return _fact_from_row(fields, status=status, in_stock=bool(in_stock), shop_currency=shop_currency)
+def _facts_add(facts: dict[int, ServingFact], rows, *, shop_currency: str) -> None:
+    for *fields, tags, status, in_stock in rows:
+        row = (*fields, json.loads(tags) if isinstance(tags, str) else tags)
+        facts[row[0]] = _fact_from_row(row, status=status, in_stock=bool(in_stock), shop_currency=shop_currency)
 
 
 def _encode(fact: ServingFact) -> bytes:
@@ -249,29 +247,17 @@ local_facts = caches.ShopMemory(entries=caches.LOCAL_FACTS, per_shop=caches.LOCA
 # least recently used shop first out.
 BULK_FACTS_PER_SHOP = 100_000
 BULK_FACTS = 150_000
-# Values are facts, or rows of the whole-shop load not yet made facts (`_bulk_fact`).
-_bulk: OrderedDict[int, dict[int, ServingFact | tuple]] = OrderedDict()
+_bulk: OrderedDict[int, dict[int, ServingFact]] = OrderedDict()
 _bulk_size = [0]
 _bulk_lock = threading.Lock()
 
 
-def _bulk_get(shop_id: int) -> dict[int, ServingFact | tuple] | None:
+def _bulk_get(shop_id: int) -> dict[int, ServingFact] | None:
     with _bulk_lock:
         facts = _bulk.get(shop_id)
         if facts is not None:
             _bulk.move_to_end(shop_id)
         return facts
-
-
-def _bulk_fact(shop_id: int, bulk: dict, pk: int, row: tuple, shop_currency: str) -> ServingFact | None:
-    """The fact of a row the whole-shop load kept, kept in its place unless the product changed
-    (and was dropped) meanwhile."""
-    fact = _fact_from_database_row(row, shop_currency)
-    with _bulk_lock:
-        if bulk.get(pk) is not row:
-            return None
-        bulk[pk] = fact
-    return fact
 
 
 def _bulk_discard(shop_id: int, pks: Iterable[int]) -> None:
@@ -311,7 +297,7 @@ def _bulk_load(shop_id: int, shop_currency: str) -> None:
         return
     if not feed.trusted:
         return
-    facts = _shop_rows(shop_id)
+    facts = _facts_from_database(shop_id, None, shop_currency=shop_currency)
     with _bulk_lock:
         held = _bulk.pop(shop_id, None)
         if held is not None:
@@ -423,11 +409,7 @@ def facts_get(*, shop_id: int, pks: Iterable[int], shop_currency: str) -> tuple[
             caches.load_once(("facts", shop_id), lambda: _bulk_load(shop_id, shop_currency))
             bulk = _bulk_get(shop_id) or {}
         for pk in wanted:
-            fact = bulk.get(pk)
-            if type(fact) is tuple:  # a row of the whole-shop load, not yet made a fact
-                fact = _bulk_fact(shop_id, bulk, pk, fact, shop_currency)
-            if fact is None:
-                fact = local_facts.get(shop_id, pk)
+            fact = bulk.get(pk) or local_facts.get(shop_id, pk)
             if fact is not None:
                 found[pk] = fact
     missing = [pk for pk in wanted if pk not in found]

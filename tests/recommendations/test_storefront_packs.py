@@ -177,17 +177,17 @@ def test_whole_shop_facts_drop_a_change_announced_while_they_loaded(client, trai
     with shop_scope(shop):
         victim = Product.objects.get(external_id=victim_id)
     storefront_memory_clear()
-    read = serving_facts._shop_rows
+    read = serving_facts._facts_from_database
 
-    def read_then_another_process_changes(shop_id):
-        rows = read(shop_id)
-        # The product sells out once the whole-shop statement has read it.
-        with shop_scope(shop_id):
-            Product.objects.filter(pk=victim.pk).update(in_stock=False)
-        serving_facts._announce(shop_id, [victim.pk])
-        return rows
+    def read_then_another_process_changes(shop_id, pks, *, shop_currency):
+        facts = read(shop_id, pks, shop_currency=shop_currency)
+        if pks is None:  # the whole-shop load: the product sells out once the statement has read it
+            with shop_scope(shop_id):
+                Product.objects.filter(pk=victim.pk).update(in_stock=False)
+            serving_facts._announce(shop_id, [victim.pk])
+        return facts
 
-    monkeypatch.setattr(serving_facts, "_shop_rows", read_then_another_process_changes)
+    monkeypatch.setattr(serving_facts, "_facts_from_database", read_then_another_process_changes)
     assert victim_id not in listed(client, shop, anchor)
     held = serving_facts._bulk_get(shop.pk)
     assert held is not None and victim.pk not in held and len(held) > 1
