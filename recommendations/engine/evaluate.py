@@ -192,13 +192,20 @@ def evaluate_user_model(
 
 
 def champion_choose(
-    results: Mapping[str, EvaluationResult], *, metric: str, baselines: set[str], min_cases: int = 1
+    results: Mapping[str, EvaluationResult],
+    *,
+    metric: str,
+    baselines: set[str],
+    min_cases: int = 1,
+    never: frozenset[str] = frozenset(),
 ) -> tuple[str, str]:
     """The best candidate by `metric`, or the best baseline if no candidate beats it.
 
-    Returns (name, reason). Ties go to higher coverage, then to the name for determinism.
+    `never` names candidates compared against but never chosen: for an item-to-item list, the
+    popularity models, whose list is the same whatever the item (popularity only ever fills a
+    list). Returns (name, reason). Ties go to higher coverage, then to the name for determinism.
     """
-    if not results:
+    if not results or not set(results) - never:
         raise ValueError("nothing to choose from")
 
     def key(name: str) -> tuple[float, float, str]:
@@ -206,6 +213,14 @@ def champion_choose(
         return (getattr(result, metric), result.coverage, name)
 
     ranked = sorted(results, key=key, reverse=True)
+    if ranked[0] in never:
+        above = ranked[0]
+        best = next(name for name in ranked if name not in never)
+        return best, (
+            f"the {above} baseline scores higher on {metric} ({getattr(results[above], metric):.3f} against "
+            f"{getattr(results[best], metric):.3f}), but a list that is the same for every product is never "
+            f"the champion of an item-to-item list: the best that depends on the product"
+        )
     best = ranked[0]
     if results[best].cases < min_cases:
         return best, f"only {results[best].cases} held-out cases: too few to compare models"

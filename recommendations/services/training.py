@@ -276,7 +276,8 @@ class _Trainer:
             baselines = {candidate.name for candidate in candidates if candidate.baseline}
             metric = registry.METRICS[kind]
             if cases >= MIN_EVALUATION_CASES:
-                champion, reason = champion_choose(results, metric=metric, baselines=baselines)
+                never = frozenset() if kind == ListKind.PERSONAL else frozenset(registry.POPULARITY_NAMES)
+                champion, reason = champion_choose(results, metric=metric, baselines=baselines, never=never)
             else:
                 champion = registry.DEFAULT_CHAMPIONS[kind]
                 reason = f"only {cases} held-out cases (needs {MIN_EVALUATION_CASES}): using the default {champion}"
@@ -568,6 +569,8 @@ class _Trainer:
             if not entry["evaluated"]:
                 continue
             live_champion = live.champions.get(kind)
+            if kind != ListKind.PERSONAL and live_champion in registry.POPULARITY_NAMES:
+                continue  # the same list for every product: nothing a product list must keep up with
             metric = entry["metric"]
             new_value = entry["candidates"][entry["champion"]][metric]
             live_value = entry["candidates"].get(live_champion, {}).get(metric)

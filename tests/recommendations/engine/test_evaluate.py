@@ -108,6 +108,21 @@ def test_champion_must_beat_the_baselines():
     assert chosen == "popular" and "no model beat the popular baseline" in reason
 
 
+def test_an_item_to_item_champion_depends_on_the_item():
+    popularity = frozenset({"popular", "recent_popular"})
+    results = {"popular": result(0.45), "recent_popular": result(0.44), "co_customer": result(0.43)}
+    results["content"] = result(0.3)
+    chosen, reason = champion_choose(results, metric="ndcg", baselines=set(popularity), never=popularity)
+    assert chosen == "co_customer"
+    assert "popular baseline scores higher" in reason and "0.450 against 0.430" in reason
+    # Where a model beats popularity, the choice is the same as without the rule.
+    results["co_customer"] = result(0.5)
+    chosen, reason = champion_choose(results, metric="ndcg", baselines=set(popularity), never=popularity)
+    assert chosen == "co_customer" and "over the popular baseline" in reason
+    with pytest.raises(ValueError):
+        champion_choose({"popular": result(0.4)}, metric="ndcg", baselines={"popular"}, never=popularity)
+
+
 def test_ties_go_to_coverage():
     chosen, _ = champion_choose(
         {"a": result(0.3, coverage=0.2), "b": result(0.3, coverage=0.9)}, metric="ndcg", baselines=set()
