@@ -53,7 +53,7 @@ from recommendations.services.training_runs import (
     training_runs_reap,
 )
 from recommendations.storefront.cache import storefront_invalidate
-from recommendations.storefront.packs import pack_build
+from recommendations.storefront.packs import PACKED_KINDS, pack_build
 from recommendations.storefront.service import LIST_ITEMS
 from shops.bulk import rows_insert
 from shops.models import Order, Product, Shop
@@ -629,11 +629,12 @@ class _Trainer:
                 RecommendationList.objects.filter(version__status=ModelVersion.Status.RETIRED).delete()
                 ServingPack.objects.filter(version__status=ModelVersion.Status.RETIRED).delete()
                 # Every product list of the version in one blob, for the storefront's processes.
-                external = dict(Product.objects.values_list("pk", "external_id"))
-                pack = pack_build(lists=lists, external=external, items_kept=LIST_ITEMS)
-                ServingPack.objects.create(shop=self.shop, version=version, data=pack)
+                _pack_write(self.shop, version, lists)
                 domain = self.shop.domain
                 transaction.on_commit(lambda: storefront_invalidate(domain=domain))
+            elif live is not None and not ServingPack.objects.filter(version=live).exists():
+                # A live version published before serving packs existed gets one from its lists.
+                _pack_write(self.shop, live, _stored_product_lists(live))
             return training_run_finish(
                 run=run,
                 status=TrainingRun.Status.SUCCEEDED,
@@ -641,6 +642,22 @@ class _Trainer:
                 decision=decision,
                 orders_seen=orders_seen,
             )
+
+
+def _pack_write(shop: Shop, version: ModelVersion, lists: dict[str, dict[str, list[dict]]]) -> None:
+    external = dict(Product.objects.values_list("pk", "external_id"))
+    pack = pack_build(lists=lists, external=external, items_kept=LIST_ITEMS)
+    ServingPack.objects.create(shop=shop, version=version, data=pack)
+
+
+def _stored_product_lists(version: ModelVersion) -> dict[str, dict[str, list[dict]]]:
+    """A version's stored lists of the kinds a serving pack holds, as training publishes them."""
+    kinds = (*PACKED_KINDS, ListKind.POPULAR)
+    lists: dict[str, dict[str, list[dict]]] = {kind: {} for kind in kinds}
+    stored = RecommendationList.objects.filter(version=version, kind__in=kinds)
+    for kind, anchor, items in stored.values_list("kind", "anchor", "items").iterator(2000):
+        lists[kind][anchor] = items
+    return lists
 
 
 def training_data_changed_since(*, run: TrainingRun) -> bool:

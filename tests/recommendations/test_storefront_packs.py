@@ -219,3 +219,26 @@ def test_a_pack_loads_in_the_background_while_lists_answer_one_by_one(client, sh
     while any(ended is None for ended in caches._loads.values()) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not any(ended is None for ended in caches._loads.values())
+
+
+def test_a_training_that_keeps_a_live_version_without_a_pack_gives_it_one(client, trained, monkeypatch):
+    from recommendations.services.training import _Trainer
+
+    shop, anchor = trained
+    live = live_version(shop)
+    before = listed(client, shop, anchor)
+    with shop_scope(shop):
+        ServingPack.objects.all().delete()  # as for a version published before packs existed
+    storefront_memory_clear()
+    monkeypatch.setattr(_Trainer, "_decide", lambda self, evaluation, live, orders_seen: (False, "kept (test)"))
+
+    call_command("train", shop.domain, stdout=io.StringIO())
+
+    assert live_version(shop).pk == live.pk
+    with shop_scope(shop):
+        assert ServingPack.objects.filter(version=live).count() == 1
+    storefront_memory_clear()
+    with CaptureQueriesContext(connection) as queries:
+        assert listed(client, shop, anchor) == before
+    assert not [q for q in queries.captured_queries if RecommendationList._meta.db_table in q["sql"]]
+    assert packs.packs_held() == {shop.pk: live.pk}
