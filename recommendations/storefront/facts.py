@@ -285,7 +285,7 @@ def _bulk_load(shop_id: int, shop_currency: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT COUNT(*) FROM "{Product._meta.db_table}" WHERE "shop_id" = %s', [shop_id])
         (count,) = cursor.fetchone()
-    if count > BULK_FACTS_PER_SHOP or count > BULK_FACTS:
+    if count > min(BULK_FACTS_PER_SHOP, BULK_FACTS):
         return
     feed = _feed_for(shop_id)
     forgotten_at = feed.forgotten_at
