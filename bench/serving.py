@@ -11,8 +11,9 @@ database of its own:
 3. miss cost: 300 sequential requests for random products, each read for the first time,
    with the server's own time from the `Server-Timing` header;
 4. load: wrk (-t2 -c16) windows, one product drawn uniformly from the whole catalogue per
-   request by the same Lua script for every window (/livez ignores the id): /livez, related
-   (cold), related again, bought together, /livez, while signed
+   request by the same Lua script for every window (/livez ignores the id): related (cold),
+   related again and bought together, each between two /livez windows and its ratio to their
+   mean, while signed
    products/update deliveries toggling a random product's stock arrive at 2 per second through
    the ingress and a Celery worker;
 5. publish under load: 5-second wrk windows while a new training runs on the worker and after
@@ -327,21 +328,25 @@ def bench_shop(shop: str, keep: bool) -> dict:
         say(f"  cold first reads: {json.dumps(result['miss'])}")
         deliveries = Deliveries(port, domain, ids)
         deliveries.start()
+        # Each list window between two /livez windows, its ratio to their mean: the machine's
+        # speed drifts over minutes (by 15% between windows a minute apart, on a shared host),
+        # and a ratio to a far-off window would measure that drift.
         windows = {}
-        for label, target, script in (
-            ("livez", base, scripts["livez"]),
-            ("related_cold", base, scripts["related"]),
-            ("related", base, scripts["related"]),
-            ("bought_together", base, scripts["bought_together"]),
-            ("livez_after", base, scripts["livez"]),
-        ):
-            windows[label] = wrk(target, SECONDS, script)
+        order = ["livez_1", "related_cold", "livez_2", "related", "livez_3", "bought_together", "livez_4"]
+        for label in order:
+            script = scripts["livez" if label.startswith("livez") else label.removesuffix("_cold")]
+            windows[label] = wrk(base, SECONDS, script)
             say(f"  {label:16} {windows[label]['rate']:7.0f} req/s p50 {windows[label]['p50_ms']:6.2f} ms "
                 f"p99 {windows[label]['p99_ms']:6.2f} ms")  # fmt: skip
-        livez = statistics.mean([windows["livez"]["rate"], windows["livez_after"]["rate"]])
         result["windows"] = windows
         result["ratios"] = {
-            label: round(windows[label]["rate"] / livez, 2) for label in windows if "livez" not in label
+            label: round(
+                windows[label]["rate"]
+                / statistics.mean([windows[order[index - 1]]["rate"], windows[order[index + 1]]["rate"]]),
+                2,
+            )
+            for index, label in enumerate(order)
+            if not label.startswith("livez")
         }
         say(f"  ratio to /livez: {result['ratios']}")
         if shop != "large" or os.environ.get("BENCH_PUBLISH_LARGE", "1") != "0":

@@ -13,12 +13,13 @@ from recommendations.storefront import views as storefront_views
 from shops import views as shop_views
 
 urlpatterns = [
+    # The storefront's hot path first: Django tries the patterns in order on every request.
+    path("api/storefront/v1/recommendations", storefront_views.recommendations, name="storefront-recommendations"),
     path("", shop_views.home, name="home"),
     path("livez", health.livez, name="livez"),
     path("readyz", health.readyz, name="readyz"),
     path("servez", health.servez, name="servez"),
     path(openapi.SCHEMA_PATH.lstrip("/"), openapi.openapi_json, name="openapi-schema"),
-    path("api/storefront/v1/recommendations", storefront_views.recommendations, name="storefront-recommendations"),
     path("api/storefront/v1/events", storefront_views.events, name="storefront-events"),
     path("proxy/recommendations", storefront_views.app_proxy_recommendations, name="app-proxy-recommendations"),
     path("proxy/events", storefront_views.app_proxy_events, name="app-proxy-events"),

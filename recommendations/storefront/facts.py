@@ -33,7 +33,7 @@ import pickle
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from django.db import connection
@@ -141,7 +141,9 @@ def _fact_from_row(row: tuple, *, status: str, in_stock: bool, shop_currency: st
     )
 
 
-def _facts_from_database(shop_id: int, pks: Iterable[int] | None, *, shop_currency: str) -> dict[int, ServingFact]:
+def _facts_from_database(
+    shop_id: int, pks: Iterable[int] | None, *, shop_currency: str, paced: bool = True
+) -> dict[int, ServingFact]:
     """The facts of those of the products the shop has (all of them for `pks` None); another
     shop's products are not found.
 
@@ -166,7 +168,8 @@ def _facts_from_database(shop_id: int, pks: Iterable[int] | None, *, shop_curren
         # process's requests are not kept waiting for the interpreter lock meanwhile.
         while rows := cursor.fetchmany(LOAD_CHUNK):
             _facts_add(facts, rows, shop_currency=shop_currency)
-            time.sleep(LOAD_PAUSE_SECONDS)
+            if paced:
+                time.sleep(LOAD_PAUSE_SECONDS)
     return facts
 
 
@@ -279,9 +282,17 @@ def _forget(shop_id: int) -> None:
             _bulk_size[0] -= len(facts)
 
 
-def _bulk_load(shop_id: int, shop_currency: str) -> None:
+def facts_warm(*, shop_id: int, shop_currency: str) -> None:
+    """Load every fact of the shop into this process now, in this thread, without the pauses a
+    load beside requests makes (`warm.storefront_warm`), when the shop's feed can be read."""
+    if caches.shared_cache_enabled() and _feed_current(shop_id).trusted:
+        caches.load_now(("facts", shop_id), lambda: _bulk_load(shop_id, shop_currency, paced=False))
+
+
+def _bulk_load(shop_id: int, shop_currency: str, *, paced: bool = True) -> None:
     """Load every fact of the shop into this process, if it is small enough and the feed can be
-    read (else its facts stay per product)."""
+    read (else its facts stay per product); `paced`, pausing now and then for the requests the
+    process answers meanwhile."""
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT COUNT(*) FROM "{Product._meta.db_table}" WHERE "shop_id" = %s', [shop_id])
         (count,) = cursor.fetchone()
@@ -297,7 +308,7 @@ def _bulk_load(shop_id: int, shop_currency: str) -> None:
         return
     if not feed.trusted:
         return
-    facts = _facts_from_database(shop_id, None, shop_currency=shop_currency)
+    facts = _facts_from_database(shop_id, None, shop_currency=shop_currency, paced=paced)
     with _bulk_lock:
         held = _bulk.pop(shop_id, None)
         if held is not None:
@@ -394,9 +405,29 @@ def facts_unchanged_since(shop_id: int, mark: int, pks: Iterable[int]) -> bool:
     return _feed_current(shop_id).unchanged_since(mark, pks)
 
 
-def facts_get(*, shop_id: int, pks: Iterable[int], shop_currency: str) -> tuple[dict[int, ServingFact], str]:
+def facts_held(*, shop_id: int):
+    """A lookup `pk -> ServingFact | None` of the facts this process holds for the shop and can
+    trust now (its whole-shop facts, then the ones it read one at a time), with no round trip;
+    None when it holds no whole-shop facts for the shop (use `facts_get`, which also starts
+    their load). A product the lookup does not find may still exist: ask `facts_get`."""
+    if not caches.shared_cache_enabled() or not _feed_current(shop_id).trusted:
+        return None
+    bulk = _bulk_get(shop_id)
+    if bulk is None:
+        return None
+    found = bulk.get
+
+    def lookup(pk: int) -> ServingFact | None:
+        return found(pk) or local_facts.get(shop_id, pk)
+
+    return lookup
+
+
+def facts_get(*, shop_id: int, pks: Iterable[int], shop_currency: str) -> tuple[Mapping[int, ServingFact], str]:
     """The facts of these products of the shop, and where the slowest of them came from
-    ("local", "shared" or "database")."""
+    ("local", "shared" or "database"). The mapping has every one of them that exists and may
+    hold others (the whole shop's, when this process holds them all): read it by pk, with
+    `.get`, since a change announced meanwhile can drop a product from it."""
     wanted = set(pks)
     if not caches.shared_cache_enabled():
         return _facts_from_database(shop_id, wanted, shop_currency=shop_currency), "database"
@@ -408,6 +439,8 @@ def facts_get(*, shop_id: int, pks: Iterable[int], shop_currency: str) -> tuple[
         if bulk is None:
             caches.load_once(("facts", shop_id), lambda: _bulk_load(shop_id, shop_currency))
             bulk = _bulk_get(shop_id) or {}
+        if bulk.keys() >= wanted:
+            return bulk, "local"  # not copied: a read costs its own items, not a copy of them
         for pk in wanted:
             fact = bulk.get(pk) or local_facts.get(shop_id, pk)
             if fact is not None:

@@ -118,6 +118,12 @@ class Pack:
         self._rows = {product_id: row for row, product_id in enumerate(external)}
         self._sentences = _text_list(arrays.pop("sentences"))
         self._arrays = arrays
+        # Per kind (present, offsets, items, why), looked up once per read rather than by name.
+        self._kinds = {
+            kind: tuple(arrays[f"{kind}.{part}"] for part in ("present", "offsets", "items", "why"))
+            for kind in PACKED_KINDS
+            if f"{kind}.offsets" in arrays
+        }
         self.nbytes = (
             sum(array.nbytes for array in arrays.values())
             + self._pks.nbytes
@@ -130,24 +136,55 @@ class Pack:
         return tuple(zip(self._pks.take(positions).tolist(), [sentences[code] for code in why.tolist()], strict=True))
 
     def entry(self, kind: str, product_id: str) -> tuple | None:
-        """(anchor pk, compact items or None) of the product with this platform id, as
-        `service.lists_get` gives them; None when the pack does not know the id (a product
-        created since, or none of the shop's)."""
+        """(anchor pk, items or None) of the product with this platform id, as
+        `service.lists_get` gives them (the items as `PackedItems`); None when the pack does not
+        know the id (a product created since, or none of the shop's)."""
         row = self._rows.get(product_id)
         if row is None:
             return None
-        pk = int(self._pks[row])
-        present = self._arrays.get(f"{kind}.present")
-        if present is None or not present[row]:
+        pk = self._pks.item(row)
+        arrays = self._kinds.get(kind)
+        if arrays is None or not arrays[0].item(row):
             return (pk, None)
-        offsets = self._arrays[f"{kind}.offsets"]
-        start, end = int(offsets[row]), int(offsets[row + 1])
-        return (pk, self._compact(self._arrays[f"{kind}.items"][start:end], self._arrays[f"{kind}.why"][start:end]))
+        _, offsets, items, why = arrays
+        start, end = offsets[row : row + 2].tolist()
+        return (pk, PackedItems(self, items[start:end], why[start:end]))
 
     def popular(self) -> tuple[tuple[int, str], ...] | None:
         if "popular.items" not in self._arrays:
             return None
         return self._compact(self._arrays["popular.items"], self._arrays["popular.why"])
+
+
+class PackedItems:
+    """A list of a pack as its (pk, explanation) pairs, decoded as they are read: a list is
+    usually filled from its first few items, so the rest is decoded only when it is needed."""
+
+    __slots__ = ("_pack", "_positions", "_why")
+    HEAD = 16
+
+    def __init__(self, pack: Pack, positions: np.ndarray, why: np.ndarray) -> None:
+        self._pack, self._positions, self._why = pack, positions, why
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __iter__(self):
+        head = self.HEAD
+        yield from self._pack._compact(self._positions[:head], self._why[:head])
+        if len(self._positions) > head:
+            yield from self._pack._compact(self._positions[head:], self._why[head:])
+
+    def __getitem__(self, index):
+        return tuple(self)[index]
+
+    def __eq__(self, other) -> bool:
+        return tuple(self) == tuple(other) if isinstance(other, PackedItems | tuple) else NotImplemented
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"PackedItems({tuple(self)!r})"
 
 
 _packs: OrderedDict[int, Pack] = OrderedDict()
@@ -156,13 +193,16 @@ _packs_lock = threading.Lock()
 
 
 def pack_of(shop_id: int, version_id: int | None) -> Pack | None:
-    """This version's pack if this process holds it."""
-    with _packs_lock:
-        pack = _packs.get(shop_id)
-        if pack is None or pack.version_id != version_id:
-            return None
+    """This version's pack if this process holds it. Without the lock: each step is one
+    operation of the dict, and a pack another thread drops meanwhile is still good to read."""
+    pack = _packs.get(shop_id)
+    if pack is None or pack.version_id != version_id:
+        return None
+    try:
         _packs.move_to_end(shop_id)
-        return pack
+    except KeyError:
+        pass
+    return pack
 
 
 def pack_serving(shop_id: int, version_id: int | None) -> Pack | None:
@@ -180,6 +220,11 @@ def pack_serving(shop_id: int, version_id: int | None) -> Pack | None:
     if pack is not None and (pack.version_id == version_id or caches.loading(("pack", shop_id, version_id))):
         return pack
     return None
+
+
+def pack_warm(shop_id: int, version_id: int) -> None:
+    """Load the version's pack into this process now, in this thread (`warm.storefront_warm`)."""
+    caches.load_now(("pack", shop_id, version_id), lambda: _pack_load(shop_id, version_id))
 
 
 def _pack_load(shop_id: int, version_id: int) -> None:

@@ -31,6 +31,7 @@ from recommendations.storefront import packs
 from recommendations.storefront.facts import (
     ServingFact,
     facts_get,
+    facts_held,
     facts_mark,
     facts_unchanged_since,
     serving_facts_changed,
@@ -532,16 +533,25 @@ def _rendered(
     basket=(),
 ) -> RenderedList:
     """A stored list with the current rules and facts applied."""
+    unruled = not basket and not state.ruled(kind)
+    if unruled:
+        # Most lists: no rule applies, and this process holds the shop's facts. Only as many
+        # items are looked at as it takes to fill the list.
+        held = facts_held(shop_id=state.shop_id)
+        shown = _sellable_cards(items, held, limit=limit, anchor_pk=anchor_pk) if held is not None else None
+        if shown is not None:
+            cards, examined = shown
+            return RenderedList(
+                fallback=fallback, items=cards, source=_slowest(*sources), depends=tuple(sorted(examined))
+            )
     wanted = {pk for pk, _ in items} | set(basket) | state.rule_products
     if anchor_pk is not None:
         wanted.add(anchor_pk)
     facts, source = facts_get(shop_id=state.shop_id, pks=wanted, shop_currency=state.currency)
-    if not basket and not state.ruled(kind):
+    if unruled:
+        cards, _ = _sellable_cards(items, facts.get, limit=limit, anchor_pk=anchor_pk, complete=True)
         return RenderedList(
-            fallback=fallback,
-            items=_sellable_cards(items, facts, limit=limit, anchor_pk=anchor_pk),
-            source=_slowest(*sources, source),
-            depends=tuple(sorted(wanted)),
+            fallback=fallback, items=cards, source=_slowest(*sources, source), depends=tuple(sorted(wanted))
         )
     served = rules_apply(
         items=({"product_id": pk, "explanation": why} for pk, why in items),
@@ -559,24 +569,37 @@ def _rendered(
 
 
 def _sellable_cards(
-    items: tuple[tuple[int, str], ...], facts, *, limit: int, anchor_pk: int | None
-) -> tuple[bytes, ...]:
+    items: tuple[tuple[int, str], ...], lookup, *, limit: int, anchor_pk: int | None, complete: bool = False
+) -> tuple[tuple[bytes, ...], list[int]] | None:
     """What `rules_apply` gives a list no rule applies to (its first `limit` sellable products,
-    never the anchor, each once), as cards: without the rules' machinery, as most lists are."""
-    cards, seen = [], {anchor_pk}
+    never the anchor, each once), as cards, and the products looked at to choose them: without
+    the rules' machinery, as most lists are. `lookup(pk)` gives a product's facts; a product it
+    does not find is left out when `complete` (the lookup has every product that exists), else
+    the answer is None (ask for the facts it lacks)."""
+    cards, seen, examined = [], {anchor_pk}, []
     for pk, why in items:
-        fact = facts.get(pk)
-        if fact is None or not fact.sellable or pk in seen:
+        if pk in seen:
+            continue
+        fact = lookup(pk)
+        if fact is None and not complete:
+            return None
+        examined.append(pk)
+        if fact is None or not fact.sellable:
             continue
         seen.add(pk)
         cards.append(fact.card + _explanation_json(why))
         if len(cards) >= limit:
             break
-    return tuple(cards)
+    return tuple(cards), examined
 
 
 def _cards(served: list[dict], facts) -> tuple[bytes, ...]:
-    return tuple(facts[int(item["product_id"])].card + _explanation_json(item["explanation"]) for item in served)
+    cards = []
+    for item in served:
+        fact = facts.get(int(item["product_id"]))
+        if fact is not None:  # else dropped by a change announced since the rules read it
+            cards.append(fact.card + _explanation_json(item["explanation"]))
+    return tuple(cards)
 
 
 @functools.lru_cache(maxsize=8192)

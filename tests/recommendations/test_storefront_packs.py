@@ -4,6 +4,7 @@ or stale version."""
 
 from __future__ import annotations
 
+import gc
 import io
 import threading
 import time
@@ -179,8 +180,8 @@ def test_whole_shop_facts_drop_a_change_announced_while_they_loaded(client, trai
     storefront_memory_clear()
     read = serving_facts._facts_from_database
 
-    def read_then_another_process_changes(shop_id, pks, *, shop_currency):
-        facts = read(shop_id, pks, shop_currency=shop_currency)
+    def read_then_another_process_changes(shop_id, pks, *, shop_currency, paced=True):
+        facts = read(shop_id, pks, shop_currency=shop_currency, paced=paced)
         if pks is None:  # the whole-shop load: the product sells out once the statement has read it
             with shop_scope(shop_id):
                 Product.objects.filter(pk=victim.pk).update(in_stock=False)
@@ -200,9 +201,12 @@ def test_a_pack_loads_in_the_background_while_lists_answer_one_by_one(client, sh
     storefront_memory_clear()
     monkeypatch.setattr(caches, "BACKGROUND_LOADS", True)
     gate, original = threading.Event(), packs._pack_load
+    collector_during_load = []
+    frozen_before = gc.get_freeze_count()
 
     def held_back(shop_id, version_id):
         assert gate.wait(10)
+        collector_during_load.append(gc.isenabled())
         original(shop_id, version_id)
 
     monkeypatch.setattr(packs, "_pack_load", held_back)
@@ -219,6 +223,11 @@ def test_a_pack_loads_in_the_background_while_lists_answer_one_by_one(client, sh
     while any(ended is None for ended in caches._loads.values()) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not any(ended is None for ended in caches._loads.values())
+    # The collector waited for the loads, and what they brought is left out of its later passes.
+    assert collector_during_load == [False]
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > frozen_before
+    gc.unfreeze()
 
 
 def test_a_training_that_keeps_a_live_version_without_a_pack_gives_it_one(client, trained, monkeypatch):
@@ -242,3 +251,31 @@ def test_a_training_that_keeps_a_live_version_without_a_pack_gives_it_one(client
         assert listed(client, shop, anchor) == before
     assert not [q for q in queries.captured_queries if RecommendationList._meta.db_table in q["sql"]]
     assert packs.packs_held() == {shop.pk: live.pk}
+
+
+def test_a_process_warms_up_with_the_live_shops_before_it_serves(client, trained, monkeypatch):
+    from recommendations.storefront.warm import storefront_warm
+
+    shop, anchor = trained
+    try:
+        assert storefront_warm() == {shop.pk: live_version(shop).pk}
+        # The facts too, where they can be checked against the change feed (with Redis).
+        assert (serving_facts._bulk_get(shop.pk) is not None) == caches.shared_cache_enabled()
+        monkeypatch.setattr(caches, "load_once", lambda key, work: pytest.fail(f"loaded on a request: {key}"))
+        response = client.get(URL, {"shop": shop.domain, "type": "related", "product_id": anchor})
+        assert response.status_code == 200 and response.json()["items"]
+        if caches.shared_cache_enabled():
+            assert response["Server-Timing"].startswith('list;desc="local"')
+        monkeypatch.undo()
+
+        # Within the process's bounds only, and never for a shop that left.
+        storefront_memory_clear()
+        monkeypatch.setattr(packs, "PACK_BYTES", 100)
+        assert storefront_warm() == {}
+        monkeypatch.undo()
+        shop.status = shop.Status.UNINSTALLED
+        shop.save(update_fields=["status"])
+        storefront_memory_clear()
+        assert storefront_warm() == {}
+    finally:
+        gc.unfreeze()

@@ -304,4 +304,15 @@ def test_a_list_without_rules_is_served_as_the_rules_engine_would_serve_it():
             now=timezone.now(),
             limit=limit,
         )
-        assert _sellable_cards(items, facts, limit=limit, anchor_pk=anchor_pk) == _cards(expected, facts)
+        cards, examined = _sellable_cards(items, facts.get, limit=limit, anchor_pk=anchor_pk, complete=True)
+        assert cards == _cards(expected, facts)
+        # A lookup that holds only some products: the same cards when it held every product it
+        # looked at (and those are what the cards depend on), else no answer.
+        held = {pk: fact for pk, fact in facts.items() if rng.random() > 0.05}
+        partial = _sellable_cards(items, held.get, limit=limit, anchor_pk=anchor_pk)
+        if partial is None:
+            assert any(pk not in held for pk, _ in items)
+        else:
+            assert partial[0] == cards
+            assert all(pk in held for pk in partial[1])
+            assert {int(card.split(b'"')[3]) for card in cards} <= set(partial[1])
