@@ -9,7 +9,9 @@ database of its own:
 2. cold start: a private Redis (flushed), fresh gunicorn (2 sync workers) and Celery workers (the
    training worker niced, as docs/OPERATIONS.md advises), measured once the workers answer a ping;
 3. miss cost: 300 sequential requests for random products, each read for the first time,
-   with the server's own time from the `Server-Timing` header;
+   with the server's own time from the `Server-Timing` header: first from fresh processes that
+   did not warm up (STOREFRONT_WARM_SECONDS=0, the pack and the facts loading beside the reads),
+   then, Redis flushed again, from the fresh processes measured below, which warmed up;
 4. load: wrk (-t2 -c16) windows, one product drawn uniformly from the whole catalogue per
    request by the same Lua script for every window (/livez ignores the id): related (cold),
    related again and bought together, each between two /livez windows and its ratio to their
@@ -302,8 +304,24 @@ def bench_shop(shop: str, keep: bool) -> dict:
     redis_port = free_port()
     redis = redis_start(redis_port)
     served = {**env, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+    drawn = random.Random(3).sample(ids, min(PROBES, len(ids)))
+    path = RECOMMENDATIONS.format(domain=domain, kind="related")
+    # First reads of processes that did not warm up (as for a shop a process did not warm): the
+    # reads beside the background loads of the pack and the facts.
     port = free_port()
+    unwarmed = gunicorn_start(
+        {**served, "STOREFRONT_WARM_SECONDS": "0"}, port, workers=2, threads=1, worker_class="sync"
+    )
+    try:
+        result["miss_unwarmed"] = probe(port, path, drawn)
+        say(f"  first reads, no warm-up: {json.dumps(result['miss_unwarmed'])}")
+    finally:
+        stop(unwarmed)
+    subprocess.run(["redis-cli", "-u", served["REDIS_URL"], "FLUSHALL"], check=True, capture_output=True)
+    port = free_port()
+    started = time.monotonic()
     server = gunicorn_start(served, port, workers=2, threads=1, worker_class="sync")
+    result["web_ready_s"] = round(time.monotonic() - started, 1)
     hooks = celery_worker_start(served, queues="webhooks,default", concurrency=1, name="hooks")
     # Niced, as docs/OPERATIONS.md asks of training workers on a host that also serves the storefront.
     training = celery_worker_start(
@@ -323,9 +341,8 @@ def bench_shop(shop: str, keep: bool) -> dict:
     # wrk's own work per request, on the same two cores, is the same on both sides of the ratio.
     scripts["livez"] = lua_script(LIVEZ, ids)
     try:
-        drawn = random.Random(3).sample(ids, min(PROBES, len(ids)))
-        result["miss"] = probe(port, RECOMMENDATIONS.format(domain=domain, kind="related"), drawn)
-        say(f"  cold first reads: {json.dumps(result['miss'])}")
+        result["miss"] = probe(port, path, drawn)
+        say(f"  first reads, warmed up in {result['web_ready_s']} s: {json.dumps(result['miss'])}")
         deliveries = Deliveries(port, domain, ids)
         deliveries.start()
         # Each list window between two /livez windows, its ratio to their mean: the machine's

@@ -7,8 +7,10 @@ at 50,000 products, against a fraction of one once they are in), and gunicorn re
 now and then (`max_requests`), so without this every replacement would start cold.
 
 The shops: installed, with a live version that has a pack, the most recently published first,
-within the process's bounds (`packs.PACK_BYTES`, `facts.BULK_FACTS`) and within WARM_SECONDS of
-work. A shop left out is loaded in the background on its first request, as without warming.
+within the process's bounds (`packs.PACK_BYTES`, `facts.BULK_FACTS`) and within
+`settings.STOREFRONT_WARM_SECONDS` of work (0: no warming; keep it well under gunicorn's worker
+timeout, which also bounds a worker's boot). A shop left out is loaded in the background on its
+first request, as without warming.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 
+from django.conf import settings
 from django.db.models.functions import Length
 
 from recommendations.models import ModelVersion, ServingPack
@@ -24,15 +27,15 @@ from shops.models import Product, Shop
 
 logger = logging.getLogger("basketry.storefront")
 
-# Well under gunicorn's worker timeout (config/gunicorn.conf.py), which also bounds a boot.
-WARM_SECONDS = 15.0
 
-
-def storefront_warm(*, seconds: float = WARM_SECONDS) -> dict[int, int]:
+def storefront_warm(*, seconds: float | None = None) -> dict[int, int]:
     """Load what the storefront serves for the likeliest shops into this process, in this
     thread; {shop id: version id} of the packs it holds afterwards. Never fails: a process that
     cannot warm up serves as it would have without warming."""
     started = time.monotonic()
+    seconds = settings.STOREFRONT_WARM_SECONDS if seconds is None else seconds
+    if seconds <= 0:
+        return packs.packs_held()
     try:
         candidates = list(
             ServingPack.all_shops.filter(version__status=ModelVersion.Status.LIVE, shop__status=Shop.Status.INSTALLED)

@@ -258,6 +258,7 @@ def test_a_process_warms_up_with_the_live_shops_before_it_serves(client, trained
 
     shop, anchor = trained
     try:
+        assert storefront_warm(seconds=0) == {}  # STOREFRONT_WARM_SECONDS=0: no warming
         assert storefront_warm() == {shop.pk: live_version(shop).pk}
         # The facts too, where they can be checked against the change feed (with Redis).
         assert (serving_facts._bulk_get(shop.pk) is not None) == caches.shared_cache_enabled()
