@@ -13,19 +13,20 @@ database of its own:
    did not warm up (STOREFRONT_WARM_SECONDS=0, the pack and the facts loading beside the reads),
    then, Redis flushed again, from the fresh processes measured below, which warmed up;
 4. load: wrk (-t2 -c16) windows, one product drawn uniformly from the whole catalogue per
-   request by the same Lua script for every window (/livez ignores the id): related (cold),
-   related again and bought together, each between two /livez windows and its ratio to their
-   mean, while signed
+   request by the same Lua script for every window (/livez ignores the id): related (cold), then
+   three windows each of related and of bought together, each between two /livez windows and
+   its ratio to their mean (a kind's ratio: the median of its three), while signed
    products/update deliveries toggling a random product's stock arrive at 2 per second through
    the ingress and a Celery worker;
 5. publish under load: 5-second wrk windows while a new training runs on the worker and after
-   its version goes live (BENCH_PUBLISH_LARGE=0 skips this for the large shop);
+   its version goes live, related and /livez in turn (BENCH_PUBLISH_LARGE=0 skips this for the
+   large shop);
 6. the deliveries' outcome checked in the database, memory of the web workers and of Redis.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make bench-serving
     DATABASE_URL=... .venv/bin/python -m bench.serving uci large   # some of the shops
 
-BENCH_SECONDS sets the length of a window (default 20), BENCH_LARGE_PRODUCTS the large shop's
+BENCH_SECONDS sets the length of a window (default 10), BENCH_LARGE_PRODUCTS the large shop's
 size (default 50000). Results also go to var/bench-serving.json (BENCH_OUT). Needs `wrk`.
 """
 
@@ -64,7 +65,9 @@ from bench.processes import (
     stop,
 )
 
-SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+# Windows of each list kind after the cold one.
+REPEATS = 3
 LARGE_PRODUCTS = int(os.environ.get("BENCH_LARGE_PRODUCTS", "50000"))
 CONNECTIONS = 16
 HOOKS_PER_SECOND = 2
@@ -263,21 +266,26 @@ def deliveries_outcome(db: Database, deliveries: Deliveries) -> dict:
     }
 
 
-def publish_under_load(env: dict, db: Database, base: str, script: str, domain: str) -> list[dict]:
-    """5-second windows while a new training runs and after its version goes live."""
+def publish_under_load(env: dict, db: Database, base: str, script: str, livez: str, domain: str) -> list[dict]:
+    """5-second windows while a new training runs and after its version goes live, the list's
+    windows alternating with /livez windows, so that what the machine does to any request in
+    those phases (the training and its publishing transaction share the two cores) shows beside
+    what it does to the list."""
     live = db.rows("SELECT id FROM recommendations_modelversion WHERE status = 'live'")[0][0]
     last_run = db.rows("SELECT coalesce(max(id), 0) FROM recommendations_trainingrun")[0][0]
     manage(env, "shell", "-c", f"from bench.fleet_data import trainings_queue; trainings_queue(domains=[{domain!r}])")
     windows, after = [], 0
     started = time.monotonic()
     while after < 4 and time.monotonic() - started < 1800:
-        window = wrk(base, 5, script)
+        target = "livez" if len(windows) % 2 else "related"
+        window = wrk(base, 5, livez if target == "livez" else script)
         now = db.rows("SELECT id FROM recommendations_modelversion WHERE status = 'live'")[0][0]
+        window["target"] = target
         window["phase"] = "training" if now == live else ("switch" if not after else "after switch")
         window["t_s"] = round(time.monotonic() - started, 1)
-        after += now != live
+        after += now != live and target == "related"
         windows.append(window)
-        say(f"    publish {window['phase']:12} {window['rate']:7.0f} req/s p99 {window['p99_ms']:7.2f} ms")
+        say(f"    publish {window['phase']:12} {target:7} {window['rate']:7.0f} req/s p99 {window['p99_ms']:7.2f} ms")
         failed = db.rows(
             f"SELECT error FROM recommendations_trainingrun WHERE id > {int(last_run)} AND status = 'failed'"
         )
@@ -347,27 +355,37 @@ def bench_shop(shop: str, keep: bool) -> dict:
         deliveries.start()
         # Each list window between two /livez windows, its ratio to their mean: the machine's
         # speed drifts over minutes (by 15% between windows a minute apart, on a shared host),
-        # and a ratio to a far-off window would measure that drift.
-        windows = {}
-        order = ["livez_1", "related_cold", "livez_2", "related", "livez_3", "bought_together", "livez_4"]
+        # and a ratio to a far-off window would measure that drift. Three windows of each kind
+        # after the cold one; a kind's ratio is the median of its windows'.
+        windows: dict[str, dict] = {}
+        order = ["livez_0", "related_cold", "livez_1"]
+        for kind in ("related", "bought_together"):
+            for repeat in range(1, REPEATS + 1):
+                order += [f"{kind}_{repeat}", f"livez_{len(order) // 2 + 1}"]
         for label in order:
-            script = scripts["livez" if label.startswith("livez") else label.removesuffix("_cold")]
+            script = scripts["livez" if label.startswith("livez") else label.rsplit("_", 1)[0]]
             windows[label] = wrk(base, SECONDS, script)
-            say(f"  {label:16} {windows[label]['rate']:7.0f} req/s p50 {windows[label]['p50_ms']:6.2f} ms "
+            say(f"  {label:18} {windows[label]['rate']:7.0f} req/s p50 {windows[label]['p50_ms']:6.2f} ms "
                 f"p99 {windows[label]['p99_ms']:6.2f} ms")  # fmt: skip
         result["windows"] = windows
-        result["ratios"] = {
-            label: round(
-                windows[label]["rate"]
-                / statistics.mean([windows[order[index - 1]]["rate"], windows[order[index + 1]]["rate"]]),
-                2,
-            )
+        ratios = {
+            label: windows[label]["rate"]
+            / statistics.mean([windows[order[index - 1]]["rate"], windows[order[index + 1]]["rate"]])
             for index, label in enumerate(order)
             if not label.startswith("livez")
         }
-        say(f"  ratio to /livez: {result['ratios']}")
+        result["window_ratios"] = {label: round(ratio, 2) for label, ratio in ratios.items()}
+        result["ratios"] = {"related_cold": result["window_ratios"]["related_cold"]} | {
+            kind: round(statistics.median(ratio for label, ratio in ratios.items() if label[:-2] == kind), 2)
+            for kind in ("related", "bought_together")
+        }
+        result["p99_ms"] = {
+            kind: sorted(windows[label]["p99_ms"] for label in windows if label[:-2] == kind)
+            for kind in ("related", "bought_together", "livez")
+        }
+        say(f"  ratio to /livez: {result['ratios']} (windows {result['window_ratios']}); p99 {result['p99_ms']}")
         if shop != "large" or os.environ.get("BENCH_PUBLISH_LARGE", "1") != "0":
-            result["publish"] = publish_under_load(served, db, base, scripts["related"], domain)
+            result["publish"] = publish_under_load(served, db, base, scripts["related"], scripts["livez"], domain)
         deliveries.stop()
         result["deliveries"] = deliveries_outcome(db, deliveries)
         say(f"  deliveries: {json.dumps(result['deliveries'])}")
