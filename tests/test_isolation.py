@@ -292,18 +292,26 @@ def test_storefront_cache_keys_start_with_their_shop_and_hold_only_its_rows(
 
 
 @pytest.mark.django_db
-def test_a_process_holds_each_shops_pack_and_facts_apart(client, shop, other_shop):
+@pytest.mark.parametrize("warmed", [False, True], ids=["loaded-on-request", "warmed-up"])
+def test_a_process_holds_each_shops_pack_and_facts_apart(client, shop, other_shop, warmed):
     """The packs and whole-shop facts a process holds are per shop and name that shop's products
-    only, though both shops use the same product ids."""
+    only, though both shops use the same product ids: loaded on a shop's first request, or for
+    every shop at once by a process warming up (which reads across shops)."""
+    import gc
+
     from recommendations.models import ModelVersion
     from recommendations.storefront import cache as caches
     from recommendations.storefront import facts as serving_facts
     from recommendations.storefront import packs
     from recommendations.storefront.service import storefront_memory_clear
+    from recommendations.storefront.warm import storefront_warm
     from shops.models import Product
 
     anchor = _two_shops_with_the_same_product_ids(shop, other_shop)
     storefront_memory_clear()
+    if warmed:
+        assert set(storefront_warm()) == {shop.pk, other_shop.pk}
+        gc.unfreeze()
     shown = {}
     for owner in (shop, other_shop):
         response = client.get(
