@@ -19,6 +19,7 @@ import logging
 import time
 
 from django.conf import settings
+from django.db import connections
 from django.db.models.functions import Length
 
 from recommendations.models import ModelVersion, ServingPack
@@ -56,6 +57,12 @@ def storefront_warm(*, seconds: float | None = None) -> dict[int, int]:
                 facts.facts_warm(shop_id=shop_id, shop_currency=currency)
     except Exception as error:  # a warm-up is an optimisation: never a reason not to serve
         logger.warning("storefront.warm_failed error=%s: shops load on their first requests", type(error).__name__)
+    finally:
+        # Not kept open for requests: a server that forks after loading the application
+        # (gunicorn --preload) would otherwise hand one connection to every worker.
+        for connection in connections.all(initialized_only=True):
+            if not connection.in_atomic_block:
+                connection.close()
     held = packs.packs_held()
     logger.info(
         "storefront.warmed shops=%s seconds=%.1f",
