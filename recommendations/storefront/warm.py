@@ -46,9 +46,9 @@ def storefront_warm(*, seconds: float | None = None) -> dict[int, int]:
         )
         pack_bytes = fact_count = 0
         for shop_id, version_id, size, currency in candidates:
-            if time.monotonic() - started > seconds or pack_bytes + size > packs.PACK_BYTES:
+            if time.monotonic() - started > seconds:
                 break
-            if size <= packs.PACK_BYTES_PER_SHOP:
+            if size <= packs.PACK_BYTES_PER_SHOP and pack_bytes + size <= packs.PACK_BYTES:
                 pack_bytes += size
                 packs.pack_warm(shop_id, version_id)
             products = Product.all_shops.filter(shop_id=shop_id).count()
