@@ -42,6 +42,9 @@ DEBUG = _env_flag("DEBUG", default=False)
 EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "30"))
 # Event batches one client address (kept only transiently, as a keyed hash) may post per shop and minute.
 EVENT_BATCHES_PER_MINUTE = int(os.environ.get("EVENT_BATCHES_PER_MINUTE", "60"))
+# How long a new web process may spend loading the likeliest shops' storefront before it serves
+# (recommendations/storefront/warm.py); 0 turns warming off.
+STOREFRONT_WARM_SECONDS = float(os.environ.get("STOREFRONT_WARM_SECONDS", "15"))
 # Addresses or networks of the proxies in front of this deployment (e.g. "10.0.0.0/8,127.0.0.1"):
 # only their X-Forwarded-For entries are believed when rate limits look for the client's address.
 # A malformed entry stops start-up rather than silently trusting nothing.
@@ -173,9 +176,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache ---------------------------------------------------------------------------------
 # The cache may have a Redis of its own (docs/OPERATIONS.md: a cache-only instance with an LRU
 # memory limit, apart from the broker); without CACHE_REDIS_URL it shares REDIS_URL.
-# How long a new web process may spend loading the likeliest shops' storefront before it serves
-# (recommendations/storefront/warm.py); 0 turns warming off.
-STOREFRONT_WARM_SECONDS = float(os.environ.get("STOREFRONT_WARM_SECONDS", "15"))
 CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL", "").strip() or REDIS_URL
 # A healthy Redis on the same network answers in about a millisecond (a 20 KB list, p99.9 2 ms
 # on loopback): a cache slower than this is treated as down rather than holding a request.

@@ -343,7 +343,7 @@ def loading(key: Hashable) -> bool:
         return key in _loads and _loads[key] is None
 
 
-_collector_pauses = [0, False]  # loads running in their own threads; whether the collector ran before
+_collector_pauses = [0, False]  # loads running that paused the collector; whether it ran before
 _collector_lock = threading.Lock()
 
 
