@@ -249,9 +249,16 @@ def drained(db: Database, *, limit: float = 120) -> float:
     return round(time.monotonic() - started, 1)
 
 
-def deliveries_outcome(db: Database, deliveries: Deliveries) -> dict:
+def deliveries_outcome(db: Database, deliveries: Deliveries, *, since: str) -> dict:
+    """What became of the deliveries received since `since` (a database timestamp): a database
+    kept from an earlier run (BENCH_KEEP=1) holds that run's too."""
     wait = drained(db)
-    states = dict(db.rows("SELECT status, count(*) FROM integrations_webhookdelivery GROUP BY status"))
+    states = dict(
+        db.rows(
+            "SELECT status, count(*) FROM integrations_webhookdelivery "
+            f"WHERE received_at >= '{since}'::timestamptz GROUP BY status"
+        )
+    )
     wrong = 0
     if deliveries.last:
         ids = ",".join(f"'{product}'" for product in deliveries.last)
@@ -352,6 +359,7 @@ def bench_shop(shop: str, keep: bool) -> dict:
         result["miss"] = probe(port, path, drawn)
         say(f"  first reads, warmed up in {result['web_ready_s']} s: {json.dumps(result['miss'])}")
         deliveries = Deliveries(port, domain, ids)
+        since = db.rows("SELECT now()")[0][0]
         deliveries.start()
         # Each list window between two /livez windows, its ratio to their mean: the machine's
         # speed drifts over minutes (by 15% between windows a minute apart, on a shared host),
@@ -387,7 +395,7 @@ def bench_shop(shop: str, keep: bool) -> dict:
         if shop != "large" or os.environ.get("BENCH_PUBLISH_LARGE", "1") != "0":
             result["publish"] = publish_under_load(served, db, base, scripts["related"], scripts["livez"], domain)
         deliveries.stop()
-        result["deliveries"] = deliveries_outcome(db, deliveries)
+        result["deliveries"] = deliveries_outcome(db, deliveries, since=since)
         say(f"  deliveries: {json.dumps(result['deliveries'])}")
         workers = [pid for pid in process_tree(server.pid) if pid != server.pid]
         result["web_worker_rss_mib"] = [round(rss_mib(pid)) for pid in workers]

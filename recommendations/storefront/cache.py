@@ -324,9 +324,11 @@ def load_once(key: Hashable, work) -> None:
             _loads.clear()
         _loads[key] = None
     if BACKGROUND_LOADS:
-        threading.Thread(target=_load_run, args=(key, work, True), name=f"storefront-load-{key}", daemon=True).start()
+        threading.Thread(
+            target=_load_run, args=(key, work, True, True), name=f"storefront-load-{key}", daemon=True
+        ).start()
     else:
-        _load_run(key, work, False)
+        _load_run(key, work, False, False)
 
 
 def load_now(key: Hashable, work) -> None:
@@ -334,7 +336,7 @@ def load_now(key: Hashable, work) -> None:
     warming up before it serves (`warm.storefront_warm`). The collector waits for it likewise."""
     with _loads_lock:
         _loads[key] = None
-    _load_run(key, work, False, pause_collector=True)
+    _load_run(key, work, False, True)
 
 
 def loading(key: Hashable) -> bool:
@@ -366,12 +368,10 @@ def _collector_resume() -> None:
                 gc.enable()
 
 
-def _load_run(key: Hashable, work, own_thread: bool, *, pause_collector: bool | None = None) -> None:
+def _load_run(key: Hashable, work, own_thread: bool, paused: bool) -> None:
     # A load makes 100,000 objects or more; each full pass of the collector they set off would
     # walk every object of the process (about 100 ms at 50,000 products) while the requests
-    # wait, so the collector waits for the load instead (for loads of a serving process: those
-    # in their own threads, and a warm-up).
-    paused = own_thread if pause_collector is None else pause_collector
+    # wait, so a serving process's loads (in their own threads, and a warm-up) pause it.
     if paused:
         _collector_pause()
     try:

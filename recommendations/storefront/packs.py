@@ -175,9 +175,6 @@ class PackedItems:
         if len(self._positions) > head:
             yield from self._pack._compact(self._positions[head:], self._why[head:])
 
-    def __getitem__(self, index):
-        return tuple(self)[index]
-
     def __eq__(self, other) -> bool:
         return tuple(self) == tuple(other) if isinstance(other, PackedItems | tuple) else NotImplemented
 
