@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import io
+import sys
 import threading
 import time
 
@@ -201,12 +202,13 @@ def test_a_pack_loads_in_the_background_while_lists_answer_one_by_one(client, sh
     storefront_memory_clear()
     monkeypatch.setattr(caches, "BACKGROUND_LOADS", True)
     gate, original = threading.Event(), packs._pack_load
-    collector_during_load = []
-    frozen_before = gc.get_freeze_count()
+    collector_during_load, interval_during_load = [], []
+    frozen_before, interval_before = gc.get_freeze_count(), sys.getswitchinterval()
 
     def held_back(shop_id, version_id):
         assert gate.wait(10)
         collector_during_load.append(gc.isenabled())
+        interval_during_load.append(sys.getswitchinterval())
         original(shop_id, version_id)
 
     monkeypatch.setattr(packs, "_pack_load", held_back)
@@ -226,6 +228,9 @@ def test_a_pack_loads_in_the_background_while_lists_answer_one_by_one(client, sh
     # The collector waited for the loads, and what they brought is left out of its later passes.
     assert collector_during_load == [False]
     assert gc.isenabled()
+    # Meanwhile a request thread got the interpreter back within a fraction of a millisecond.
+    assert interval_during_load[0] <= caches.LOAD_SWITCH_INTERVAL < interval_before
+    assert sys.getswitchinterval() == interval_before
     assert gc.get_freeze_count() > frozen_before
     gc.unfreeze()
 
