@@ -64,10 +64,11 @@ def test_the_pack_holds_exactly_the_stored_lists(trained):
     assert pack.entry(ListKind.RELATED, "no-such-product") is None
 
 
-def test_a_process_reads_a_version_with_one_statement_and_then_no_list_at_all(client, trained):
+def test_a_process_reads_a_version_once_and_then_no_list_at_all(client, trained):
     shop, anchor = trained
     with shop_scope(shop):
         ids = list(Product.objects.filter(status="published").values_list("external_id", flat=True)[:12])
+        size = len(ServingPack.objects.get(version=live_version(shop)).data)
     with CaptureQueriesContext(connection) as first:
         listed(client, shop, anchor)
     with CaptureQueriesContext(connection) as later:
@@ -76,7 +77,7 @@ def test_a_process_reads_a_version_with_one_statement_and_then_no_list_at_all(cl
             listed(client, shop, product_id, "bought_together")
 
     pack_reads = [q for q in first.captured_queries if ServingPack._meta.db_table in q["sql"]]
-    assert len(pack_reads) == 1
+    assert len(pack_reads) == 1 + -(-size // packs.PACK_READ_BYTES)  # its size, then its parts
     assert not [q for q in first.captured_queries if RecommendationList._meta.db_table in q["sql"]]
     assert not [
         q
@@ -86,6 +87,40 @@ def test_a_process_reads_a_version_with_one_statement_and_then_no_list_at_all(cl
     if caches.shared_cache_enabled():
         # Facts too are this process's own (the feed says when one changed): no statement at all.
         assert later.captured_queries == []
+
+
+def test_a_pack_read_in_parts_is_the_pack_stored(trained, other_shop, monkeypatch):
+    shop, _ = trained
+    version = live_version(shop)
+    with shop_scope(shop):
+        stored = bytes(ServingPack.objects.get(version=version).data)
+    monkeypatch.setattr(packs, "PACK_READ_BYTES", 997)  # a size that does not divide it
+    with CaptureQueriesContext(connection) as queries:
+        assert packs._pack_read(shop.pk, version.pk) == stored
+    assert len(queries.captured_queries) == 1 + -(-len(stored) // 997)
+    # Read as another shop's, the version's pack is not found.
+    assert packs._pack_read(other_shop.pk, version.pk) is None
+
+
+def test_a_pack_that_goes_while_it_is_read_is_not_kept(trained, monkeypatch):
+    shop, _ = trained
+    version = live_version(shop)
+    monkeypatch.setattr(packs, "PACK_READ_BYTES", 512)
+    parts = []
+
+    def retired_after_the_first_part(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if ServingPack._meta.db_table in sql and "SUBSTR" in sql.upper():
+            parts.append(sql)
+            if len(parts) == 1:
+                with connection.cursor() as cursor:  # as a training retiring the version would
+                    cursor.execute(f'DELETE FROM "{ServingPack._meta.db_table}" WHERE "version_id" = %s', [version.pk])
+        return result
+
+    with connection.execute_wrapper(retired_after_the_first_part):
+        packs._pack_load(shop.pk, version.pk)
+    assert len(parts) == 2
+    assert packs.packs_held() == {}
 
 
 def test_after_publishing_the_previous_pack_answers_until_the_new_one_is_in(
