@@ -18,9 +18,10 @@ database of its own:
    its ratio to their mean (a kind's ratio: the median of its three), while signed
    products/update deliveries toggling a random product's stock arrive at 2 per second through
    the ingress and a Celery worker;
-5. publish under load: 5-second wrk windows while a new training runs on the worker and after
-   its version goes live, related and /livez in turn (BENCH_PUBLISH_LARGE=0 skips this for the
-   large shop);
+5. publish under load: 2-second wrk windows, related and /livez in turn, while a new training
+   runs on the worker and after its version goes live, each labelled training, publishing (the
+   transaction), switch (the first two after the commit) or after (BENCH_PUBLISH_LARGE=0 skips
+   this for the large shop, whose training takes about ten minutes on an idle machine);
 6. the deliveries' outcome checked in the database, memory of the web workers and of Redis.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make bench-serving
@@ -273,31 +274,58 @@ def deliveries_outcome(db: Database, deliveries: Deliveries, *, since: str) -> d
     }
 
 
+PUBLISH_WINDOW_SECONDS = 2
+PUBLISH_WINDOWS_AFTER = 6
+
+
 def publish_under_load(env: dict, db: Database, base: str, script: str, livez: str, domain: str) -> list[dict]:
-    """5-second windows while a new training runs and after its version goes live, the list's
-    windows alternating with /livez windows, so that what the machine does to any request in
-    those phases (the training and its publishing transaction share the two cores) shows beside
-    what it does to the list."""
+    """Short windows, the list's alternating with /livez's, while a new training runs and after its
+    version goes live, each labelled by what it overlapped, from the database's own timestamps:
+    `training` (before the publishing transaction), `publishing` (the transaction: the lists
+    written, the pack built and written), `switch` (the first windows after the commit, while the
+    web processes load the new pack) and `after`. The training and its transaction share the two
+    cores with the storefront; what they do to any request shows in /livez's windows beside."""
     live = db.rows("SELECT id FROM recommendations_modelversion WHERE status = 'live'")[0][0]
     last_run = db.rows("SELECT coalesce(max(id), 0) FROM recommendations_trainingrun")[0][0]
     manage(env, "shell", "-c", f"from bench.fleet_data import trainings_queue; trainings_queue(domains=[{domain!r}])")
     windows, after = [], 0
     started = time.monotonic()
-    while after < 4 and time.monotonic() - started < 1800:
+    while after < PUBLISH_WINDOWS_AFTER and time.monotonic() - started < 1800:
         target = "livez" if len(windows) % 2 else "related"
-        window = wrk(base, 5, livez if target == "livez" else script)
+        begun = time.time()
+        window = wrk(base, PUBLISH_WINDOW_SECONDS, livez if target == "livez" else script)
+        window |= {"target": target, "from_s": begun, "to_s": time.time()}
         now = db.rows("SELECT id FROM recommendations_modelversion WHERE status = 'live'")[0][0]
-        window["target"] = target
-        window["phase"] = "training" if now == live else ("switch" if not after else "after switch")
-        window["t_s"] = round(time.monotonic() - started, 1)
-        after += now != live and target == "related"
+        after += now != live
         windows.append(window)
-        say(f"    publish {window['phase']:12} {target:7} {window['rate']:7.0f} req/s p99 {window['p99_ms']:7.2f} ms")
-        failed = db.rows(
-            f"SELECT error FROM recommendations_trainingrun WHERE id > {int(last_run)} AND status = 'failed'"
+        ended = db.rows(
+            f"SELECT status, promoted, error FROM recommendations_trainingrun WHERE id > {int(last_run)} "
+            "AND status IN ('failed', 'succeeded')"
         )
-        if failed and now == live:
-            raise RuntimeError(f"the training under load failed: {failed[0][0][:300]}")
+        if ended and now == live:
+            status, promoted, error = ended[0]
+            if status == "failed" or promoted != "t":
+                raise RuntimeError(f"the training under load published nothing: {status} {error[:300]}")
+    (began, committed), *_ = db.rows(
+        "SELECT extract(epoch FROM v.created_at), extract(epoch FROM r.finished_at) "
+        "FROM recommendations_modelversion v JOIN recommendations_trainingrun r ON r.id = v.training_run_id "
+        f"WHERE v.status = 'live' AND v.id <> {int(live)}"
+    )
+    began, committed = float(began), float(committed)
+    switched = 0
+    for window in windows:
+        if window["to_s"] < began:
+            window["phase"] = "training"
+        elif window["from_s"] <= committed:
+            window["phase"] = "publishing"
+        else:
+            window["phase"] = "switch" if switched < 2 else "after"
+            switched += 1
+        say(f"    publish {window['phase']:10} {window['target']:7} {window['rate']:7.0f} req/s "
+            f"p99 {window['p99_ms']:7.2f} ms")  # fmt: skip
+    first = windows[0]["from_s"]
+    for window in windows:
+        window["from_s"], window["to_s"] = round(window["from_s"] - first, 1), round(window["to_s"] - first, 1)
     return windows
 
 
