@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-requirements
 
-.PHONY: install demo test lint theme-check migrate bench-import bench-quality bench-scale bench-serving bench-sync bench-webhooks bench-woocommerce bench-fleet bench-soak clean
+.PHONY: install demo test lint theme-check migrate bench-import bench-quality bench-windows bench-scale bench-serving bench-sync bench-webhooks bench-woocommerce bench-fleet bench-soak clean
 
 $(INSTALLED): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ bench-import: install
 
 bench-quality: install
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.quality.run
+
+bench-windows: install
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.quality.windows
 
 bench-scale: install
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m bench.quality.scale 1 4 16

@@ -60,6 +60,7 @@ BOUGHT_TOGETHER = (
     _POPULAR,
     _RECENT_POPULAR,
     Candidate("bt_confidence", _sharing_counts(bt.ConfidenceModel)),
+    Candidate("bt_coverage", _sharing_counts(bt.CoverageModel)),
     Candidate("bt_cosine", _sharing_counts(bt.CosineModel)),
     Candidate("bt_confidence_shrunk", _sharing_counts(bt.ShrunkConfidenceModel)),
     Candidate("bt_interpolated", _sharing_counts(bt.InterpolatedModel)),

@@ -99,19 +99,31 @@ def _lookup(matrix: sp.csr_matrix, rows: np.ndarray, lists: np.ndarray) -> np.nd
     return relevant
 
 
-def evaluate_item_model(
-    model,
-    catalog: Catalog,
-    train: Orders,
-    test: Orders,
-    *,
-    k: int = 5,
-    max_anchors: int = MAX_EVALUATION_ANCHORS,
-) -> EvaluationResult:
-    """Held-out baskets: can the anchor's list predict the rest of the basket?"""
+@dataclass(frozen=True)
+class ItemCases:
+    """The held-out cases of an item-to-item evaluation, one per (test order, anchor): which
+    order each came from and whether each of the anchor's top-k was in it."""
+
+    orders: np.ndarray  # the test order of each case
+    relevant: np.ndarray  # cases x k, bool
+    truth_sizes: np.ndarray  # per case, the order's other items
+    lists: np.ndarray  # the sampled anchors' lists, anchors x k
+    anchors: np.ndarray
+    population: np.ndarray  # every anchor that could be sampled
+
+    @property
+    def hits(self) -> np.ndarray:
+        """Per case, whether the list showed any other item of the order (hit rate's terms)."""
+        return self.relevant.any(axis=1)
+
+
+def item_cases(
+    model, catalog: Catalog, train: Orders, test: Orders, *, k: int = 5, max_anchors: int = MAX_EVALUATION_ANCHORS
+) -> ItemCases:
+    """Held-out baskets: every test order with two or more items, each of its items that training
+    knows as the anchor (if sampled), the other items as the truth."""
     n_items = catalog.n_items
-    popularity = _item_popularity(train, n_items)
-    known = popularity > 0
+    known = _item_popularity(train, n_items) > 0
     population = np.flatnonzero(known)
     anchors = evaluation_sample(population, max_anchors)
     sampled = np.zeros(n_items, dtype=bool)
@@ -129,11 +141,28 @@ def evaluate_item_model(
     case_lists = lists[row_of[case_anchors]] if case_anchors.size else np.empty((0, k), dtype=np.int32)
     # A list never holds its anchor, so every hit is another item of the same order.
     relevant = _lookup(baskets, case_orders, case_lists)
-    hit_rate, ndcg, precision, recall = _score_hits(relevant, sizes[case_orders] - 1, k)
+    return ItemCases(case_orders, relevant, sizes[case_orders] - 1, lists, anchors, population)
+
+
+def evaluate_item_model(
+    model,
+    catalog: Catalog,
+    train: Orders,
+    test: Orders,
+    *,
+    k: int = 5,
+    max_anchors: int = MAX_EVALUATION_ANCHORS,
+) -> EvaluationResult:
+    """Held-out baskets: can the anchor's list predict the rest of the basket?"""
+    cases = item_cases(model, catalog, train, test, k=k, max_anchors=max_anchors)
+    popularity = _item_popularity(train, catalog.n_items)
+    known = popularity > 0
+    hit_rate, ndcg, precision, recall = _score_hits(cases.relevant, cases.truth_sizes, k)
+    lists, population = cases.lists, cases.population
     shown = np.unique(lists[lists >= 0]) if lists.size else np.empty(0, dtype=np.int32)
     return EvaluationResult(
         k=k,
-        cases=int(case_anchors.size),
+        cases=int(cases.orders.size),
         hit_rate=hit_rate,
         ndcg=ndcg,
         precision=precision,
@@ -142,6 +171,29 @@ def evaluate_item_model(
         popularity_bias=_popularity_bias(lists.ravel() if lists.size else shown, popularity, known),
         population=int(population.size),
     )
+
+
+def paired_interval(
+    ours: np.ndarray, theirs: np.ndarray, clusters: np.ndarray, *, level: float = 0.95, resamples: int = 2000
+) -> tuple[float, float, float]:
+    """(mean of ours - theirs, and its `level` interval) over the same cases, by a bootstrap that
+    resamples whole clusters (the cases of one test order share a basket, so they are not
+    independent). Fixed seed: the same inputs give the same interval."""
+    ours, theirs = np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
+    if ours.size == 0:
+        return 0.0, 0.0, 0.0
+    _, cluster = np.unique(clusters, return_inverse=True)
+    n_clusters = int(cluster.max()) + 1
+    difference = np.bincount(cluster, weights=ours - theirs, minlength=n_clusters)
+    size = np.bincount(cluster, minlength=n_clusters).astype(np.float64)
+    rng, means = np.random.default_rng(SAMPLE_SEED), []
+    for start in range(0, resamples, 100):  # 100 resamples at a time: memory by the cluster count
+        draws = rng.integers(0, n_clusters, size=(min(100, resamples - start), n_clusters))
+        means.append(difference[draws].sum(axis=1) / size[draws].sum(axis=1))
+    means = np.concatenate(means)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return float(difference.sum() / size.sum()), float(low), float(high)
 
 
 def personal_cases(train: Orders, test: Orders, n_items: int) -> tuple[np.ndarray, sp.csr_matrix]:

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from recommendations.engine.data import Catalog, orders_from_lines
-from recommendations.engine.evaluate import EvaluationResult, champion_choose, evaluate_item_model, evaluate_user_model
+from recommendations.engine.evaluate import (
+    EvaluationResult,
+    champion_choose,
+    evaluate_item_model,
+    evaluate_user_model,
+    paired_interval,
+)
 
 
 def catalog(n: int) -> Catalog:
@@ -174,3 +180,32 @@ def test_large_shops_are_scored_on_a_fixed_sample_of_customers():
 
     assert (result.cases, result.population) == (12, 30) and len(model.asked) == 12
     assert result.hit_rate == pytest.approx(1.0)
+
+
+def test_paired_interval_of_identical_lists_is_zero():
+    hits = np.array([1, 0, 1, 1, 0, 1], dtype=bool)
+    assert paired_interval(hits, hits, np.arange(6)) == (0.0, 0.0, 0.0)
+
+
+def test_paired_interval_excludes_zero_only_for_a_clear_win():
+    rng = np.random.default_rng(7)
+    theirs = rng.random(2000) < 0.5
+    better = theirs | (rng.random(2000) < 0.2)  # hits everything theirs does, and a fifth more
+    mean, low, high = paired_interval(better, theirs, np.arange(2000))
+    assert low > 0 and low <= mean <= high
+    assert mean == pytest.approx(better.mean() - theirs.mean())
+    # A coin-flip difference on few cases: the interval spans zero.
+    noisy = rng.random(40) < 0.5
+    _, low, high = paired_interval(noisy, rng.random(40) < 0.5, np.arange(40))
+    assert low < 0 < high
+
+
+def test_paired_interval_resamples_whole_orders():
+    # Two cases per order, always equal within an order: by order there are half as many
+    # independent draws as by case, so the interval is wider.
+    rng = np.random.default_rng(3)
+    per_order = rng.random(300) < 0.55
+    ours, theirs = np.repeat(per_order, 2), np.repeat(rng.random(300) < 0.45, 2)
+    _, low_orders, high_orders = paired_interval(ours, theirs, np.repeat(np.arange(300), 2))
+    _, low_cases, high_cases = paired_interval(ours, theirs, np.arange(600))
+    assert high_orders - low_orders > high_cases - low_cases
