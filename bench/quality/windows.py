@@ -43,12 +43,13 @@ K = 5
 
 
 def candidates():
+    """(name as the training's report gives it, unfitted model)."""
     return (
-        popularity.RecentPopularityModel(window_days=30),
-        bt.ConfidenceModel(),
-        bt.CosineModel(),
-        bt.BlendModel(),
-        bt.CoverageModel(),
+        ("recent_popular", popularity.RecentPopularityModel(window_days=30)),
+        ("bt_confidence", bt.ConfidenceModel()),
+        ("bt_cosine", bt.CosineModel()),
+        ("bt_blend", bt.BlendModel()),
+        ("bt_coverage", bt.CoverageModel()),
     )
 
 
@@ -61,13 +62,13 @@ def window_scores(catalog, orders, start: str, end: str) -> dict:
     train = orders_subset(orders, orders.order_time < begin)
     test = orders_subset(orders, (orders.order_time >= begin) & (orders.order_time < finish))
     results, hits = {}, {}
-    for model in candidates():
+    for name, model in candidates():
         started = time.perf_counter()
         cases = item_cases(model.fit(catalog, train, now=begin), catalog, train, test, k=K)
         seconds = time.perf_counter() - started
         shown = np.unique(cases.lists[cases.lists >= 0])
-        hits[model.name] = cases.hits
-        results[model.name] = {
+        hits[name] = cases.hits
+        results[name] = {
             "hr@5": round(float(cases.hits.mean()), 4),
             "coverage": round(shown.size / cases.population.size, 4),
             "seconds": round(seconds, 1),
