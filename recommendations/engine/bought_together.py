@@ -99,6 +99,26 @@ def _raw_co_counts_at(co: CoOccurrence, evidence: sp.csr_matrix, rows: np.ndarra
     return np.asarray(raw[rows, cols], dtype=np.float64).ravel()
 
 
+# A pair is bought-together evidence when this many orders held both items.
+BOUGHT_TOGETHER_MIN_ORDERS = 2
+
+
+def bt_evidenced(
+    co: CoOccurrence, anchor: int, items: np.ndarray, *, min_orders: int = BOUGHT_TOGETHER_MIN_ORDERS
+) -> np.ndarray:
+    """Per item, whether at least `min_orders` orders held it with the anchor."""
+    items = np.asarray(items, dtype=np.int64)
+    found = np.zeros(items.size, dtype=bool)
+    if items.size == 0 or not 0 <= anchor < co.n_items:
+        return found
+    start, end = co.counts.indptr[anchor], co.counts.indptr[anchor + 1]
+    if start == end:
+        return found
+    columns, counts = co.counts.indices[start:end], co.counts.data[start:end]  # sorted by column
+    at = np.minimum(np.searchsorted(columns, items), end - start - 1)
+    return (columns[at] == items) & (counts[at] >= min_orders)
+
+
 def pair_rule_stats(co: CoOccurrence, i: int, j: int) -> dict[str, float]:
     """Association-rule figures for i => j, for explanations ("bought together 14 times")."""
     co_count = float(co.counts[i, j])

@@ -117,15 +117,38 @@ class ItemCases:
         return self.relevant.any(axis=1)
 
 
+def evaluation_anchors(
+    train: Orders, n_items: int, *, max_anchors: int = MAX_EVALUATION_ANCHORS
+) -> tuple[np.ndarray, np.ndarray]:
+    """(every anchor an item-to-item evaluation could use: the items training knows, the ones it
+    scores: all of them or a fixed sample)."""
+    population = np.flatnonzero(_item_popularity(train, n_items) > 0)
+    return population, evaluation_sample(population, max_anchors)
+
+
+class ListsOf:
+    """Lists already made for some anchors, answering `similar` as a model would (for anchors it
+    was given; -1 padded): to score lists as they are published rather than as a model ranks them."""
+
+    def __init__(self, anchors: np.ndarray, lists: np.ndarray) -> None:
+        self._row = {int(anchor): row for row, anchor in enumerate(np.asarray(anchors).tolist())}
+        self._lists = lists
+
+    def similar(self, anchors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        out = np.full((len(anchors), k), -1, dtype=np.int32)
+        width = min(k, self._lists.shape[1])
+        for position, anchor in enumerate(np.asarray(anchors).tolist()):
+            out[position, :width] = self._lists[self._row[anchor], :width]
+        return out, np.where(out >= 0, 0.0, -np.inf)
+
+
 def item_cases(
     model, catalog: Catalog, train: Orders, test: Orders, *, k: int = 5, max_anchors: int = MAX_EVALUATION_ANCHORS
 ) -> ItemCases:
     """Held-out baskets: every test order with two or more items, each of its items that training
     knows as the anchor (if sampled), the other items as the truth."""
     n_items = catalog.n_items
-    known = _item_popularity(train, n_items) > 0
-    population = np.flatnonzero(known)
-    anchors = evaluation_sample(population, max_anchors)
+    population, anchors = evaluation_anchors(train, n_items, max_anchors=max_anchors)
     sampled = np.zeros(n_items, dtype=bool)
     sampled[anchors] = True
     lists, _ = model.similar(anchors, k) if anchors.size else (np.empty((0, k), dtype=np.int32), None)

@@ -21,15 +21,23 @@ from django.utils import timezone
 
 from recommendations.engine import candidates as registry
 from recommendations.engine import explain
-from recommendations.engine.bought_together import PairScoreModel, bundles_build, cooccurrence_build
+from recommendations.engine.bought_together import (
+    CoOccurrence,
+    PairScoreModel,
+    bt_evidenced,
+    bundles_build,
+    cooccurrence_build,
+)
 from recommendations.engine.content import ContentModel
 from recommendations.engine.data import Orders, basket_matrix, time_split, user_item_matrix
 from recommendations.engine.diversity import cap_per_group, mmr_rerank
 from recommendations.engine.evaluate import (
     EvaluationResult,
+    ListsOf,
     champion_choose,
     evaluate_item_model,
     evaluate_user_model,
+    evaluation_anchors,
 )
 from recommendations.engine.popularity import RecentPopularityModel, TrendingModel
 from recommendations.models import ListKind, ModelVersion, RecommendationList, ServingPack, TrainingRun
@@ -257,9 +265,13 @@ class _Trainer:
             "test_orders": test.n_orders,
         }
         evaluation = {}
-        fitted: dict[str, object] = {registry.COOCCURRENCE: cooccurrence_build(train, catalog.n_items)}
+        train_co = cooccurrence_build(train, catalog.n_items)
+        fitted: dict[str, object] = {registry.COOCCURRENCE: train_co}
+        # What fills a short related list, as of the hold-out's start.
+        fills = RecentPopularityModel(window_days=POPULAR_WINDOW_DAYS).fit(catalog, train, now=cutoff)
+        _, anchors = evaluation_anchors(train, catalog.n_items)
         for kind, candidates in registry.KINDS:
-            evaluate, k = (evaluate_user_model, 10) if kind == ListKind.PERSONAL else (evaluate_item_model, 5)
+            k = 10 if kind == ListKind.PERSONAL else 5
             results, table = {}, {}
             for candidate in candidates:
                 self.progress(f"evaluate {kind}: {candidate.name}")
@@ -268,10 +280,20 @@ class _Trainer:
                 fit_seconds = time.perf_counter() - fit_started
                 if candidate.name in registry.REUSED:
                     fitted[candidate.name] = model
-                result = evaluate(model, catalog, train, test, k=k)
+                if kind == ListKind.PERSONAL:
+                    result, raw = evaluate_user_model(model, catalog, train, test, k=k), None
+                else:
+                    # Judged on the lists as published; the model's own ranking reported beside.
+                    own, served = self._served_lists(kind, model, anchors, popular=fills, co=train_co, k=k)
+                    result = evaluate_item_model(served, catalog, train, test, k=k)
+                    raw = evaluate_item_model(own, catalog, train, test, k=k)
                 del model
                 results[candidate.name] = result
                 table[candidate.name] = _result_dict(result, fit_seconds=fit_seconds, baseline=candidate.baseline)
+                if raw is not None:
+                    table[candidate.name]["raw"] = {
+                        key: round(getattr(raw, key), 5) for key in ("hit_rate", "ndcg", "coverage")
+                    }
             cases = max((result.cases for result in results.values()), default=0)
             baselines = {candidate.name for candidate in candidates if candidate.baseline}
             metric = registry.METRICS[kind]
@@ -401,43 +423,78 @@ class _Trainer:
         position = {item: index for index, item in enumerate(items.tolist())}
         return [chosen[position[int(item)]] for item in order if item >= 0]
 
-    def _item_lists(self, kind: str, model, anchors: np.ndarray) -> dict[str, list[dict]]:
-        catalog = self.data.catalog
+    def _ranked_with_sources(self, model, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A model's LIST_LENGTH best per anchor, with each entry's source ("" when it says none)."""
         if hasattr(model, "similar_with_sources"):
-            indices, scores, sources = model.similar_with_sources(anchors, LIST_LENGTH)
-        else:
-            indices, scores = model.similar(anchors, LIST_LENGTH)
-            sources = np.full(indices.shape, "popular" if model.name in registry.POPULARITY_NAMES else "", dtype=object)
+            return model.similar_with_sources(anchors, LIST_LENGTH)
+        indices, scores = model.similar(anchors, LIST_LENGTH)
+        sources = np.full(indices.shape, "popular" if model.name in registry.POPULARITY_NAMES else "", dtype=object)
+        return indices, scores, sources
+
+    def _served_row(
+        self, kind: str, anchor: int, ranked: tuple, *, popular, co: CoOccurrence
+    ) -> list[tuple[int, float, str]]:
+        """(item, score, source) of one anchor's list as it is published, from the model's ranking
+        (`ranked`: its items, scores and sources): the evaluation scores exactly this, and the
+        precompute explains and stores it.
+
+        Bought together lists only the companions bought with the anchor in at least
+        BOUGHT_TOGETHER_MIN_ORDERS orders (`co`), whatever the model ranked: a product without
+        such evidence gets no list, never best sellers under a "bought together" title. A related
+        list is filled from the anchor's category's best sellers, then the shop's (`popular`).
+        Then the shop's diversity setting re-ranks the whole list."""
+        indices, scores, sources = ranked
         default_source = "bought_together" if kind == ListKind.BOUGHT_TOGETHER else "content"
+        chosen = [
+            (int(item), float(score), source or default_source)
+            for item, score, source in zip(indices, scores, sources, strict=True)
+            if item >= 0
+        ]
+        if kind == ListKind.BOUGHT_TOGETHER:
+            evidenced = bt_evidenced(co, anchor, np.fromiter((item for item, _, _ in chosen), dtype=np.int64))
+            companions = [(item, score) for (item, score, _), kept in zip(chosen, evidenced, strict=True) if kept]
+            return self._diversified_entries([(item, score, "bought_together") for item, score in companions])
+        catalog = self.data.catalog
+        taken = {int(anchor), *(item for item, _, _ in chosen)}
+        if len(chosen) < LIST_LENGTH and catalog.categories[anchor]:
+            fill, _ = popular.category_popular(
+                catalog.categories[anchor], LIST_LENGTH, exclude=np.fromiter(taken, dtype=np.int64)
+            )
+            for item in fill[fill >= 0][: LIST_LENGTH - len(chosen)]:
+                chosen.append((int(item), 0.0, "category_popular"))
+                taken.add(int(item))
+        if len(chosen) < LIST_LENGTH:
+            fill, _ = popular.similar(np.array([anchor]), LIST_LENGTH + len(taken))
+            for item in fill[0]:
+                if item >= 0 and int(item) not in taken and len(chosen) < LIST_LENGTH:
+                    chosen.append((int(item), 0.0, "popular"))
+                    taken.add(int(item))
+        return self._diversified_entries(chosen)
+
+    def _item_lists(self, kind: str, model, anchors: np.ndarray) -> dict[str, list[dict]]:
+        indices, scores, sources = self._ranked_with_sources(model, anchors)
         popular = self.models["popular"]
         lists = {}
         for row, anchor in enumerate(anchors):
-            # (item, score, source) of the model's list, then the fallback chain: the anchor's
-            # category, then the whole shop.
-            chosen = [
-                (int(item), float(score), source or default_source)
-                for item, score, source in zip(indices[row], scores[row], sources[row], strict=True)
-                if item >= 0
-            ]
-            taken = {int(anchor), *(item for item, _, _ in chosen)}
-            if len(chosen) < LIST_LENGTH and catalog.categories[anchor]:
-                fill, _ = popular.category_popular(
-                    catalog.categories[anchor], LIST_LENGTH, exclude=np.fromiter(taken, dtype=np.int64)
-                )
-                for item in fill[fill >= 0][: LIST_LENGTH - len(chosen)]:
-                    chosen.append((int(item), 0.0, "category_popular"))
-                    taken.add(int(item))
-            if len(chosen) < LIST_LENGTH:
-                fill, _ = popular.similar(np.array([anchor]), LIST_LENGTH + len(taken))
-                for item in fill[0]:
-                    if item >= 0 and int(item) not in taken and len(chosen) < LIST_LENGTH:
-                        chosen.append((int(item), 0.0, "popular"))
-                        taken.add(int(item))
+            chosen = self._served_row(
+                kind, int(anchor), (indices[row], scores[row], sources[row]), popular=popular, co=self.co
+            )
             lists[str(int(self.data.product_pks[anchor]))] = [
                 self._entry(item, score, self._explain_item(int(anchor) if source != "popular" else -1, item, source))
-                for item, score, source in self._diversified_entries(chosen)
+                for item, score, source in chosen
             ]
         return lists
+
+    def _served_lists(self, kind: str, model, anchors: np.ndarray, *, popular, co: CoOccurrence, k: int):
+        """The model's own top k per anchor and the top k of the lists as published (`_served_row`)."""
+        indices, scores, sources = self._ranked_with_sources(model, anchors)
+        served = np.full((len(anchors), k), -1, dtype=np.int32)
+        for row, anchor in enumerate(anchors):
+            items = [item for item, _, _ in self._served_row(
+                kind, int(anchor), (indices[row], scores[row], sources[row]), popular=popular, co=co
+            )[:k]]  # fmt: skip
+            served[row, : len(items)] = items
+        return ListsOf(anchors, indices[:, :k]), ListsOf(anchors, served)
 
     def _bundle_lists(self, model, anchors: np.ndarray) -> dict[str, list[dict]]:
         """Per product, the complements of its best "add all to cart" bundle: three items bought

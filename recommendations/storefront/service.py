@@ -447,6 +447,10 @@ def storefront_list_get(
 def _product_served(state: ShopState, *, limit: int, kind: str, product_id: str, strategy: str) -> RenderedList:
     entries, source = lists_get(state, kind=kind, anchors=[product_id])
     anchor_pk, items = entries[product_id]
+    if items is None and kind == ListKind.BOUGHT_TOGETHER and strategy != BEST_SELLERS:
+        # No co-purchase evidence for it (a product new since training, or none of the shop's):
+        # no block, never best sellers under a "bought together" title.
+        return RenderedList(fallback=True, items=(), source=source)
     if strategy == BEST_SELLERS or items is None:
         return _popular_served(
             state, limit=limit, kind=kind, anchor_pk=anchor_pk, fallback=strategy != BEST_SELLERS, sources=[source]

@@ -70,6 +70,10 @@ def test_unknown_shop_is_404_and_unknown_product_gets_the_flagged_popular_list(c
     response = get(client, shop=shop.domain, type="related", product_id="NOT-A-PRODUCT", limit=3)
     assert response.status_code == 200
     assert response.json()["fallback"] is True and len(response.json()["items"]) == 3
+    # Nothing was ever bought with it: no "bought together" block, not best sellers under that title.
+    response = get(client, shop=shop.domain, type="bought_together", product_id="NOT-A-PRODUCT", limit=3)
+    assert response.status_code == 200
+    assert response.json()["fallback"] is True and response.json()["items"] == []
 
 
 @pytest.mark.parametrize(

@@ -79,10 +79,26 @@ def test_demo_shop_trains_publishes_and_explains(demo_shop):
     assert match["explanation"] == f"Bought together in {match['evidence']['co_count']} orders"
     assert match["evidence"]["co_count"] >= 2
 
+    # Bought together lists only what was bought with the product: every item with co-purchase
+    # evidence, no best sellers to fill the list.
+    co_counts = {}
+    for o in demo.orders:
+        if o.status != "paid":
+            continue
+        basket = {products[line.product_external_id] for line in o.lines}
+        for a in basket:
+            for b in basket - {a}:
+                co_counts[a, b] = co_counts.get((a, b), 0) + 1
+    for anchor, items in bought_together.items():
+        assert all(co_counts.get((int(anchor), item["product_id"]), 0) >= 2 for item in items)
+        assert all(item["reason"] == "bought_together" for item in items)
+
     report = run.report
     for kind in ("bought_together", "related", "personal"):
         table = report["evaluation"][kind]["candidates"]
         assert {"popular", "recent_popular"} <= set(table)
+        # Item lists are judged as published, with the model's own ranking beside.
+        assert all(("raw" in row) == (kind != "personal") for row in table.values())
         assert table["popular"]["baseline"] is True
         assert report["evaluation"][kind]["champion"] in table
         assert 0 <= table[report["evaluation"][kind]["champion"]]["hit_rate"] <= 1
@@ -155,6 +171,11 @@ def test_tiny_or_odd_shops_train_and_publish_fallbacks_with_reasons(shop, case):
     with shop_scope(shop):
         assert RecommendationList.objects.filter(kind="popular", anchor="").exists()
         assert RecommendationList.objects.filter(kind="related").count() == len(products)
+        stored = RecommendationList.objects.filter(kind="bought_together")
+        bought_together = list(stored.values_list("items", flat=True))
+    if case in ("no_orders_case", "single_item_baskets_case", "one_product_case", "one_order_case", "no_text_case"):
+        # Nothing was bought together twice: no product gets a "bought together" list.
+        assert bought_together and all(items == [] for items in bought_together)
 
 
 def test_a_failing_training_keeps_the_live_version_and_records_the_error(demo_shop, monkeypatch):
@@ -270,3 +291,33 @@ def test_nightly_fan_out_queues_only_shops_whose_data_changed(demo_shop, other_s
     assert training_nightly_fan_out() == 1
     with shop_scope(other_shop):
         assert TrainingRun.objects.get().trigger == TrainingRun.Trigger.NIGHTLY
+
+
+@pytest.mark.parametrize("diversity", [None, {"strategy": "cap", "group": "category", "max_per_group": 1}])
+def test_the_evaluation_scores_the_lists_exactly_as_they_are_published(demo_shop, diversity):
+    """For the same fitted model, the evaluation's top k of an anchor is the published list's
+    first k: fills, the bought-together evidence rule and the diversity setting included."""
+    import numpy as np
+    from django.utils import timezone
+
+    from recommendations.selectors import merchant_rules_active
+    from recommendations.services.training import _Trainer
+    from recommendations.services.training_data import training_data_load
+
+    shop, _ = demo_shop
+    with shop_scope(shop):
+        run = training_run_create(shop=shop, trigger=TrainingRun.Trigger.COMMAND)
+        data = training_data_load()
+        trainer = _Trainer(shop=shop, run=run, holdout_from=None, progress=lambda step: None)
+        rules = merchant_rules_active()
+        lists, evaluation = trainer.compute(data, rules=rules, now=timezone.now(), diversity=diversity)
+    anchors = np.arange(data.catalog.n_items, dtype=np.int64)
+    for kind in ("bought_together", "related"):
+        _, served = trainer._served_lists(
+            kind, trainer.models[kind], anchors, popular=trainer.models["popular"], co=trainer.co, k=5
+        )
+        evaluated, _ = served.similar(anchors, 5)
+        for anchor, row in zip(anchors, evaluated, strict=True):
+            published = [item["product_id"] for item in lists[kind][str(int(data.product_pks[anchor]))][:5]]
+            assert [int(data.product_pks[item]) for item in row if item >= 0] == published, (kind, anchor)
+        assert evaluation[kind]["champion"] in evaluation[kind]["candidates"]

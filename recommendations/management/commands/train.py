@@ -65,13 +65,17 @@ class Command(BasketryCommand):
             self.stdout.write(
                 f"\n{kind} ({entry['metric']}@{entry['k']}, champion {entry['champion']}: {entry['reason']})"
             )
+            # Item lists are judged as published; "raw" is the model's own ranking.
+            raw_header = f" {'raw HR':>7} {'raw cov':>7}" if kind != "personal" else ""
             self.stdout.write(
-                f"  {'model':26} {'HR':>7} {'NDCG':>7} {'P':>7} {'R':>7} {'cov':>6} {'pop':>6} {'fit s':>6}"
+                f"  {'model':26} {'HR':>7} {'NDCG':>7} {'P':>7} {'R':>7} {'cov':>6} {'pop':>6} {'fit s':>6}{raw_header}"
             )
             for name, row in sorted(entry["candidates"].items(), key=lambda pair: -pair[1][entry["metric"]]):
                 label = f"{name}{' (baseline)' if row['baseline'] else ''}"
                 metrics = " ".join(f"{row[key]:7.4f}" for key in ("hit_rate", "ndcg", "precision", "recall"))
                 extra = f"{row['coverage']:6.3f} {row['popularity_bias']:6.2f} {row['fit_seconds']:6.2f}"
+                if "raw" in row:
+                    extra += f" {row['raw']['hit_rate']:7.4f} {row['raw']['coverage']:7.3f}"
                 self.stdout.write(f"  {label:26} {metrics} {extra}")
         timings = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in report["timings"].items())
         self.stdout.write(f"\nTimings: {timings}")

@@ -382,3 +382,14 @@ def test_coverage_keeps_confidence_hit_rate_and_shows_more_of_the_catalogue(onli
     # Measured: HR@5 0.735 against 0.723, coverage 0.60 against 0.52 (docs/BENCHMARKS.md).
     assert coverage[0] >= confidence[0]
     assert coverage[1] >= confidence[1] + 0.05
+
+
+def test_evidence_is_two_orders_together_whatever_the_order_asked():
+    co = bt.cooccurrence_build(make_orders(BASKETS), 4)  # c01=3 c02=2 c03=1 c12=1 c13=2 c23=0
+    np.testing.assert_array_equal(bt.bt_evidenced(co, 0, np.array([3, 1, 2, 0])), [False, True, True, False])
+    np.testing.assert_array_equal(bt.bt_evidenced(co, 2, np.array([3, 1, 0])), [False, False, True])
+    np.testing.assert_array_equal(bt.bt_evidenced(co, 1, np.array([3]), min_orders=3), [False])
+    assert bt.bt_evidenced(co, 0, np.array([], dtype=np.int64)).size == 0
+    assert not bt.bt_evidenced(co, 9, np.array([1])).any()
+    lonely = bt.cooccurrence_build(make_orders([[0], [1, 2]]), 3)
+    assert not bt.bt_evidenced(lonely, 0, np.array([1, 2])).any()

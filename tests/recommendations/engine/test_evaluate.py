@@ -209,3 +209,14 @@ def test_paired_interval_resamples_whole_orders():
     _, low_orders, high_orders = paired_interval(ours, theirs, np.repeat(np.arange(300), 2))
     _, low_cases, high_cases = paired_interval(ours, theirs, np.arange(600))
     assert high_orders - low_orders > high_cases - low_cases
+
+
+def test_lists_made_elsewhere_are_scored_as_a_model_ranking_them_would_be():
+    from recommendations.engine.evaluate import ListsOf
+
+    made = ListsOf(np.array([4, 7]), np.array([[1, 2, -1], [3, -1, -1]]))
+    indices, scores = made.similar(np.array([7, 4]), 2)
+    np.testing.assert_array_equal(indices, [[3, -1], [1, 2]])
+    assert np.isneginf(scores[0, 1]) and scores[1, 1] == 0.0
+    wider, _ = made.similar(np.array([4]), 5)
+    np.testing.assert_array_equal(wider, [[1, 2, -1, -1, -1]])
