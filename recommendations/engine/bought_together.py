@@ -190,6 +190,8 @@ class PairScoreModel:
     """
 
     name = "bt_pair"
+    # Whether `similar` ranks companions by their pair score (bundles then take its best ones).
+    ranks_pairs = True
 
     def __init__(self, *, min_co_count: int = 2, half_life_days: float | None = None) -> None:
         self.min_co_count = min_co_count
@@ -312,6 +314,8 @@ class CoverageModel(ConfidenceModel):
     """
 
     name = "bt_coverage"
+    # Its order is a set's, not a ranking of pairs: bundles come from the pairs' confidence.
+    ranks_pairs = False
 
     def __init__(self, *, greedy_picks: int = 8, max_orders: int = 4000, min_co_count: int = 2) -> None:
         super().__init__(min_co_count=min_co_count)
@@ -328,6 +332,7 @@ class CoverageModel(ConfidenceModel):
         anchors = np.asarray(anchors, dtype=np.int64).ravel()
         indices, values = _empty_lists(len(anchors), k)
         scores, popularity = self.scores_, self.popularity_
+        place = np.full(scores.shape[1], -1, dtype=np.int64)  # an item's place among the candidates
         for position, anchor in enumerate(anchors):
             if k <= 0 or anchor < 0 or anchor >= scores.shape[0]:
                 continue
@@ -337,7 +342,9 @@ class CoverageModel(ConfidenceModel):
             cols, vals = scores.indices[start:end], scores.data[start:end]
             ranked = np.lexsort((cols, -popularity[cols], -vals))  # as `top_k_sparse_rows` ranks
             candidates, confidence = cols[ranked].astype(np.int64), vals[ranked]
-            picked = self._greedy(int(anchor), candidates, min(k, self.greedy_picks))
+            place[candidates] = np.arange(candidates.size)
+            picked = self._greedy(int(anchor), place, candidates.size, min(k, self.greedy_picks))
+            place[candidates] = -1
             rest = np.ones(candidates.size, dtype=bool)
             rest[picked] = False
             chosen = np.concatenate([picked, np.flatnonzero(rest)[: k - picked.size]])
@@ -345,32 +352,31 @@ class CoverageModel(ConfidenceModel):
             values[position, : chosen.size] = confidence[chosen]
         return indices, values
 
-    def _greedy(self, anchor: int, candidates: np.ndarray, picks: int) -> np.ndarray:
-        """Positions in `candidates` (confidence order) of the greedy picks, in pick order."""
-        column = self.orders_of_
+    def _greedy(self, anchor: int, place: np.ndarray, n_candidates: int, picks: int) -> np.ndarray:
+        """Places among the candidates (confidence order; `place` maps an item to its place, -1
+        for the others) of the greedy picks, in pick order."""
+        column, rows = self.orders_of_, self.items_of_
         orders = column.indices[column.indptr[anchor] : column.indptr[anchor + 1]]
         if orders.size > self.max_orders:
             orders = orders[np.linspace(0, orders.size - 1, self.max_orders).astype(np.int64)]
-        # Orders x candidates: which of the anchor's orders each candidate is in.
-        place = np.full(self.items_of_.shape[1], -1, dtype=np.int64)
-        place[candidates] = np.arange(candidates.size)
-        rows = self.items_of_[orders]
-        order_of = np.repeat(np.arange(orders.size), np.diff(rows.indptr))
-        kept = place[rows.indices] >= 0
-        entries = (order_of[kept], place[rows.indices[kept]])
-        cover = sp.csc_matrix((np.ones(int(kept.sum())), entries), shape=(orders.size, candidates.size))
+        # Every (order, candidate) pair of the anchor's orders, gathered from the orders' rows.
+        starts = rows.indptr[orders]
+        lengths = rows.indptr[orders + 1] - starts
+        total = int(lengths.sum())
+        offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(total)
+        at = place[rows.indices[offsets]]
+        kept = at >= 0
+        order_of, candidate_of = np.repeat(np.arange(orders.size), lengths)[kept], at[kept]
         uncovered = np.ones(orders.size)
-        taken = np.zeros(candidates.size, dtype=bool)
-        chosen = []
+        chosen: list[int] = []
         for _ in range(picks):
-            gains = cover.T @ uncovered
-            gains[taken] = -1.0
+            gains = np.bincount(candidate_of, weights=uncovered[order_of], minlength=n_candidates)
+            gains[chosen] = -1.0
             best = int(np.argmax(gains))  # the first of equal gains: the most confident
             if gains[best] <= 0:
                 break
             chosen.append(best)
-            taken[best] = True
-            uncovered[cover.indices[cover.indptr[best] : cover.indptr[best + 1]]] = 0.0
+            uncovered[order_of[candidate_of == best]] = 0.0
         return np.asarray(chosen, dtype=np.int64)
 
 

@@ -499,7 +499,7 @@ class _Trainer:
     def _bundle_lists(self, model, anchors: np.ndarray) -> dict[str, list[dict]]:
         """Per product, the complements of its best "add all to cart" bundle: three items bought
         together when such orders exist, else two; none without co-purchase evidence."""
-        source = model if isinstance(model, PairScoreModel) else self.co
+        source = model if isinstance(model, PairScoreModel) and model.ranks_pairs else self.co
         sellable = self.data.catalog.sellable
         # Triples among the top 6 companions only: 15 pairs to check per product instead of 45.
         triples = bundles_build(source, anchors, size=3, n_bundles=1, n_candidates=6, sellable=sellable)
