@@ -97,6 +97,9 @@ FALLBACK_CHAMPIONS = {
     "personal": "recent_popular",
 }
 POPULARITY_NAMES = {"popular", "recent_popular"}
+# The plain model of each kind that a more elaborate one must beat beyond the noise of the
+# held-out sample (its paired 95% interval above zero) to be chosen instead.
+REFERENCES = {"bought_together": "bt_confidence", "related": "co_customer", "personal": "ease"}
 # What each kind is judged on: hit rate for item lists (does the block show anything else the
 # basket held?), NDCG for personal lists (are the right items near the top?).
 METRICS = {"bought_together": "hit_rate", "related": "hit_rate", "personal": "ndcg"}

@@ -22,7 +22,7 @@ every candidate); `population` says how many anchors or customers there were to 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -54,9 +54,21 @@ class EvaluationResult:
     popularity_bias: float
     # Anchors (item models) or customers (personal models) there were before sampling.
     population: int = 0
+    # Per case, its hit and its NDCG, and what it belongs to (its test order, or its customer):
+    # for paired intervals between models scored on the same cases. Not part of the report.
+    case_hits: np.ndarray | None = field(default=None, repr=False, compare=False)
+    case_ndcg: np.ndarray | None = field(default=None, repr=False, compare=False)
+    case_groups: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
+        return {name: value for name, value in asdict(self).items() if not name.startswith("case_")}
+
+    def per_case(self, metric: str) -> np.ndarray:
+        """The metric's value per case ("hit_rate" or "ndcg"), in case order."""
+        values = {"hit_rate": self.case_hits, "ndcg": self.case_ndcg}[metric]
+        if values is None:
+            raise ValueError("this result was not kept per case")
+        return values
 
 
 def _discounts(k: int) -> np.ndarray:
@@ -75,18 +87,27 @@ def _popularity_bias(shown: np.ndarray, popularity: np.ndarray, known: np.ndarra
     return float(popularity[shown].mean() / base)
 
 
-def _score_hits(relevant: np.ndarray, truth_sizes: np.ndarray, k: int) -> tuple[float, float, float, float]:
-    """Mean hit rate, NDCG, precision and recall from a (cases x k) relevance matrix."""
-    if relevant.shape[0] == 0:
-        return 0.0, 0.0, 0.0, 0.0
+def _case_scores(relevant: np.ndarray, truth_sizes: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Per case (row of a cases x k relevance matrix): hit, NDCG, precision and recall."""
     discounts = _discounts(k)
     ideal_cumulative = np.concatenate([[0.0], np.cumsum(discounts)])
     found = relevant.sum(axis=1)
     denominators = np.minimum(k, truth_sizes)
     ideal = ideal_cumulative[denominators]
-    ndcg = np.divide(relevant @ discounts, ideal, out=np.zeros(len(ideal)), where=ideal > 0)
-    recall = np.divide(found, denominators, out=np.zeros(len(found)), where=denominators > 0)
-    return float((found > 0).mean()), float(ndcg.mean()), float((found / k).mean()), float(recall.mean())
+    return {
+        "hit_rate": (found > 0).astype(np.float64),
+        "ndcg": np.divide(relevant @ discounts, ideal, out=np.zeros(len(ideal)), where=ideal > 0),
+        "precision": found / k,
+        "recall": np.divide(found, denominators, out=np.zeros(len(found)), where=denominators > 0),
+    }
+
+
+def _score_hits(relevant: np.ndarray, truth_sizes: np.ndarray, k: int) -> tuple[float, float, float, float]:
+    """Mean hit rate, NDCG, precision and recall from a (cases x k) relevance matrix."""
+    if relevant.shape[0] == 0:
+        return 0.0, 0.0, 0.0, 0.0
+    scores = _case_scores(relevant, truth_sizes, k)
+    return tuple(float(scores[name].mean()) for name in ("hit_rate", "ndcg", "precision", "recall"))
 
 
 def _lookup(matrix: sp.csr_matrix, rows: np.ndarray, lists: np.ndarray) -> np.ndarray:
@@ -181,6 +202,7 @@ def evaluate_item_model(
     popularity = _item_popularity(train, catalog.n_items)
     known = popularity > 0
     hit_rate, ndcg, precision, recall = _score_hits(cases.relevant, cases.truth_sizes, k)
+    per_case = _case_scores(cases.relevant, cases.truth_sizes, k)
     lists, population = cases.lists, cases.population
     shown = np.unique(lists[lists >= 0]) if lists.size else np.empty(0, dtype=np.int32)
     return EvaluationResult(
@@ -193,6 +215,9 @@ def evaluate_item_model(
         coverage=float(known[shown].sum() / population.size) if population.size else 0.0,
         popularity_bias=_popularity_bias(lists.ravel() if lists.size else shown, popularity, known),
         population=int(population.size),
+        case_hits=per_case["hit_rate"],
+        case_ndcg=per_case["ndcg"],
+        case_groups=cases.orders,
     )
 
 
@@ -252,6 +277,7 @@ def evaluate_user_model(
     lists, _ = model.recommend(users, k)
     relevant = _lookup(future, users, lists)
     hit_rate, ndcg, precision, recall = _score_hits(relevant, np.diff(future.indptr)[users], k)
+    per_case = _case_scores(relevant, np.diff(future.indptr)[users], k)
     shown = np.unique(lists[lists >= 0])
     return EvaluationResult(
         k=k,
@@ -263,6 +289,9 @@ def evaluate_user_model(
         coverage=float(known[shown].sum() / max(int(known.sum()), 1)),
         popularity_bias=_popularity_bias(lists.ravel(), popularity, known),
         population=int(population.size),
+        case_hits=per_case["hit_rate"],
+        case_ndcg=per_case["ndcg"],
+        case_groups=users,
     )
 
 

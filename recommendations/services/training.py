@@ -38,6 +38,7 @@ from recommendations.engine.evaluate import (
     evaluate_item_model,
     evaluate_user_model,
     evaluation_anchors,
+    paired_interval,
 )
 from recommendations.engine.popularity import RecentPopularityModel, TrendingModel
 from recommendations.models import ListKind, ModelVersion, RecommendationList, ServingPack, TrainingRun
@@ -152,6 +153,52 @@ def _collector_paused() -> Iterator[None]:
 def _result_dict(result: EvaluationResult, *, fit_seconds: float, baseline: bool) -> dict:
     values = {key: (round(value, 5) if isinstance(value, float) else value) for key, value in result.as_dict().items()}
     return {**values, "fit_seconds": round(fit_seconds, 3), "baseline": baseline}
+
+
+def _intervals(
+    results: dict[str, EvaluationResult], *, metric: str, baselines: set[str], reference: str | None
+) -> dict[str, dict[str, list[float]]]:
+    """Per candidate, its metric minus the reference model's and minus the best baseline's on
+    the same held-out cases: [difference, low, high] with the 95% interval of a bootstrap over test
+    orders (customers for personal lists)."""
+
+    def value(name: str) -> float:
+        return getattr(results[name], metric)
+
+    scored = [name for name, result in results.items() if result.case_groups is not None and result.cases]
+    best_baseline = max((name for name in scored if name in baselines), key=value, default=None)
+    intervals: dict[str, dict[str, list[float]]] = {}
+    for name in scored:
+        against = {}
+        for other in (reference, best_baseline):
+            if other is None or other == name or other not in scored:
+                continue
+            mine, theirs = results[name].per_case(metric), results[other].per_case(metric)
+            if mine.size != theirs.size:
+                continue
+            difference = paired_interval(mine, theirs, results[name].case_groups)
+            against[other] = [round(number, 5) for number in difference]
+        if against:
+            intervals[name] = against
+    return intervals
+
+
+def _beyond_the_noise(
+    champion: str, reason: str, intervals: dict[str, dict[str, list[float]]], reference: str | None
+) -> tuple[str, str]:
+    """The champion, unless it beats the kind's plain reference model only within the 95%
+    interval: then the reference, the simpler of the two."""
+    against = intervals.get(champion, {}).get(reference) if reference else None
+    if against is None:
+        return champion, reason
+    difference, low, high = against
+    figures = f"{difference:+.4f} [{low:+.4f}, {high:+.4f}] over {reference}"
+    if low > 0:
+        return champion, f"{reason}; {figures} (95% interval)"
+    return reference, (
+        f"{champion} scores {figures} (95% interval), within the noise of the held-out orders: "
+        f"the plainer {reference} is kept"
+    )
 
 
 class _Trainer:
@@ -297,9 +344,13 @@ class _Trainer:
             cases = max((result.cases for result in results.values()), default=0)
             baselines = {candidate.name for candidate in candidates if candidate.baseline}
             metric = registry.METRICS[kind]
+            intervals = _intervals(results, metric=metric, baselines=baselines, reference=registry.REFERENCES.get(kind))
+            for name, against in intervals.items():
+                table[name]["intervals"] = against
             if cases >= MIN_EVALUATION_CASES:
                 never = frozenset() if kind == ListKind.PERSONAL else frozenset(registry.POPULARITY_NAMES)
                 champion, reason = champion_choose(results, metric=metric, baselines=baselines, never=never)
+                champion, reason = _beyond_the_noise(champion, reason, intervals, registry.REFERENCES.get(kind))
             else:
                 champion = registry.DEFAULT_CHAMPIONS[kind]
                 reason = f"only {cases} held-out cases (needs {MIN_EVALUATION_CASES}): using the default {champion}"

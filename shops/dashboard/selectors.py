@@ -327,6 +327,9 @@ class ListQuality:
     # Anchors (products) or customers there were, when the evaluation scored a sample of them.
     sampled_from: int = 0
     sample_size: int = 0
+    # The 95% interval of the champion's difference from the best baseline (low, high), when the
+    # training measured one.
+    margin_interval: tuple[float, float] | None = None
 
     @property
     def metric_label(self) -> str:
@@ -390,7 +393,17 @@ def _list_quality(kind: str, entry: dict) -> ListQuality | None:
         reason=str(entry.get("reason", "")),
         sampled_from=population if population > limit else 0,
         sample_size=limit if population > limit else 0,
+        margin_interval=_interval(candidates.get(champion), best_baseline[1] if best_baseline else None),
     )
+
+
+def _interval(candidate: object, against: str | None) -> tuple[float, float] | None:
+    """(low, high) of the candidate's difference from `against`, as the training reported it."""
+    intervals = candidate.get("intervals") if isinstance(candidate, dict) else None
+    found = intervals.get(against) if isinstance(intervals, dict) and against else None
+    if not isinstance(found, list) or len(found) != 3 or not all(isinstance(x, (int, float)) for x in found):
+        return None
+    return float(found[1]), float(found[2])
 
 
 def training_run_quality_list(*, limit: int = 10) -> list[TrainingRunQuality]:

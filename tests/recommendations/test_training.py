@@ -99,6 +99,14 @@ def test_demo_shop_trains_publishes_and_explains(demo_shop):
         assert {"popular", "recent_popular"} <= set(table)
         # Item lists are judged as published, with the model's own ranking beside.
         assert all(("raw" in row) == (kind != "personal") for row in table.values())
+        # Every model against the kind's plain reference, with a 95% interval.
+        reference = registry.REFERENCES[kind]
+        for name, row in table.items():
+            if name != reference:
+                difference, low, high = row["intervals"][reference]
+                metric = report["evaluation"][kind]["metric"]
+                assert low <= difference <= high
+                assert difference == pytest.approx(row[metric] - table[reference][metric], abs=1e-4)
         assert table["popular"]["baseline"] is True
         assert report["evaluation"][kind]["champion"] in table
         assert 0 <= table[report["evaluation"][kind]["champion"]]["hit_rate"] <= 1
@@ -321,3 +329,45 @@ def test_the_evaluation_scores_the_lists_exactly_as_they_are_published(demo_shop
             published = [item["product_id"] for item in lists[kind][str(int(data.product_pks[anchor]))][:5]]
             assert [int(data.product_pks[item]) for item in row if item >= 0] == published, (kind, anchor)
         assert evaluation[kind]["champion"] in evaluation[kind]["candidates"]
+
+
+def _result(values, *, groups=None):
+    import numpy as np
+
+    from recommendations.engine.evaluate import EvaluationResult
+
+    hits = np.asarray(values, dtype=float)
+    return EvaluationResult(
+        k=5, cases=hits.size, hit_rate=float(hits.mean()), ndcg=0.0, precision=0.0, recall=0.0, coverage=0.5,
+        popularity_bias=1.0, case_hits=hits, case_ndcg=hits,
+        case_groups=np.arange(hits.size) if groups is None else np.asarray(groups),
+    )  # fmt: skip
+
+
+def test_an_elaborate_model_is_chosen_over_the_plain_one_only_beyond_the_noise():
+    import numpy as np
+
+    from recommendations.services.training import _beyond_the_noise, _intervals
+
+    rng = np.random.default_rng(5)
+    plain = rng.random(4000) < 0.6
+    clearly = plain | (rng.random(4000) < 0.1)  # hits all the plain one does, and more
+    barely = plain.copy()
+    barely[:6] = True  # a handful of cases more: within the noise
+    results = {
+        "popular": _result(rng.random(4000) < 0.4),
+        "bt_confidence": _result(plain),
+        "clear_winner": _result(clearly),
+        "coin_flip": _result(barely),
+    }
+    intervals = _intervals(results, metric="hit_rate", baselines={"popular"}, reference="bt_confidence")
+    assert set(intervals["clear_winner"]) == {"bt_confidence", "popular"}
+    assert "popular" in intervals["bt_confidence"] and "bt_confidence" not in intervals["bt_confidence"]
+
+    chosen, reason = _beyond_the_noise("clear_winner", "highest hit_rate", intervals, "bt_confidence")
+    assert chosen == "clear_winner" and "95% interval" in reason and "over bt_confidence" in reason
+    chosen, reason = _beyond_the_noise("coin_flip", "highest hit_rate", intervals, "bt_confidence")
+    assert chosen == "bt_confidence" and "within the noise" in reason and "coin_flip" in reason
+    # The reference itself, or a kind without one, stays as chosen.
+    assert _beyond_the_noise("bt_confidence", "r", intervals, "bt_confidence") == ("bt_confidence", "r")
+    assert _beyond_the_noise("coin_flip", "r", intervals, None) == ("coin_flip", "r")

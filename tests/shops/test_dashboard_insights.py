@@ -245,6 +245,10 @@ def test_a_real_training_report_reads_as_champion_against_the_best_baseline(trai
         baseline_scores = [value[item.metric] for value in candidates.values() if value["baseline"]]
         assert item.baseline_value == max(baseline_scores)
         assert item.cases > 0
+        if not item.champion_is_baseline:
+            difference, low, high = candidates[item.champion]["intervals"][item.baseline]
+            assert item.margin_interval == (low, high) and low <= difference <= high
+            assert difference == pytest.approx(item.margin, abs=1e-4)
 
 
 # -- the page -------------------------------------------------------------------------------------
@@ -287,7 +291,12 @@ def test_the_page_draws_the_charts_and_the_quality_table(client, trained_shop):
     difference = "the baseline itself" if bought.champion_is_baseline else f"{bought.margin:+.3f}"
     assert f"<td>{bought.champion}</td>" in quality and f"<td>{bought.baseline}</td>" in quality
     assert f'<td style="text-align:right">{bought.champion_value:.3f}</td>' in quality
-    assert f"<td>{difference}</td>" in quality
+    if bought.champion_is_baseline:
+        assert f"<td>{difference}</td>" in quality
+    else:
+        # The difference with its 95% interval, as the training measured it.
+        low, high = bought.margin_interval
+        assert f"<td>{difference}<br><small>95% interval {low:.3f} to {high:.3f}</small></td>" in quality
 
 
 @pytest.mark.parametrize("days", [7, 30, 90])

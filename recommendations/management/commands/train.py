@@ -76,6 +76,8 @@ class Command(BasketryCommand):
                 extra = f"{row['coverage']:6.3f} {row['popularity_bias']:6.2f} {row['fit_seconds']:6.2f}"
                 if "raw" in row:
                     extra += f" {row['raw']['hit_rate']:7.4f} {row['raw']['coverage']:7.3f}"
+                for other, (difference, low, high) in row.get("intervals", {}).items():
+                    extra += f"  {difference:+.4f} [{low:+.4f}, {high:+.4f}] vs {other}"
                 self.stdout.write(f"  {label:26} {metrics} {extra}")
         timings = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in report["timings"].items())
         self.stdout.write(f"\nTimings: {timings}")
