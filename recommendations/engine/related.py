@@ -53,6 +53,12 @@ class CoCustomerModel:
     def similar(self, anchors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return _top_k_similar(self.similarity_rows, anchors, k, self._sellable)
 
+    def similar_with_sources(self, anchors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Like `similar`, with "co_customer" as every item's source (the explanation quotes the
+        shared customers), "" in padding slots."""
+        indices, scores = self.similar(anchors, k)
+        return indices, scores, np.where(indices >= 0, "co_customer", "").astype(object)
+
 
 class SvdFactorModel:
     """Items close in the latent space of the Surprise SVD model (cosine of item factors)."""

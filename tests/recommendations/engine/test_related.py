@@ -99,6 +99,10 @@ def test_components_alone_follow_the_interface():
     indices, scores = co_customer.similar(np.array([0, 4]), 3)
     assert indices[0, 0] == 1 and scores[0, 0] == pytest.approx(4 / np.sqrt(5 * 4))
     assert (indices[1] == -1).all()
+    # Its items are explained by the customers they share, whatever their text shares.
+    same, _, sources = co_customer.similar_with_sources(np.array([0, 4]), 3)
+    np.testing.assert_array_equal(same, indices)
+    assert (sources[indices >= 0] == "co_customer").all() and (sources[indices < 0] == "").all()
     svd = SvdFactorModel(SurpriseSvdModel(factors=4, negatives=2)).fit(catalog, orders, now=NOW)
     indices, _ = svd.similar(np.array([0, 5]), 3)
     assert 0 not in indices[0] and (indices[1] == -1).all()
