@@ -1,16 +1,13 @@
-"""Benchmark: bought-together candidates on rolling time windows of the UCI Online Retail data.
+"""Benchmark: the training's own evaluation on rolling time windows of the UCI Online Retail data.
 
-For each window, every candidate is fitted on all the orders before the window's first day and
-scored on the orders of the window (`engine.evaluate.item_cases`: each test order with two or
-more items, each of its items as the anchor, HR@5 = the anchor's top five held another item of
-the order), with catalogue coverage, and each candidate's HR@5 against the better of plain
-confidence and cosine on that window as a paired difference with its 95% interval (a bootstrap
-over test orders). The engine's defaults were tuned on the hold-out from 2011-11-01
-(`bench.quality.run`); the three windows before it were not used for tuning, and that one is
-reported last, labelled, for comparison.
-
-These are the scorers' own top five, as `similar` ranks them, before publishing adds fills
-(category, then shop best sellers) to short lists.
+For each window, everything `train` does before publishing is run on the orders before the
+window's end with the hold-out from its first day (`training.training_evaluate`): every candidate
+and baseline fitted on the orders before the window, its lists scored as they would be published
+(fills and the bought-together evidence rule included) on the window's orders, each candidate's
+difference from its kind's plain reference and from the best baseline with a 95% interval (a
+bootstrap over test orders; customers for personal lists), and the champion the rule picks. The
+engine's defaults were tuned on the hold-out from 2011-11-01 (`bench.quality.run`); the three
+one-month windows before it were not used for tuning, and that one is reported last, labelled.
 
     make bench-windows        # OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.quality.windows
 """
@@ -24,14 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from bench.common import ONLINE_RETAIL, ROOT
-from bench.quality.online_retail import load_online_retail
-from recommendations.engine import bought_together as bt
-from recommendations.engine import popularity
-from recommendations.engine.data import orders_subset
-from recommendations.engine.evaluate import item_cases, paired_interval
 
 WINDOWS = (
     ("2011-08-01", "2011-09-01", "not tuned on"),
@@ -39,63 +29,53 @@ WINDOWS = (
     ("2011-10-01", "2011-11-01", "not tuned on"),
     ("2011-11-01", "2011-12-10", "the window the defaults were tuned on"),
 )
-K = 5
 
 
-def candidates():
-    """(name as the training's report gives it, unfitted model)."""
-    return (
-        ("recent_popular", popularity.RecentPopularityModel(window_days=30)),
-        ("bt_confidence", bt.ConfidenceModel()),
-        ("bt_cosine", bt.CosineModel()),
-        ("bt_blend", bt.BlendModel()),
-        ("bt_coverage", bt.CoverageModel()),
-    )
-
-
-def _timestamp(day: str) -> float:
-    return datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
-
-
-def window_scores(catalog, orders, start: str, end: str) -> dict:
-    begin, finish = _timestamp(start), _timestamp(end)
-    train = orders_subset(orders, orders.order_time < begin)
-    test = orders_subset(orders, (orders.order_time >= begin) & (orders.order_time < finish))
-    results, hits = {}, {}
-    for name, model in candidates():
-        started = time.perf_counter()
-        cases = item_cases(model.fit(catalog, train, now=begin), catalog, train, test, k=K)
-        seconds = time.perf_counter() - started
-        shown = np.unique(cases.lists[cases.lists >= 0])
-        hits[name] = cases.hits
-        results[name] = {
-            "hr@5": round(float(cases.hits.mean()), 4),
-            "coverage": round(shown.size / cases.population.size, 4),
-            "seconds": round(seconds, 1),
-        }
-        orders_of_cases = cases.orders
-    baseline = max(("bt_confidence", "bt_cosine"), key=lambda name: hits[name].mean())
-    for name, entry in results.items():
-        mean, low, high = paired_interval(hits[name], hits[baseline], orders_of_cases)
-        entry[f"vs {baseline}"] = [round(mean, 4), round(low, 4), round(high, 4)]
-    return {"train_orders": train.n_orders, "test_orders": test.n_orders, "cases": int(orders_of_cases.size),
-            "baseline": baseline, "candidates": results}  # fmt: skip
+def _day(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def main() -> None:
     if not ONLINE_RETAIL.exists():
         sys.exit(f"needs the UCI Online Retail file at {ONLINE_RETAIL}")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["LOG_LEVEL"] = "WARNING"
+    import django
+
+    django.setup()
+    import numpy as np
+
+    from bench.quality.online_retail import load_online_retail
+    from recommendations.engine.data import orders_subset
+    from recommendations.services.training import training_evaluate
+    from recommendations.services.training_data import TrainingData
+
     catalog, orders, _ = load_online_retail(ONLINE_RETAIL)
     report = []
     for start, end, note in WINDOWS:
-        scores = window_scores(catalog, orders, start, end)
-        report.append({"window": [start, end], "note": note, **scores})
-        print(f"{start} .. {end} ({note}): {scores['train_orders']} train orders, {scores['test_orders']} test "
-              f"orders, {scores['cases']} cases; paired against {scores['baseline']}")  # fmt: skip
-        for name, entry in scores["candidates"].items():
-            mean, low, high = entry[f"vs {scores['baseline']}"]
-            print(f"  {name:16} HR@5 {entry['hr@5']:.4f}  coverage {entry['coverage']:.3f}  "
-                  f"diff {mean:+.4f} [{low:+.4f}, {high:+.4f}]  {entry['seconds']:5.1f} s")  # fmt: skip
+        until = orders_subset(orders, orders.order_time < _day(end).timestamp())
+        data = TrainingData(
+            catalog=catalog,
+            orders=until,
+            product_pks=np.arange(1, catalog.n_items + 1),
+            customer_refs=[f"c{user}" for user in range(until.n_users)],
+        )
+        started = time.perf_counter()
+        evaluation, split = training_evaluate(data, holdout_from=_day(start))
+        seconds = time.perf_counter() - started
+        report.append({"window": [start, end], "note": note, "split": split, "seconds": round(seconds, 1),
+                       "evaluation": evaluation})  # fmt: skip
+        print(f"{start} .. {end} ({note}): {split['train_orders']} train orders, {split['test_orders']} test "
+              f"orders, evaluated in {seconds:.1f} s")  # fmt: skip
+        for kind, entry in evaluation.items():
+            metric = entry["metric"]
+            print(f"  {kind} ({metric}@{entry['k']}): champion {entry['champion']}: {entry['reason']}")
+            for name, row in sorted(entry["candidates"].items(), key=lambda pair: -pair[1][metric]):
+                against = "  ".join(
+                    f"{difference:+.4f} [{low:+.4f}, {high:+.4f}] vs {other}"
+                    for other, (difference, low, high) in row.get("intervals", {}).items()
+                )
+                print(f"    {name:22} {row[metric]:.4f}  coverage {row['coverage']:.3f}  {against}")
     out = Path(os.environ.get("BENCH_OUT", ROOT / "var" / "bench-windows.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

@@ -752,6 +752,19 @@ class _Trainer:
             )
 
 
+def training_evaluate(
+    data: TrainingData, *, holdout_from: dt.datetime, diversity: dict | None = None
+) -> tuple[dict, dict]:
+    """(evaluation, split) of a training on `data` held out from `holdout_from`, exactly as
+    `train` evaluates before it publishes (lists as published, paired intervals, the champion
+    rule), without a shop or a database: for benchmarks on other time windows."""
+    trainer = _Trainer(shop=None, run=None, holdout_from=holdout_from, progress=lambda step: None)
+    trainer.data = data
+    trainer.diversity = diversity or {"strategy": "none"}
+    evaluation = trainer._evaluate(data, trainer._readiness(data))
+    return evaluation, trainer.report["split"]
+
+
 def _pack_write(shop: Shop, version: ModelVersion, lists: dict[str, dict[str, list[dict]]]) -> None:
     external = dict(Product.objects.values_list("pk", "external_id"))
     pack = pack_build(lists=lists, external=external, items_kept=LIST_ITEMS)
