@@ -371,3 +371,24 @@ def test_an_elaborate_model_is_chosen_over_the_plain_one_only_beyond_the_noise()
     # The reference itself, or a kind without one, stays as chosen.
     assert _beyond_the_noise("bt_confidence", "r", intervals, "bt_confidence") == ("bt_confidence", "r")
     assert _beyond_the_noise("coin_flip", "r", intervals, None) == ("coin_flip", "r")
+
+
+def test_an_evaluation_on_another_window_needs_no_shop_and_matches_train(demo_shop):
+    """`training_evaluate` (what the rolling-window benchmark runs) gives what `train` reports for
+    the same data and hold-out."""
+    from recommendations.services.training import training_evaluate
+    from recommendations.services.training_data import training_data_load
+
+    shop, demo = demo_shop
+    holdout = max(o.created_at for o in demo.orders) - dt.timedelta(days=20)
+    run = train(shop, holdout_from=holdout)
+    with shop_scope(shop):
+        data = training_data_load()
+    evaluation, split = training_evaluate(data, holdout_from=holdout)
+
+    assert split == run.report["split"]
+    for kind, entry in evaluation.items():
+        reported = run.report["evaluation"][kind]
+        assert (entry["champion"], entry["reason"]) == (reported["champion"], reported["reason"])
+        for name, row in entry["candidates"].items():
+            assert row[entry["metric"]] == reported["candidates"][name][entry["metric"]]
