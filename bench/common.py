@@ -14,6 +14,16 @@ ROOT = Path(__file__).resolve().parent.parent
 ONLINE_RETAIL = ROOT.parent / "shared" / "datasets" / "online-retail" / "online_retail.csv.gz"
 
 
+def results_write(results, *, default_name: str) -> Path:
+    """Write a benchmark's results as JSON to BENCH_OUT, or var/`default_name`; the path."""
+    import json
+
+    out = Path(os.environ.get("BENCH_OUT", ROOT / "var" / default_name))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    return out
+
+
 def manage(env: dict, *args: str) -> tuple[float, int, str]:
     """Run `manage.py ARGS`; return (seconds, peak RSS in MiB of that very process, stdout).
 

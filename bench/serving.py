@@ -46,10 +46,9 @@ import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from bench.common import ONLINE_RETAIL, ROOT, manage, scratch_database_env
+from bench.common import ONLINE_RETAIL, manage, results_write, scratch_database_env
 from bench.fleet import Database
 from bench.processes import (
     SHOPIFY_SECRET,
@@ -467,10 +466,7 @@ def main() -> None:
     keep = os.environ.get("BENCH_KEEP") == "1"
     say(f"gunicorn 2 sync workers, wrk -t2 -c{CONNECTIONS} {SECONDS}s windows, {HOOKS_PER_SECOND} webhooks/s")
     results = [bench_shop(shop, keep) for shop in shops]
-    out = Path(os.environ.get("BENCH_OUT", ROOT / "var" / "bench-serving.json"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    say(f"results in {out}")
+    say(f"results in {results_write(results, default_name='bench-serving.json')}")
 
 
 if __name__ == "__main__":

@@ -14,14 +14,12 @@ one-month windows before it were not used for tuning, and that one is reported l
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-from bench.common import ONLINE_RETAIL, ROOT
+from bench.common import ONLINE_RETAIL, results_write
 
 WINDOWS = (
     ("2011-08-01", "2011-09-01", "not tuned on"),
@@ -76,10 +74,7 @@ def main() -> None:
                     for other, (difference, low, high) in row.get("intervals", {}).items()
                 )
                 print(f"    {name:22} {row[metric]:.4f}  coverage {row['coverage']:.3f}  {against}")
-    out = Path(os.environ.get("BENCH_OUT", ROOT / "var" / "bench-windows.json"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"results in {out}")
+    print(f"results in {results_write(report, default_name='bench-windows.json')}")
 
 
 if __name__ == "__main__":
