@@ -21,7 +21,7 @@ database of its own:
 5. publish under load: 2-second wrk windows, related and /livez in turn, while a new training
    runs on the worker and after its version goes live, each labelled training, publishing (the
    transaction), switch (the first two after the commit) or after (BENCH_PUBLISH_LARGE=0 skips
-   this for the large shop, whose training takes about ten minutes on an idle machine);
+   this for the large shop, whose training takes seven to ten minutes on an idle machine);
 6. the deliveries' outcome checked in the database, memory of the web workers and of Redis.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make bench-serving
