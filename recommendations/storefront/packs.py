@@ -1,7 +1,7 @@
 """Serving packs: every product list of a published version in one compact blob, one per version.
 
 Publishing writes the pack in the same transaction as the lists (`pack_build`). A web process
-loads the live version's pack once, with one statement, in a thread of its own
+loads the live version's pack once, in 1 MB parts (`_pack_read`), in a thread of its own
 (`caches.load_once`), and from then on reads every product and popular list of that version from
 its own memory, without a round trip, whatever the size of the catalogue. Until the pack is in,
 lists are read one at a time (this process, the shared cache, the database); after a publish the
