@@ -193,7 +193,7 @@ class PairScoreModel:
     # Whether `similar` ranks companions by their pair score (bundles then take its best ones).
     ranks_pairs = True
 
-    def __init__(self, *, min_co_count: int = 2, half_life_days: float | None = None) -> None:
+    def __init__(self, *, min_co_count: int = BOUGHT_TOGETHER_MIN_ORDERS, half_life_days: float | None = None) -> None:
         self.min_co_count = min_co_count
         self.half_life_days = half_life_days
         self._given_cooccurrence: CoOccurrence | None = None
@@ -317,7 +317,9 @@ class CoverageModel(ConfidenceModel):
     # Its order is a set's, not a ranking of pairs: bundles come from the pairs' confidence.
     ranks_pairs = False
 
-    def __init__(self, *, greedy_picks: int = 8, max_orders: int = 4000, min_co_count: int = 2) -> None:
+    def __init__(
+        self, *, greedy_picks: int = 8, max_orders: int = 4000, min_co_count: int = BOUGHT_TOGETHER_MIN_ORDERS
+    ) -> None:
         super().__init__(min_co_count=min_co_count)
         self.greedy_picks = greedy_picks
         self.max_orders = max_orders
@@ -416,7 +418,9 @@ class ShrunkConfidenceModel(PairScoreModel):
 
     name = "bt_confidence_shrunk"
 
-    def __init__(self, *, beta: float = 10.0, min_co_count: int = 2, half_life_days: float | None = None) -> None:
+    def __init__(
+        self, *, beta: float = 10.0, min_co_count: int = BOUGHT_TOGETHER_MIN_ORDERS, half_life_days: float | None = None
+    ) -> None:
         super().__init__(min_co_count=min_co_count, half_life_days=half_life_days)
         self.beta = beta
 
@@ -433,7 +437,13 @@ class InterpolatedModel(PairScoreModel):
 
     name = "bt_interpolated"
 
-    def __init__(self, *, alpha: float = 0.25, min_co_count: int = 2, half_life_days: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        alpha: float = 0.25,
+        min_co_count: int = BOUGHT_TOGETHER_MIN_ORDERS,
+        half_life_days: float | None = None,
+    ) -> None:
         super().__init__(min_co_count=min_co_count, half_life_days=half_life_days)
         self.alpha = alpha
 
@@ -453,7 +463,11 @@ class AnchorAdaptiveModel(PairScoreModel):
     name = "bt_adaptive"
 
     def __init__(
-        self, *, anchor_shrink: float = 3.0, min_co_count: int = 2, half_life_days: float | None = None
+        self,
+        *,
+        anchor_shrink: float = 3.0,
+        min_co_count: int = BOUGHT_TOGETHER_MIN_ORDERS,
+        half_life_days: float | None = None,
     ) -> None:
         super().__init__(min_co_count=min_co_count, half_life_days=half_life_days)
         self.anchor_shrink = anchor_shrink
@@ -546,7 +560,7 @@ class BlendModel(AnchorAdaptiveModel):
         text_min_similarity: float = 0.2,
         trend_half_life_days: float = 14.0,
         trend_exponent: float = 0.25,
-        min_co_count: int = 2,
+        min_co_count: int = BOUGHT_TOGETHER_MIN_ORDERS,
         half_life_days: float | None = None,
     ) -> None:
         super().__init__(anchor_shrink=anchor_shrink, min_co_count=min_co_count, half_life_days=half_life_days)
@@ -662,7 +676,7 @@ def bundles_build(
     size: int = 2,
     n_bundles: int = 3,
     n_candidates: int = 10,
-    min_co_count: int = 2,
+    min_co_count: int = BOUGHT_TOGETHER_MIN_ORDERS,
     sellable: np.ndarray | None = None,
 ) -> list[list[Bundle]]:
     """Bundles per anchor, best first.

@@ -121,21 +121,14 @@ def _lookup(matrix: sp.csr_matrix, rows: np.ndarray, lists: np.ndarray) -> np.nd
 
 
 @dataclass(frozen=True)
-class ItemCases:
-    """The held-out cases of an item-to-item evaluation, one per (test order, anchor): which
-    order each came from and whether each of the anchor's top-k was in it."""
+class _ItemCases:
+    """The held-out cases of an item-to-item evaluation, one per (test order, anchor)."""
 
     orders: np.ndarray  # the test order of each case
-    relevant: np.ndarray  # cases x k, bool
+    relevant: np.ndarray  # cases x k, bool: whether each of the anchor's top k was in the order
     truth_sizes: np.ndarray  # per case, the order's other items
     lists: np.ndarray  # the sampled anchors' lists, anchors x k
-    anchors: np.ndarray
     population: np.ndarray  # every anchor that could be sampled
-
-    @property
-    def hits(self) -> np.ndarray:
-        """Per case, whether the list showed any other item of the order (hit rate's terms)."""
-        return self.relevant.any(axis=1)
 
 
 def evaluation_anchors(
@@ -163,9 +156,9 @@ class ListsOf:
         return out, np.where(out >= 0, 0.0, -np.inf)
 
 
-def item_cases(
+def _item_cases(
     model, catalog: Catalog, train: Orders, test: Orders, *, k: int = 5, max_anchors: int = MAX_EVALUATION_ANCHORS
-) -> ItemCases:
+) -> _ItemCases:
     """Held-out baskets: every test order with two or more items, each of its items that training
     knows as the anchor (if sampled), the other items as the truth."""
     n_items = catalog.n_items
@@ -185,7 +178,7 @@ def item_cases(
     case_lists = lists[row_of[case_anchors]] if case_anchors.size else np.empty((0, k), dtype=np.int32)
     # A list never holds its anchor, so every hit is another item of the same order.
     relevant = _lookup(baskets, case_orders, case_lists)
-    return ItemCases(case_orders, relevant, sizes[case_orders] - 1, lists, anchors, population)
+    return _ItemCases(case_orders, relevant, sizes[case_orders] - 1, lists, population)
 
 
 def evaluate_item_model(
@@ -198,7 +191,7 @@ def evaluate_item_model(
     max_anchors: int = MAX_EVALUATION_ANCHORS,
 ) -> EvaluationResult:
     """Held-out baskets: can the anchor's list predict the rest of the basket?"""
-    cases = item_cases(model, catalog, train, test, k=k, max_anchors=max_anchors)
+    cases = _item_cases(model, catalog, train, test, k=k, max_anchors=max_anchors)
     popularity = _item_popularity(train, catalog.n_items)
     known = popularity > 0
     hit_rate, ndcg, precision, recall = _score_hits(cases.relevant, cases.truth_sizes, k)

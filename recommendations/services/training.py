@@ -541,10 +541,10 @@ class _Trainer:
         indices, scores, sources = self._ranked_with_sources(model, anchors)
         served = np.full((len(anchors), k), -1, dtype=np.int32)
         for row, anchor in enumerate(anchors):
-            items = [item for item, _, _ in self._served_row(
+            published = self._served_row(
                 kind, int(anchor), (indices[row], scores[row], sources[row]), popular=popular, co=co
-            )[:k]]  # fmt: skip
-            served[row, : len(items)] = items
+            )
+            served[row, : min(k, len(published))] = [item for item, _, _ in published[:k]]
         return ListsOf(anchors, indices[:, :k]), ListsOf(anchors, served)
 
     def _bundle_lists(self, model, anchors: np.ndarray) -> dict[str, list[dict]]:

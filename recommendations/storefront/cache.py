@@ -348,8 +348,9 @@ def loading(key: Hashable) -> bool:
 
 # While a load runs in a thread of its own, a request thread that gave up the interpreter lock
 # (for a socket, Redis, PostgreSQL) waits for the load to hand it back, up to Python's switch
-# interval (5 ms by default) each time: with several such waits per request, a read beside a load
-# took 5 ms at the median. A shorter interval for as long as a load runs bounds each wait by it.
+# interval (5 ms by default) each time, several times per request. A shorter interval for as
+# long as a load runs bounds each wait by it (long C calls still hold the lock: hence packs are
+# read in parts, packs.PACK_READ_BYTES).
 LOAD_SWITCH_INTERVAL = 0.0002
 
 
