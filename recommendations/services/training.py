@@ -183,18 +183,66 @@ def _intervals(
     return intervals
 
 
+# A draw on the metric goes to the list that shows at least this much more of the catalogue.
+BREADTH_RATIO = 1.25
+
+
+def _interval_text(interval: tuple[float, float, float] | list[float], other: str) -> str:
+    difference, low, high = interval
+    return f"{difference:+.4f} [{low:+.4f}, {high:+.4f}] over {other}"
+
+
+def _broadest_of_equals(
+    champion: str, reason: str, results: dict[str, EvaluationResult], *, metric: str, never: frozenset[str]
+) -> tuple[str, str]:
+    """Of the champion and every candidate whose paired 95% interval against it holds zero (no
+    worse beyond the noise of the held-out orders), the one that shows the most of the
+    catalogue: for item lists, where a draw on hit rate is settled by breadth."""
+    leader = results[champion]
+    if leader.case_groups is None:
+        return champion, reason
+    best, best_interval = champion, None
+    for name, result in results.items():
+        if name in never or name == champion or result.case_groups is None or result.cases != leader.cases:
+            continue
+        if result.coverage <= results[best].coverage:
+            continue
+        interval = paired_interval(result.per_case(metric), leader.per_case(metric), leader.case_groups)
+        if interval[2] >= 0:
+            best, best_interval = name, interval
+    if best_interval is None:
+        return champion, reason
+    return best, (
+        f"{best} scores {_interval_text(best_interval, champion)} (95% interval), a draw with the best, and "
+        f"shows {results[best].coverage:.0%} of the catalogue against {leader.coverage:.0%}"
+    )
+
+
 def _beyond_the_noise(
-    champion: str, reason: str, intervals: dict[str, dict[str, list[float]]], reference: str | None
+    champion: str,
+    reason: str,
+    intervals: dict[str, dict[str, list[float]]],
+    reference: str | None,
+    *,
+    results: dict[str, EvaluationResult] | None = None,
 ) -> tuple[str, str]:
     """The champion, unless it beats the kind's plain reference model only within the 95%
-    interval: then the reference, the simpler of the two."""
+    interval: then the reference, the simpler of the two. With `results` (item lists), a draw
+    still goes to the champion when it shows at least BREADTH_RATIO times as much of the
+    catalogue as the reference."""
     against = intervals.get(champion, {}).get(reference) if reference else None
     if against is None:
         return champion, reason
-    difference, low, high = against
-    figures = f"{difference:+.4f} [{low:+.4f}, {high:+.4f}] over {reference}"
-    if low > 0:
+    figures = _interval_text(against, reference)
+    if against[1] > 0:
         return champion, f"{reason}; {figures} (95% interval)"
+    if results is not None and against[2] >= 0:
+        ours, theirs = results[champion].coverage, results[reference].coverage
+        if ours >= BREADTH_RATIO * theirs:
+            return champion, (
+                f"{reason}; {figures} (95% interval), a draw with {reference}, showing {ours:.0%} of the "
+                f"catalogue against {theirs:.0%}"
+            )
     return reference, (
         f"{champion} scores {figures} (95% interval), within the noise of the held-out orders: "
         f"the plainer {reference} is kept"
@@ -350,7 +398,12 @@ class _Trainer:
             if cases >= MIN_EVALUATION_CASES:
                 never = frozenset() if kind == ListKind.PERSONAL else frozenset(registry.POPULARITY_NAMES)
                 champion, reason = champion_choose(results, metric=metric, baselines=baselines, never=never)
-                champion, reason = _beyond_the_noise(champion, reason, intervals, registry.REFERENCES.get(kind))
+                item_list = kind != ListKind.PERSONAL
+                if item_list:
+                    champion, reason = _broadest_of_equals(champion, reason, results, metric=metric, never=never)
+                champion, reason = _beyond_the_noise(
+                    champion, reason, intervals, registry.REFERENCES.get(kind), results=results if item_list else None
+                )
             else:
                 champion = registry.DEFAULT_CHAMPIONS[kind]
                 reason = f"only {cases} held-out cases (needs {MIN_EVALUATION_CASES}): using the default {champion}"

@@ -9,6 +9,7 @@ import pytest
 from django.core.cache import cache
 
 from recommendations.engine import candidates as registry
+from recommendations.engine.bought_together import BOUGHT_TOGETHER_MIN_ORDERS
 from recommendations.models import ModelVersion, RecommendationList, TrainingRun
 from recommendations.services.rules import merchant_rule_create
 from recommendations.services.training import (
@@ -90,7 +91,7 @@ def test_demo_shop_trains_publishes_and_explains(demo_shop):
             for b in basket - {a}:
                 co_counts[a, b] = co_counts.get((a, b), 0) + 1
     for anchor, items in bought_together.items():
-        assert all(co_counts.get((int(anchor), item["product_id"]), 0) >= 2 for item in items)
+        assert all(co_counts.get((int(anchor), item["product_id"]), 0) >= BOUGHT_TOGETHER_MIN_ORDERS for item in items)
         assert all(item["reason"] == "bought_together" for item in items)
 
     report = run.report
@@ -180,10 +181,23 @@ def test_tiny_or_odd_shops_train_and_publish_fallbacks_with_reasons(shop, case):
         assert RecommendationList.objects.filter(kind="popular", anchor="").exists()
         assert RecommendationList.objects.filter(kind="related").count() == len(products)
         stored = RecommendationList.objects.filter(kind="bought_together")
-        bought_together = list(stored.values_list("items", flat=True))
-    if case in ("no_orders_case", "single_item_baskets_case", "one_product_case", "one_order_case", "no_text_case"):
-        # Nothing was bought together twice: no product gets a "bought together" list.
-        assert bought_together and all(items == [] for items in bought_together)
+        bought_together = dict(stored.values_list("anchor", "items"))
+        external = dict(Product.objects.values_list("pk", "external_id"))
+    # A "bought together" list holds exactly the products bought in an order with it (whatever
+    # model was the fallback), and nothing for a product never bought with another.
+    together: dict[tuple[str, str], int] = {}
+    for record in orders:
+        basket = {line.product_external_id for line in record.lines}
+        for item in basket:
+            for other in basket - {item}:
+                together[item, other] = together.get((item, other), 0) + 1
+    assert set(bought_together) == {str(pk) for pk in external}
+    for anchor, items in bought_together.items():
+        mine = {other: count for (item, other), count in together.items() if item == external[int(anchor)]}
+        assert {external[item["product_id"]] for item in items} == set(mine)
+        for item in items:
+            count = mine[external[item["product_id"]]]
+            assert item["explanation"] == f"Bought together in {count} order{'s' if count > 1 else ''}"
 
 
 def test_a_failing_training_keeps_the_live_version_and_records_the_error(demo_shop, monkeypatch):
@@ -331,14 +345,14 @@ def test_the_evaluation_scores_the_lists_exactly_as_they_are_published(demo_shop
         assert evaluation[kind]["champion"] in evaluation[kind]["candidates"]
 
 
-def _result(values, *, groups=None):
+def _result(values, *, groups=None, coverage=0.5):
     import numpy as np
 
     from recommendations.engine.evaluate import EvaluationResult
 
     hits = np.asarray(values, dtype=float)
     return EvaluationResult(
-        k=5, cases=hits.size, hit_rate=float(hits.mean()), ndcg=0.0, precision=0.0, recall=0.0, coverage=0.5,
+        k=5, cases=hits.size, hit_rate=float(hits.mean()), ndcg=0.0, precision=0.0, recall=0.0, coverage=coverage,
         popularity_bias=1.0, case_hits=hits, case_ndcg=hits,
         case_groups=np.arange(hits.size) if groups is None else np.asarray(groups),
     )  # fmt: skip
@@ -371,6 +385,42 @@ def test_an_elaborate_model_is_chosen_over_the_plain_one_only_beyond_the_noise()
     # The reference itself, or a kind without one, stays as chosen.
     assert _beyond_the_noise("bt_confidence", "r", intervals, "bt_confidence") == ("bt_confidence", "r")
     assert _beyond_the_noise("coin_flip", "r", intervals, None) == ("coin_flip", "r")
+
+
+def test_a_draw_on_hit_rate_goes_to_the_list_that_shows_more_of_the_catalogue():
+    import numpy as np
+
+    from recommendations.services.training import BREADTH_RATIO, _beyond_the_noise, _broadest_of_equals, _intervals
+
+    rng = np.random.default_rng(7)
+    plain = rng.random(4000) < 0.6
+    barely_less = plain.copy()
+    barely_less[np.flatnonzero(plain)[:30]] = False  # thirty cases lost, twenty-five won: a draw
+    barely_less[np.flatnonzero(~plain)[:25]] = True
+    clearly_less = plain & (rng.random(4000) < 0.9)
+    results = {
+        "popular": _result(rng.random(4000) < 0.4, coverage=0.01),
+        "bt_confidence": _result(plain, coverage=0.5),
+        "broad": _result(barely_less, coverage=0.9),
+        "broad_but_worse": _result(clearly_less, coverage=0.95),
+        "narrow": _result(barely_less, coverage=0.55),
+    }
+    never = frozenset({"popular"})
+    # The best on hit rate is the reference; the broad list is within its noise, the broader
+    # one is not, and a popularity list is never considered.
+    chosen, reason = _broadest_of_equals("bt_confidence", "highest", results, metric="hit_rate", never=never)
+    assert chosen == "broad" and "a draw with the best" in reason and "90% of the catalogue against 50%" in reason
+    results["popular"] = _result(plain, coverage=0.99)
+    assert _broadest_of_equals("bt_confidence", "r", results, metric="hit_rate", never=never)[0] == "broad"
+
+    intervals = _intervals(results, metric="hit_rate", baselines={"popular"}, reference="bt_confidence")
+    chosen, reason = _beyond_the_noise("broad", "r", intervals, "bt_confidence", results=results)
+    assert chosen == "broad" and "a draw with bt_confidence, showing 90% of the catalogue against 50%" in reason
+    # Not broad enough to settle a draw, beaten beyond the noise, or for personal lists (no results):
+    assert 0.55 < BREADTH_RATIO * 0.5
+    assert _beyond_the_noise("narrow", "r", intervals, "bt_confidence", results=results)[0] == "bt_confidence"
+    assert _beyond_the_noise("broad_but_worse", "r", intervals, "bt_confidence", results=results)[0] == "bt_confidence"
+    assert _beyond_the_noise("broad", "r", intervals, "bt_confidence")[0] == "bt_confidence"
 
 
 def test_an_evaluation_on_another_window_needs_no_shop_and_matches_train(demo_shop):
