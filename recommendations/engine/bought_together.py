@@ -81,12 +81,20 @@ def cooccurrence_build(orders: Orders, n_items: int, *, order_weights: np.ndarra
     )
 
 
-def _without_diagonal(matrix: sp.csr_matrix) -> sp.csr_matrix:
+def _without_diagonal(matrix: sp.csr_matrix, *, columns_kept: np.ndarray | None = None) -> sp.csr_matrix:
+    """The matrix with sorted indices and without its diagonal, its explicit zeros and, given
+    `columns_kept` (a bool per column), the other columns' entries: one filtering pass."""
     matrix = matrix.tocsr()
-    matrix.setdiag(0.0)
-    matrix.eliminate_zeros()
     matrix.sort_indices()
-    return matrix
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    keep = (matrix.indices != rows) & (matrix.data != 0)
+    if columns_kept is not None:
+        keep &= columns_kept[matrix.indices]
+    if keep.all():
+        return matrix
+    indptr = np.zeros(matrix.shape[0] + 1, dtype=matrix.indptr.dtype)
+    np.cumsum(np.bincount(rows[keep], minlength=matrix.shape[0]), out=indptr[1:])
+    return sp.csr_matrix((matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape)
 
 
 def _raw_co_counts_at(co: CoOccurrence, evidence: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -257,18 +265,13 @@ class PairScoreModel:
             values = values * companion_weights[cols]
         co_scores = sp.csr_matrix((values, counts.indices.copy(), counts.indptr.copy()), shape=counts.shape)
         co_scores.eliminate_zeros()
-        self.co_scores_ = co_scores
         extra = self._extra_scores(catalog)
         scores = co_scores if extra is None else (co_scores + extra).tocsr()
         self.scores_ = self._only_showable(scores)
         return self
 
     def _only_showable(self, scores: sp.csr_matrix) -> sp.csr_matrix:
-        scores = _without_diagonal(scores)
-        scores = (scores @ sp.diags(self.sellable_.astype(np.float64))).tocsr()
-        scores.eliminate_zeros()
-        scores.sort_indices()
-        return scores
+        return _without_diagonal(scores, columns_kept=self.sellable_)
 
     # -- serving ---------------------------------------------------------------------------
 
@@ -347,7 +350,7 @@ class CoverageModel(ConfidenceModel):
     def similar(self, anchors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         anchors = np.asarray(anchors, dtype=np.int64).ravel()
         indices, values = _empty_lists(len(anchors), k)
-        scores, popularity = self.scores_, self.popularity_
+        scores, orders_indptr = self.scores_, self.orders_of_.indptr
         place = np.full(scores.shape[1], -1, dtype=np.int64)  # an item's place among the candidates
         for position, anchor in enumerate(anchors):
             if k <= 0 or anchor < 0 or anchor >= scores.shape[0]:
@@ -355,23 +358,28 @@ class CoverageModel(ConfidenceModel):
             start, end = scores.indptr[anchor], scores.indptr[anchor + 1]
             if start == end:
                 continue
-            cols, vals = scores.indices[start:end], scores.data[start:end]
-            damped = vals / np.power(np.maximum(popularity[cols], 1.0), self.companion_damping)
-            ranked = np.lexsort((cols, -popularity[cols], -damped))
-            candidates, confidence = cols[ranked].astype(np.int64), vals[ranked]
-            place[candidates] = np.arange(candidates.size)
-            picked = self._greedy(int(anchor), place, candidates.size, min(k, self.greedy_picks))
-            place[candidates] = -1
-            rest = np.ones(candidates.size, dtype=bool)
-            rest[picked] = False
-            chosen = np.concatenate([picked, np.flatnonzero(rest)[: k - picked.size]])
+            candidates, confidence = scores.indices[start:end], scores.data[start:end]
+            popularity = self.popularity_[candidates]
+            # The tie-break order (np.lexsort's keys, the last first): damped confidence, then
+            # the more popular companion, then the lower id.
+            damped = confidence / np.power(np.maximum(popularity, 1.0), self.companion_damping)
+            keys = (candidates, -popularity, -damped)
+            if orders_indptr[anchor + 1] - orders_indptr[anchor] <= 1:
+                chosen = _first_by(keys, np.arange(candidates.size), k)  # the first pick covers the order
+            else:
+                place[candidates] = np.arange(candidates.size)
+                picked = self._greedy(int(anchor), place, keys, min(k, self.greedy_picks))
+                place[candidates] = -1
+                rest = np.ones(candidates.size, dtype=bool)
+                rest[picked] = False
+                chosen = np.concatenate([picked, _first_by(keys, np.flatnonzero(rest), k - picked.size)])
             indices[position, : chosen.size] = candidates[chosen]
             values[position, : chosen.size] = confidence[chosen]
         return indices, values
 
-    def _greedy(self, anchor: int, place: np.ndarray, n_candidates: int, picks: int) -> np.ndarray:
-        """Places among the candidates (confidence order; `place` maps an item to its place, -1
-        for the others) of the greedy picks, in pick order."""
+    def _greedy(self, anchor: int, place: np.ndarray, keys: tuple[np.ndarray, ...], picks: int) -> np.ndarray:
+        """Places among the candidates (`place` maps an item to its place, -1 for the others;
+        `keys` break ties as `_first_by` does) of the greedy picks, in pick order."""
         column, rows = self.orders_of_, self.items_of_
         orders = column.indices[column.indptr[anchor] : column.indptr[anchor + 1]]
         if orders.size > self.max_orders:
@@ -384,17 +392,30 @@ class CoverageModel(ConfidenceModel):
         at = place[rows.indices[offsets]]
         kept = at >= 0
         order_of, candidate_of = np.repeat(np.arange(orders.size), lengths)[kept], at[kept]
-        uncovered = np.ones(orders.size)
         chosen: list[int] = []
         for _ in range(picks):
-            gains = np.bincount(candidate_of, weights=uncovered[order_of], minlength=n_candidates)
-            gains[chosen] = -1.0
-            best = int(np.argmax(gains))  # the first of equal gains: the most confident
-            if gains[best] <= 0:
+            if candidate_of.size == 0:
                 break
+            # Only pairs of orders no pick covers are left, so a count is the gain.
+            gains = np.bincount(candidate_of, minlength=keys[0].size)
+            best = int(_first_by(keys, np.flatnonzero(gains == gains.max()), 1)[0])
             chosen.append(best)
-            uncovered[order_of[candidate_of == best]] = 0.0
+            covered = np.zeros(orders.size, dtype=bool)
+            covered[order_of[candidate_of == best]] = True
+            left = ~covered[order_of]
+            order_of, candidate_of = order_of[left], candidate_of[left]
         return np.asarray(chosen, dtype=np.int64)
+
+
+def _first_by(keys: tuple[np.ndarray, ...], among: np.ndarray, k: int) -> np.ndarray:
+    """The first k of the places `among` by `keys` (np.lexsort's: the last key first), without
+    sorting them all: only those tied with or above the k-th on the last key are sorted."""
+    if k <= 0 or among.size == 0:
+        return among[:0]
+    if among.size > k:
+        primary = keys[-1][among]
+        among = among[primary <= np.partition(primary, k - 1)[k - 1]]
+    return among[np.lexsort(tuple(key[among] for key in keys))[:k]]
 
 
 class CosineModel(PairScoreModel):
@@ -684,6 +705,30 @@ class Bundle:
     pair_co_counts: tuple[tuple[tuple[int, int], int], ...]
 
 
+def _confidence_top(
+    co: CoOccurrence, anchors: np.ndarray, k: int, *, min_co_count: int, sellable: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each anchor's k companions by confidence (bought together in at least `min_co_count`
+    orders, for sale), ranked as `top_k_sparse_rows` ranks: read from the counts' rows, with no
+    copy of the whole matrix."""
+    indices, values = _empty_lists(len(anchors), k)
+    counts = co.counts
+    sellable = None if sellable is None else np.asarray(sellable, dtype=bool)
+    for position, anchor in enumerate(anchors):
+        if k <= 0 or anchor < 0 or anchor >= counts.shape[0]:
+            continue
+        start, end = counts.indptr[anchor], counts.indptr[anchor + 1]
+        cols, together = counts.indices[start:end], counts.data[start:end]
+        keep = (together >= min_co_count) & (cols != anchor)
+        if sellable is not None:
+            keep &= sellable[cols]
+        cols, together = cols[keep], together[keep]
+        order = _first_by((cols, -co.item_orders[cols], -together), np.arange(cols.size), k)
+        indices[position, : order.size] = cols[order]
+        values[position, : order.size] = together[order] / max(float(co.item_orders[anchor]), 1.0)
+    return indices, values
+
+
 def bundles_build(
     model_or_co: PairScoreModel | FallbackChainModel | CoOccurrence,
     anchors: np.ndarray,
@@ -709,14 +754,7 @@ def bundles_build(
     anchors = np.asarray(anchors, dtype=np.int64).ravel()
     if isinstance(model_or_co, CoOccurrence):
         co = model_or_co
-        rows, _ = _rows_and_cols(co.counts)
-        supported = co.counts.data >= min_co_count
-        confidence = co.counts.copy()
-        confidence.data = np.where(supported, co.counts.data / np.maximum(co.item_orders[rows], 1.0), 0.0)
-        if sellable is not None:
-            confidence = (confidence @ sp.diags(np.asarray(sellable, dtype=np.float64))).tocsr()
-        confidence.eliminate_zeros()
-        lists, scores = top_k_sparse_rows(confidence, anchors, n_candidates, tiebreak=co.item_orders)
+        lists, scores = _confidence_top(co, anchors, n_candidates, min_co_count=min_co_count, sellable=sellable)
         evidence_ok = np.ones(lists.shape, dtype=bool)
     else:
         model = model_or_co
