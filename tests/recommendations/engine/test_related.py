@@ -143,3 +143,35 @@ def test_an_svd_model_fitted_on_the_same_data_is_reused_not_refitted():
     assert svd.item_factors is factors_before
     RelatedBlendModel(svd=svd).fit(catalog, make_orders(BASKETS[:4], 9), now=NOW)
     assert svd.item_factors is not factors_before
+
+
+def test_basket_similarity_is_confidence_with_popular_companions_discounted():
+    from recommendations.engine.bought_together import cooccurrence_build
+    from recommendations.engine.related import BasketModel
+
+    # 0 sells with 1 in three orders and with 2 in three; 1 also sells alone in five more orders.
+    baskets = [(0, [0, 1])] * 3 + [(1, [0, 2])] * 3 + [(2, [1])] * 5
+    catalog, orders = make_catalog(["a", "b", "c"]), make_orders(baskets, 3)
+    model = BasketModel().fit(catalog, orders, now=NOW)
+    rows = model.similarity_rows(np.array([0, 2]))
+    np.testing.assert_allclose(rows[0], [0.0, 3 / 6 / 8**0.3, 3 / 6 / 3**0.3])
+    np.testing.assert_allclose(rows[1], [3 / 3 / 6**0.3, 0.0, 0.0])
+    assert rows[0, 2] > rows[0, 1]  # the same co-count, the less popular companion first
+    # The training's co-occurrence is reused when it was built from the same orders, else rebuilt.
+    shared = cooccurrence_build(orders, 3)
+    assert BasketModel(co=shared).fit(catalog, orders, now=NOW)._counts is shared.counts
+    other = cooccurrence_build(make_orders(baskets[:4], 3), 3)
+    rebuilt = BasketModel(co=other).fit(catalog, orders, now=NOW)
+    np.testing.assert_allclose(rebuilt.similarity_rows(np.array([0])), rows[:1])
+
+
+def test_a_basket_weight_puts_the_products_bought_in_the_same_orders_first():
+    # 0 and 3 are bought by the same customers, but in different orders; 0 and 2 in one order.
+    baskets = [(0, [0]), (0, [3]), (1, [0]), (1, [3]), (2, [0, 2]), (3, [2])]
+    catalog, orders = make_catalog(["w", "x", "y", "z"]), make_orders(baskets, 4)
+    plain = RelatedBlendModel(svd_weight=0.0, content_weight=0.0).fit(catalog, orders, now=NOW)
+    basket = RelatedBlendModel(svd_weight=0.0, content_weight=0.0, basket_weight=2.0).fit(catalog, orders, now=NOW)
+    assert plain.similar(np.array([0]), 1)[0][0, 0] == 3
+    indices, _, sources = basket.similar_with_sources(np.array([0]), 2)
+    assert indices[0].tolist() == [2, 3]
+    assert sources[0].tolist() == ["bought_together", "co_customer"]
