@@ -121,23 +121,18 @@ def _lookup(matrix: sp.csr_matrix, rows: np.ndarray, lists: np.ndarray) -> np.nd
 
 
 @dataclass(frozen=True)
-class _ItemCases:
-    """The held-out cases of an item-to-item evaluation, one per (test order, anchor)."""
+class ItemCases:
+    """The held-out cases of an item-to-item evaluation, one per (test order, anchor), and what
+    scoring a model's lists on them needs: the same for every candidate of a training, so built
+    once (`item_cases_build`) and passed to `evaluate_item_model`."""
 
-    orders: np.ndarray  # the test order of each case
-    relevant: np.ndarray  # cases x k, bool: whether each of the anchor's top k was in the order
-    truth_sizes: np.ndarray  # per case, the order's other items
-    lists: np.ndarray  # the sampled anchors' lists, anchors x k
+    anchors: np.ndarray  # the sampled anchors, whose lists are scored
     population: np.ndarray  # every anchor that could be sampled
-
-
-def evaluation_anchors(
-    train: Orders, n_items: int, *, max_anchors: int = MAX_EVALUATION_ANCHORS
-) -> tuple[np.ndarray, np.ndarray]:
-    """(every anchor an item-to-item evaluation could use: the items training knows, the ones it
-    scores: all of them or a fixed sample)."""
-    population = np.flatnonzero(_item_popularity(train, n_items) > 0)
-    return population, evaluation_sample(population, max_anchors)
+    popularity: np.ndarray  # per item, training orders holding it
+    baskets: sp.csr_matrix  # test orders x items
+    orders: np.ndarray  # the test order of each case
+    case_rows: np.ndarray  # each case's row among `anchors`
+    truth_sizes: np.ndarray  # per case, the order's other items
 
 
 class ListsOf:
@@ -148,6 +143,10 @@ class ListsOf:
         self._row = {int(anchor): row for row, anchor in enumerate(np.asarray(anchors).tolist())}
         self._lists = lists
 
+    def same_as(self, other: ListsOf) -> bool:
+        """Whether both hold the same lists for the same anchors (one evaluation serves both)."""
+        return self._row == other._row and np.array_equal(self._lists, other._lists)
+
     def similar(self, anchors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         out = np.full((len(anchors), k), -1, dtype=np.int32)
         width = min(k, self._lists.shape[1])
@@ -156,17 +155,17 @@ class ListsOf:
         return out, np.where(out >= 0, 0.0, -np.inf)
 
 
-def _item_cases(
-    model, catalog: Catalog, train: Orders, test: Orders, *, k: int = 5, max_anchors: int = MAX_EVALUATION_ANCHORS
-) -> _ItemCases:
+def item_cases_build(
+    catalog: Catalog, train: Orders, test: Orders, *, max_anchors: int = MAX_EVALUATION_ANCHORS
+) -> ItemCases:
     """Held-out baskets: every test order with two or more items, each of its items that training
     knows as the anchor (if sampled), the other items as the truth."""
     n_items = catalog.n_items
-    population, anchors = evaluation_anchors(train, n_items, max_anchors=max_anchors)
+    popularity = _item_popularity(train, n_items)
+    population = np.flatnonzero(popularity > 0)
+    anchors = evaluation_sample(population, max_anchors)
     sampled = np.zeros(n_items, dtype=bool)
     sampled[anchors] = True
-    lists, _ = model.similar(anchors, k) if anchors.size else (np.empty((0, k), dtype=np.int32), None)
-
     baskets = basket_matrix(test, n_items)
     sizes = np.diff(baskets.indptr)
     case_orders = np.repeat(np.arange(test.n_orders), sizes)
@@ -175,10 +174,9 @@ def _item_cases(
     case_orders, case_anchors = case_orders[usable], case_anchors[usable]
     row_of = np.full(n_items, -1, dtype=np.int64)
     row_of[anchors] = np.arange(anchors.size)
-    case_lists = lists[row_of[case_anchors]] if case_anchors.size else np.empty((0, k), dtype=np.int32)
-    # A list never holds its anchor, so every hit is another item of the same order.
-    relevant = _lookup(baskets, case_orders, case_lists)
-    return _ItemCases(case_orders, relevant, sizes[case_orders] - 1, lists, population)
+    return ItemCases(
+        anchors, population, popularity, baskets, case_orders, row_of[case_anchors], sizes[case_orders] - 1
+    )
 
 
 def evaluate_item_model(
@@ -189,14 +187,21 @@ def evaluate_item_model(
     *,
     k: int = 5,
     max_anchors: int = MAX_EVALUATION_ANCHORS,
+    cases: ItemCases | None = None,
 ) -> EvaluationResult:
-    """Held-out baskets: can the anchor's list predict the rest of the basket?"""
-    cases = _item_cases(model, catalog, train, test, k=k, max_anchors=max_anchors)
-    popularity = _item_popularity(train, catalog.n_items)
+    """Held-out baskets: can the anchor's list predict the rest of the basket? `cases`, built by
+    `item_cases_build` from the same catalogue, orders and sample size, saves rebuilding them."""
+    if cases is None:
+        cases = item_cases_build(catalog, train, test, max_anchors=max_anchors)
+    anchors = cases.anchors
+    lists, _ = model.similar(anchors, k) if anchors.size else (np.empty((0, k), dtype=np.int32), None)
+    case_lists = lists[cases.case_rows] if cases.case_rows.size else np.empty((0, k), dtype=np.int32)
+    # A list never holds its anchor, so every hit is another item of the same order.
+    relevant = _lookup(cases.baskets, cases.orders, case_lists)
+    popularity, population = cases.popularity, cases.population
     known = popularity > 0
-    hit_rate, ndcg, precision, recall = _score_hits(cases.relevant, cases.truth_sizes, k)
-    per_case = _case_scores(cases.relevant, cases.truth_sizes, k)
-    lists, population = cases.lists, cases.population
+    hit_rate, ndcg, precision, recall = _score_hits(relevant, cases.truth_sizes, k)
+    per_case = _case_scores(relevant, cases.truth_sizes, k)
     shown = np.unique(lists[lists >= 0]) if lists.size else np.empty(0, dtype=np.int32)
     return EvaluationResult(
         k=k,

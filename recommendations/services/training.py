@@ -37,7 +37,7 @@ from recommendations.engine.evaluate import (
     champion_choose,
     evaluate_item_model,
     evaluate_user_model,
-    evaluation_anchors,
+    item_cases_build,
     paired_interval,
 )
 from recommendations.engine.popularity import RecentPopularityModel, TrendingModel
@@ -372,7 +372,9 @@ class _Trainer:
         fitted: dict[str, object] = {registry.COOCCURRENCE: train_co}
         # What fills a short related list, as of the hold-out's start.
         fills = RecentPopularityModel(window_days=POPULAR_WINDOW_DAYS).fit(catalog, train, now=cutoff)
-        _, anchors = evaluation_anchors(train, catalog.n_items)
+        # The held-out baskets every item list is scored on, built once for all candidates.
+        item_cases = item_cases_build(catalog, train, test)
+        anchors = item_cases.anchors
         for kind, candidates in registry.KINDS:
             k = 10 if kind == ListKind.PERSONAL else 5
             results, table = {}, {}
@@ -388,8 +390,12 @@ class _Trainer:
                 else:
                     # Judged on the lists as published; the model's own ranking reported beside.
                     own, served = self._served_lists(kind, model, anchors, popular=fills, co=train_co, k=k)
-                    result = evaluate_item_model(served, catalog, train, test, k=k)
-                    raw = evaluate_item_model(own, catalog, train, test, k=k)
+                    result = evaluate_item_model(served, catalog, train, test, k=k, cases=item_cases)
+                    raw = (
+                        result
+                        if own.same_as(served)
+                        else evaluate_item_model(own, catalog, train, test, k=k, cases=item_cases)
+                    )
                 del model
                 results[candidate.name] = result
                 table[candidate.name] = _result_dict(result, fit_seconds=fit_seconds, baseline=candidate.baseline)

@@ -10,9 +10,11 @@ import pytest
 from recommendations.engine.data import Catalog, orders_from_lines
 from recommendations.engine.evaluate import (
     EvaluationResult,
+    ListsOf,
     champion_choose,
     evaluate_item_model,
     evaluate_user_model,
+    item_cases_build,
     paired_interval,
 )
 
@@ -168,6 +170,28 @@ def test_large_shops_are_scored_on_a_fixed_sample_of_anchors():
     # Coverage counts what the sampled lists show, over every anchor there was.
     assert sampled.coverage == pytest.approx(10 / 40)
     assert evaluate_item_model(FixedLists(lists), catalog(40), train, test, k=1, max_anchors=40) == whole
+
+
+def test_cases_built_once_score_every_model_as_building_them_each_time_would():
+    pairs = [[2 * i, 2 * i + 1] for i in range(20)] + [[0, 3, 5]]
+    train, test = orders(pairs, [0] * 21, n_users=1), orders(pairs, [0] * 21, start=100, n_users=1)
+    right = FixedLists({item: [item ^ 1] for item in range(40)})
+    wrong = FixedLists({item: [(item + 7) % 40] for item in range(40)})
+    cases = item_cases_build(catalog(40), train, test, max_anchors=12)
+    for model in (right, wrong):
+        alone = evaluate_item_model(model, catalog(40), train, test, k=1, max_anchors=12)
+        shared = evaluate_item_model(model, catalog(40), train, test, k=1, cases=cases)
+        assert shared == alone
+        np.testing.assert_array_equal(shared.case_hits, alone.case_hits)
+    assert evaluate_item_model(right, catalog(40), train, test, k=1, cases=cases).hit_rate > 0.5
+    assert evaluate_item_model(wrong, catalog(40), train, test, k=1, cases=cases).hit_rate == 0.0
+
+
+def test_lists_of_the_same_anchors_and_items_are_the_same():
+    anchors, lists = np.array([3, 1]), np.array([[1, 2], [3, -1]])
+    assert ListsOf(anchors, lists).same_as(ListsOf(anchors.copy(), lists.copy()))
+    assert not ListsOf(anchors, lists).same_as(ListsOf(anchors, np.array([[1, 2], [2, -1]])))
+    assert not ListsOf(anchors, lists).same_as(ListsOf(np.array([1, 3]), lists))
 
 
 def test_large_shops_are_scored_on_a_fixed_sample_of_customers():
