@@ -44,7 +44,7 @@ _RECENT_POPULAR = Candidate(
     "recent_popular", lambda fitted: popularity.RecentPopularityModel(window_days=30), baseline=True
 )
 
-# Evaluated first, as in this order: the personal blend reuses the plain EASE fitted before it.
+# In this order: the personal blend reuses the plain EASE fitted just before it (REUSED).
 PERSONAL = (
     _POPULAR,
     _RECENT_POPULAR,

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from recommendations.engine.data import SECONDS_PER_DAY, Catalog, Orders, top_k_dense, user_item_matrix
 
 # Users scored per dense block: a (users x items) block is 8 MB at the UCI shop's 3.9k items and
-# 40 MB at 20k; a blend holds about six at once (scores, masks, normalised parts).
+# 40 MB at 20k; a blend holds several at once (scores, masks, normalised parts).
 USER_BATCH = 256
 
 # EASE keeps dense items x items matrices: 8 bytes * n^2 each, and the inversion needs about two

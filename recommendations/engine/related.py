@@ -101,6 +101,7 @@ class BasketModel:
         self._given = co
         self._counts: sp.csr_matrix = sp.csr_matrix((0, 0))
         self._item_orders = np.zeros(0)
+        self._damping = np.zeros(0)
 
     def fit(self, catalog: Catalog, orders: Orders, *, now: float) -> BasketModel:
         co = self._given
