@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -45,6 +46,10 @@ TYPES = ("related", "bought_together", "cart")
 MAX_LIMIT = 24
 MAX_CART_ITEMS = 50
 # Platform product ids: Shopify numbers, WooCommerce numbers, CSV stock codes. Printable, short.
+# `beside=bought_together` (type=related only): the page also shows the product's
+# bought-together block, whose products the related list then leaves out.
+BESIDE = ("related", "bought_together")
+BESIDE_ERROR = "beside: bought_together, for type=related on a page that also shows that block"
 _PRODUCT_ID = re.compile(r"^[A-Za-z0-9_.\-:/]{1,255}$")
 _DOMAIN = re.compile(r"^[a-z0-9.\-]{1,253}(:[0-9]{1,5})?$")
 # The random id the widget keeps for A/B tests, only with the shopper's consent to analytics.
@@ -157,6 +162,9 @@ def recommendations(request: HttpRequest) -> HttpResponse:
     visitor = params.get("visitor", "")
     if visitor and not _VISITOR.match(visitor):
         return _error(400, "visitor: the widget's random visitor id (8 to 64 letters, digits, - or _)")
+    beside = params.get("beside", "")
+    if beside and (kind, beside) != BESIDE:
+        return _error(400, BESIDE_ERROR)
 
     try:
         state = shop_state_get(domain=domain)
@@ -172,6 +180,10 @@ def recommendations(request: HttpRequest) -> HttpResponse:
                 return _error(401, "customer_token: not a valid token for this shop (or expired)")
             rendered = storefront_list_get(
                 state=state, kind=kind, product_id="", cart=(), customer_ref=customer_ref, limit=limit or block["items"]
+            )
+        elif beside:
+            rendered, experiment = _related_beside_bought_together(
+                state, product_id=product_id, visitor=visitor, limit=limit or block["items"]
             )
         else:
             rendered, experiment = _block_list(
@@ -322,6 +334,28 @@ def _block_list(
     return rendered, experiment
 
 
+def _related_beside_bought_together(
+    state: ShopState, *, product_id: str, visitor: str, limit: int
+) -> tuple[RenderedList, dict | None]:
+    """The related list of a page that also shows the product's bought-together block: without
+    the products that block shows this visitor (as it would answer them), filled from further
+    down the related list, so that no product appears in both."""
+    taken: set[str] = set()
+    together = state.block_settings("bought_together")
+    if together["enabled"]:
+        shown, _ = _block_list(
+            state, kind="bought_together", product_id=product_id, cart=(), visitor=visitor, limit=together["items"]
+        )
+        taken = {json.loads(item)["product_id"] for item in shown.items[: together["items"]]}
+    rendered, experiment = _block_list(
+        state, kind="related", product_id=product_id, cart=(), visitor=visitor, limit=limit + len(taken)
+    )
+    if not taken:
+        return rendered, experiment
+    kept = tuple(item for item in rendered.items if json.loads(item)["product_id"] not in taken)
+    return dataclasses.replace(rendered, items=kept[:limit]), experiment
+
+
 def _proxy_verified(request: HttpRequest):
     """The shop domain and logged-in customer Shopify signed this App Proxy request for, or None."""
     from shopify_app.verify.app_proxy import verify_app_proxy_req
@@ -372,6 +406,9 @@ def app_proxy_recommendations(request: HttpRequest) -> HttpResponse:
     visitor = request.GET.get("visitor", "")
     if visitor and not _VISITOR.match(visitor):
         return _error(400, "visitor: the widget's random visitor id (8 to 64 letters, digits, - or _)")
+    beside = request.GET.get("beside", "")
+    if beside and (kind, beside) != BESIDE:
+        return _error(400, BESIDE_ERROR)
     try:
         state = shop_state_get(domain=domain)
         if state is None:
@@ -385,6 +422,10 @@ def app_proxy_recommendations(request: HttpRequest) -> HttpResponse:
             customer_ref = Shop.objects.get(pk=state.shop_id).customer_ref(customer_id) if customer_id else ""
             rendered = storefront_list_get(
                 state=state, kind=kind, product_id="", cart=(), customer_ref=customer_ref, limit=limit
+            )
+        elif beside:
+            rendered, experiment = _related_beside_bought_together(
+                state, product_id=product_id, visitor=visitor, limit=limit
             )
         else:
             rendered, experiment = _block_list(

@@ -175,3 +175,24 @@ def test_the_widget_is_served_on_the_stores_origin(client):
     response = client.get("/proxy/widget.js")
     assert response.status_code == 200 and response["Content-Type"].startswith("application/javascript")
     assert b"data-basketry" in response.content or b"[data-basketry]" in response.content
+
+
+def test_through_the_proxy_related_beside_the_bought_together_block_leaves_its_products_out(client, shopify_store):
+    shop, demo = shopify_store
+    overlapped = 0
+    for anchor, _ in demo.complementary_pairs[:8]:
+        # The bought-together block as the page shows it: the dashboard's number of items.
+        params = {"shop": shop.domain, "logged_in_customer_id": "", "path_prefix": "/apps/basketry",
+                  "timestamp": str(int(time.time())), "type": "bought_together", "product_id": anchor}  # fmt: skip
+        together = client.get(f"/proxy/recommendations?{signed_query(params)}").json()["items"]
+        alone = proxy(client, shop, customer="", type="related", product_id=anchor).json()["items"]
+        beside = proxy(client, shop, customer="", type="related", product_id=anchor, beside="bought_together")
+        assert beside.status_code == 200
+        shown = {item["product_id"] for item in together}
+        kept = [item for item in alone if item["product_id"] not in shown]
+        assert beside.json()["items"][: len(kept)] == kept
+        assert not shown & {item["product_id"] for item in beside.json()["items"]}
+        overlapped += len(kept) < len(alone)
+    assert overlapped
+    wrong = proxy(client, shop, customer="", type="bought_together", product_id=anchor, beside="bought_together")
+    assert wrong.status_code == 400 and wrong.json()["error"].startswith("beside:")

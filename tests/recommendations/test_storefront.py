@@ -64,6 +64,28 @@ def test_cart_lists_leave_out_the_cart(client, trained):
     assert ids and anchor not in ids and other not in ids
 
 
+def test_related_beside_the_bought_together_block_shows_none_of_its_products(client, trained):
+    shop, demo, _ = trained
+    with shop_scope(shop):
+        products = list(Product.objects.filter(status="published", in_stock=True).values_list("external_id", flat=True))
+    overlapped = 0
+    for product in products[:20]:
+        together = get(client, shop=shop.domain, type="bought_together", product_id=product).json()["items"]
+        alone = get(client, shop=shop.domain, type="related", product_id=product, limit=6).json()["items"]
+        beside = get(client, shop=shop.domain, type="related", product_id=product, limit=6, beside="bought_together")
+        assert beside.status_code == 200
+        items = beside.json()["items"]
+        shown = {item["product_id"] for item in together}
+        assert not shown & {item["product_id"] for item in items}
+        # The rest of the related list in its order, then products from further down in place of
+        # the ones left out.
+        kept = [item for item in alone if item["product_id"] not in shown]
+        assert items[: len(kept)] == kept
+        assert len(kept) <= len(items) <= 6
+        overlapped += len(kept) < len(alone)
+    assert overlapped  # the demo shop's lists do overlap: the case is exercised
+
+
 def test_unknown_shop_is_404_and_unknown_product_gets_the_flagged_popular_list(client, trained):
     shop, _, _ = trained
     assert get(client, shop="nobody.example", type="related", product_id="1").status_code == 404
@@ -88,6 +110,8 @@ def test_unknown_shop_is_404_and_unknown_product_gets_the_flagged_popular_list(c
         ({"shop": "a.example", "type": "related", "product_id": "1", "limit": "ten"}, "limit:"),
         ({"shop": "a.example", "type": "related", "product_id": "1", "cart": "2"}, "cart:"),
         ({"shop": "a.example", "type": "cart", "product_id": "1", "cart": "2,<x>"}, "cart:"),
+        ({"shop": "a.example", "type": "bought_together", "product_id": "1", "beside": "bought_together"}, "beside:"),
+        ({"shop": "a.example", "type": "related", "product_id": "1", "beside": "related"}, "beside:"),
         ({"shop": "a.example", "type": "related", "product_id": "1", **{f"utm{n}": "x" for n in range(40)}}, "query:"),
     ],
 )

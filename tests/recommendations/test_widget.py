@@ -105,6 +105,10 @@ def test_blocks_render_explain_and_add_to_cart(live_server, demo_store, browser_
     related = page.locator('[data-basketry="related"] section li')
     related.first.wait_for()
     assert related.count() >= 1
+    # The page shows the product's bought-together block too: no product is in both.
+    assert any("type=related" in url and "beside=bought_together" in url for url in requests)
+    together = set(page.locator('[data-basketry="bought_together"] section li a span').all_inner_texts())
+    assert together and not together & set(related.locator("a span").all_inner_texts())
     page.screenshot(path=str(ARTIFACTS / "widget-product-page.png"), full_page=True)
 
     page.goto(f"{live_server.url}/demo/{shop.domain}/cart")

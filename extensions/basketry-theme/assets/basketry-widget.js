@@ -4,7 +4,7 @@
   "use strict";
   var script = document.currentScript;
   var API = (script && script.dataset.api) || (script ? new URL(script.src).origin : "");
-  // Behind Shopify's App Proxy (data-proxy) the same endpoints live under the proxy path, signed by Shopify.
+  // Behind Shopify's App Proxy (data-proxy) the endpoints live under the proxy path.
   var PROXY = script && script.dataset.proxy, BASE = API + (PROXY ? "/" : "/api/storefront/v1/");
   var TITLES = { related: "You may also like", bought_together: "Frequently bought together", cart: "Goes well with your cart", personal: "Picked for you" };
   var CSS = ".bsk{min-height:var(--basketry-min-height,300px);font:inherit;color:var(--basketry-text,inherit)}" +
@@ -21,8 +21,7 @@
 
   // Events carry proof: Shopify's App Proxy signature, or the page token a store signed.
   var queue = [], shopOf = null, tokenOf = "", shopify = false;
-  // Analytics only with the shopper's consent: Shopify's Customer Privacy API, or a store's own
-  // signal (window.BasketryConsent() for consent plugins, or data-consent="granted" on the script).
+  // Analytics only with consent: Shopify's Customer Privacy API, window.BasketryConsent() or data-consent="granted".
   function consented() {
     var privacy = window.Shopify && window.Shopify.customerPrivacy;
     if (privacy && privacy.analyticsProcessingAllowed) return !!privacy.analyticsProcessingAllowed();
@@ -39,8 +38,7 @@
   function track(block, type, item) {
     send(block, { type: type, block: block.dataset.basketry, product_id: String(item.product_id), anchor_id: block.dataset.productId || "" });
   }
-  // A/B tests: a random id kept in this browser, only with consent, so a visitor always sees the
-  // same arm. Without consent there is no id: the normal block, not counted.
+  // A/B tests: a random id kept in this browser (only with consent) keeps a visitor in one arm.
   function store(key, value) {
     try { if (value) localStorage.setItem(key, value); return localStorage.getItem(key) || ""; } catch (e) { return ""; }
   }
@@ -50,8 +48,7 @@
     if (!id) { var a = new Uint8Array(12); crypto.getRandomValues(a); id = store("bsk_v", Array.prototype.map.call(a, function (b) { return (b + 256).toString(16).slice(1); }).join("")); }
     return id;
   }
-  // First sight of a test: counted once, and the order is marked with the arm (a Shopify cart
-  // attribute; WooCommerce's plugin copies a cookie into the order).
+  // First sight of a test: counted once; the order is marked with the arm (cart attribute or cookie).
   function exposed(block, test) {
     var mark = test.id + ":" + test.arm;
     if (store("bsk_x" + test.id) === mark) return;
@@ -94,8 +91,7 @@
   function addToCart(block, items) {
     var platform = block.dataset.platform || "shopify";
     if (platform === "woocommerce") {
-      // WooCommerce adds one product per ?add-to-cart request (on any page, to the visitor's session);
-      // the plugin copies `basketry` into the cart item's meta for attribution.
+      // WooCommerce: one product per ?add-to-cart request; the plugin keeps `basketry` for attribution.
       var base = block.dataset.cartUrl || "/";
       return items.reduce(function (done, i) {
         return done.then(function () {
@@ -193,6 +189,8 @@
     var q = new URLSearchParams({ shop: block.dataset.shop, type: block.dataset.basketry, product_id: block.dataset.productId || "" });
     if (block.dataset.limit) q.set("limit", block.dataset.limit);
     if (block.dataset.cart) q.set("cart", block.dataset.cart);
+    // Related leaves out what the page's bought-together block for the product shows.
+    if (block.dataset.basketry == "related" && document.querySelector('[data-basketry=bought_together][data-product-id="' + window.CSS.escape(q.get("product_id")) + '"]')) q.set("beside", "bought_together");
     if (block.dataset.customerToken) q.set("customer_token", block.dataset.customerToken);
     var v = visitor();
     if (v) q.set("visitor", v);
