@@ -91,6 +91,12 @@ _LIST_PARAMETERS = [
         "The widget's random visitor id (only with the shopper's consent to analytics), for A/B tests.",
         {"type": "string", "pattern": _VISITOR},
     ),
+    _query(
+        "beside",
+        "type=related only: the page also shows the product's bought-together block, whose products "
+        "the list then leaves out (filled from further down).",
+        {"type": "string", "enum": ["bought_together"]},
+    ),
 ]
 
 _APP_PROXY_PARAMETERS = [
