@@ -45,11 +45,11 @@ from shops.tenancy import shop_scope
 TYPES = ("related", "bought_together", "cart")
 MAX_LIMIT = 24
 MAX_CART_ITEMS = 50
-# Platform product ids: Shopify numbers, WooCommerce numbers, CSV stock codes. Printable, short.
 # `beside=bought_together` (type=related only): the page also shows the product's
 # bought-together block, whose products the related list then leaves out.
 BESIDE = ("related", "bought_together")
 BESIDE_ERROR = "beside: bought_together, for type=related on a page that also shows that block"
+# Platform product ids: Shopify numbers, WooCommerce numbers, CSV stock codes. Printable, short.
 _PRODUCT_ID = re.compile(r"^[A-Za-z0-9_.\-:/]{1,255}$")
 _DOMAIN = re.compile(r"^[a-z0-9.\-]{1,253}(:[0-9]{1,5})?$")
 # The random id the widget keeps for A/B tests, only with the shopper's consent to analytics.
