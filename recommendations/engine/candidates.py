@@ -74,12 +74,11 @@ RELATED = (
     # Content and co-customer plus basket co-purchase at twice co-customer's weight, reusing the
     # run's co-occurrence; content covers new products. The weight is a choice, not a tuning
     # result: more of it scores higher on baskets (July 2011: HR@5 0.690 at 1, 0.701 at 2) and
-    # brings the list closer to the bought-together one. The blends without the basket part
-    # (content, and Surprise SVD factors) lost to it beyond the noise on four windows and are no
-    # longer evaluated.
+    # brings the list closer to the bought-together one. The blend without the basket part lost to
+    # it beyond the noise on four windows and is no longer evaluated.
     Candidate(
         "related_basket_blend",
-        lambda fitted: related.RelatedBlendModel(svd_weight=0.0, basket_weight=2.0, co=fitted.get(COOCCURRENCE)),
+        lambda fitted: related.RelatedBlendModel(co=fitted.get(COOCCURRENCE)),
     ),
 )
 

@@ -1,10 +1,9 @@
 """Related products: content similarity blended with behavioural item similarity.
 
-Four components, each a similarity between the anchor and every item:
+Three components, each a similarity between the anchor and every item:
 - "content": TF-IDF cosine on the catalogue (`ContentModel`); needs no sales, so new products
   get related items and every item with text gets a list;
 - "co_customer": cosine between items' buyer sets (the user x item matrix);
-- "svd_factors": cosine between the item factors of `SurpriseSvdModel`;
 - "bought_together": basket co-purchase, confidence damped by the companion's popularity
   (`BasketModel`).
 Per anchor, each component is divided by its best value over the allowed items (best = 1), so
@@ -20,10 +19,10 @@ import scipy.sparse as sp
 from recommendations.engine.bought_together import CoOccurrence, cooccurrence_build
 from recommendations.engine.content import ContentModel
 from recommendations.engine.data import Catalog, Orders, top_k_dense
-from recommendations.engine.personal import SurpriseSvdModel, binary_history, column_normalised
+from recommendations.engine.personal import binary_history, column_normalised
 
 ANCHOR_BATCH = 1024
-SOURCES = ("content", "co_customer", "svd_factors", "bought_together")
+SOURCES = ("content", "co_customer", "bought_together")
 
 
 def _max_normalised(block: np.ndarray, allowed: np.ndarray) -> np.ndarray:
@@ -61,33 +60,6 @@ class CoCustomerModel:
         shared customers), "" in padding slots."""
         indices, scores = self.similar(anchors, k)
         return indices, scores, np.where(indices >= 0, "co_customer", "").astype(object)
-
-
-class SvdFactorModel:
-    """Items close in the latent space of the Surprise SVD model (cosine of item factors)."""
-
-    name = "svd_factors"
-
-    def __init__(self, svd: SurpriseSvdModel | None = None) -> None:
-        self.svd = svd if svd is not None else SurpriseSvdModel()
-        self._unit_factors = np.zeros((0, 0))
-        self._sellable = np.zeros(0, dtype=bool)
-
-    def fit(self, catalog: Catalog, orders: Orders, *, now: float) -> SvdFactorModel:
-        # The personal SurpriseSvdModel of the same training run can be passed in: no second fit.
-        if not self.svd.is_fitted_on(catalog, orders, now=now):
-            self.svd.fit(catalog, orders, now=now)
-        factors = np.asarray(self.svd.item_factors, dtype=np.float64)
-        norms = np.linalg.norm(factors, axis=1, keepdims=True)
-        self._unit_factors = np.divide(factors, norms, out=np.zeros_like(factors), where=norms > 0)
-        self._sellable = np.asarray(catalog.sellable, dtype=bool)
-        return self
-
-    def similarity_rows(self, anchors: np.ndarray) -> np.ndarray:
-        return self._unit_factors[anchors] @ self._unit_factors.T
-
-    def similar(self, anchors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return _top_k_similar(self.similarity_rows, anchors, k, self._sellable)
 
 
 class BasketModel:
@@ -142,13 +114,14 @@ def _top_k_similar(similarity_rows, anchors: np.ndarray, k: int, sellable: np.nd
 
 
 class RelatedBlendModel:
-    """Weighted blend of content, co-customer, SVD-factor and basket similarity (see the module
-    doc).
+    """Weighted blend of content, co-customer and basket similarity (see the module doc).
 
     A weight of 0 switches a component off (and skips its training). Content and co-customer
-    defaults chosen on a validation window of UCI Online Retail (fit before 2011-10-01, baskets
+    weights chosen on a validation window of UCI Online Retail (fit before 2011-10-01, baskets
     of October 2011): HR@5 0.661 at 95 % coverage, against 0.654 / 89 % for co-customer cosine
-    alone; more content weight buys coverage for hit rate (0.8: HR@5 0.643, coverage 99 %).
+    alone; more content weight buys coverage for hit rate (0.8: HR@5 0.643, coverage 99 %). The
+    basket weight is a choice (see `candidates.RELATED`). A blend with Surprise SVD item factors
+    never beat it beyond the noise on four windows and was removed.
     """
 
     name = "related_blend"
@@ -158,19 +131,15 @@ class RelatedBlendModel:
         *,
         content_weight: float = 0.4,
         co_customer_weight: float = 1.0,
-        svd_weight: float = 0.2,
-        basket_weight: float = 0.0,
+        basket_weight: float = 2.0,
         content: ContentModel | None = None,
-        svd: SurpriseSvdModel | None = None,
         co: CoOccurrence | None = None,
     ) -> None:
         self.content_weight = content_weight
         self.co_customer_weight = co_customer_weight
-        self.svd_weight = svd_weight
         self.basket_weight = basket_weight
         self.content = content if content is not None else ContentModel()
         self.co_customer = CoCustomerModel()
-        self.svd_factors = SvdFactorModel(svd)
         self.basket = BasketModel(co=co)
         self._sellable = np.zeros(0, dtype=bool)
 
@@ -178,7 +147,6 @@ class RelatedBlendModel:
         return [
             (self.content_weight, self.content),
             (self.co_customer_weight, self.co_customer),
-            (self.svd_weight, self.svd_factors),
             (self.basket_weight, self.basket),
         ]
 

@@ -488,8 +488,6 @@ class _Trainer:
             )
             if shared:
                 return explain.same_customers(shared)
-        if source == "svd_factors":
-            return explain.similar_taste()
         if source == "category_popular":
             return explain.category_popular(catalog.categories[item], int(self.recent_counts[item]))
         if source in ("popular", "trending") or anchor < 0:

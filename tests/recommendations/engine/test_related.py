@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from recommendations.engine.data import Catalog, orders_from_lines
-from recommendations.engine.personal import SurpriseSvdModel
-from recommendations.engine.related import SOURCES, CoCustomerModel, RelatedBlendModel, SvdFactorModel
+from recommendations.engine.related import SOURCES, CoCustomerModel, RelatedBlendModel
 
 NOW = 1_700_000_000.0
 
@@ -45,7 +44,7 @@ BASKETS = [(u, [0, 1]) for u in range(4)] + [(u, [2, 3]) for u in range(4, 8)] +
 
 
 def fitted_blend(**weights) -> RelatedBlendModel:
-    model = RelatedBlendModel(svd=SurpriseSvdModel(factors=4, negatives=2), **weights)
+    model = RelatedBlendModel(**weights)
     return model.fit(make_catalog(TITLES, categories=CATEGORIES), make_orders(BASKETS, 9), now=NOW)
 
 
@@ -59,7 +58,7 @@ def test_new_product_without_sales_gets_related_items_from_content():
 def test_sold_items_get_co_bought_items_first_with_their_source():
     indices, scores, sources = fitted_blend().similar_with_sources(np.array([0, 2]), 4)
     assert indices[0, 0] == 1 and indices[1, 0] == 3
-    assert sources[0, 0] in {"co_customer", "svd_factors"}
+    assert sources[0, 0] in {"co_customer", "bought_together"}
     assert set(sources[indices >= 0].tolist()) <= set(SOURCES)
     assert (sources[indices < 0] == "").all()
     finite = np.isfinite(scores)
@@ -73,7 +72,7 @@ def test_every_item_with_text_gets_a_list_and_an_item_without_text_or_sales_gets
 
 
 def test_never_the_anchor_never_unsellable_no_duplicates():
-    model = RelatedBlendModel(svd=SurpriseSvdModel(factors=4, negatives=2))
+    model = RelatedBlendModel()
     sellable = [True, False, True, True, True, True]
     model.fit(make_catalog(TITLES, categories=CATEGORIES, sellable=sellable), make_orders(BASKETS, 9), now=NOW)
     indices, _ = model.similar(np.arange(6), 5)
@@ -84,10 +83,10 @@ def test_never_the_anchor_never_unsellable_no_duplicates():
 
 
 def test_weights_switch_components_off():
-    content_only = fitted_blend(co_customer_weight=0.0, svd_weight=0.0)
+    content_only = fitted_blend(co_customer_weight=0.0, basket_weight=0.0)
     _, _, sources = content_only.similar_with_sources(np.arange(5), 3)
     assert set(sources[sources != ""].tolist()) == {"content"}
-    behaviour_only = fitted_blend(content_weight=0.0, svd_weight=0.0)
+    behaviour_only = fitted_blend(content_weight=0.0)
     indices, _ = behaviour_only.similar(np.array([4, 0]), 3)
     assert (indices[0] == -1).all()  # no sales, no behaviour
     assert indices[1, 0] == 1
@@ -103,9 +102,6 @@ def test_components_alone_follow_the_interface():
     same, _, sources = co_customer.similar_with_sources(np.array([0, 4]), 3)
     np.testing.assert_array_equal(same, indices)
     assert (sources[indices >= 0] == "co_customer").all() and (sources[indices < 0] == "").all()
-    svd = SvdFactorModel(SurpriseSvdModel(factors=4, negatives=2)).fit(catalog, orders, now=NOW)
-    indices, _ = svd.similar(np.array([0, 5]), 3)
-    assert 0 not in indices[0] and (indices[1] == -1).all()
 
 
 def test_fixed_seed_gives_identical_results():
@@ -127,22 +123,12 @@ def test_fixed_seed_gives_identical_results():
     ],
 )
 def test_edge_cases_do_not_fail(titles, baskets, n_users):
-    model = RelatedBlendModel(svd=SurpriseSvdModel(factors=2, negatives=1))
+    model = RelatedBlendModel()
     model.fit(make_catalog(titles), make_orders(baskets, n_users), now=NOW)
     indices, scores, sources = model.similar_with_sources(np.arange(len(titles)), 3)
     assert indices.shape == scores.shape == sources.shape == (len(titles), 3)
     for anchor, row in enumerate(indices):
         assert anchor not in row
-
-
-def test_an_svd_model_fitted_on_the_same_data_is_reused_not_refitted():
-    catalog, orders = make_catalog(TITLES, categories=CATEGORIES), make_orders(BASKETS, 9)
-    svd = SurpriseSvdModel(factors=4, negatives=2).fit(catalog, orders, now=NOW)
-    factors_before = svd.item_factors
-    RelatedBlendModel(svd=svd).fit(catalog, orders, now=NOW)
-    assert svd.item_factors is factors_before
-    RelatedBlendModel(svd=svd).fit(catalog, make_orders(BASKETS[:4], 9), now=NOW)
-    assert svd.item_factors is not factors_before
 
 
 def test_basket_similarity_is_confidence_with_popular_companions_discounted():
@@ -169,8 +155,8 @@ def test_a_basket_weight_puts_the_products_bought_in_the_same_orders_first():
     # 0 and 3 are bought by the same customers, but in different orders; 0 and 2 in one order.
     baskets = [(0, [0]), (0, [3]), (1, [0]), (1, [3]), (2, [0, 2]), (3, [2])]
     catalog, orders = make_catalog(["w", "x", "y", "z"]), make_orders(baskets, 4)
-    plain = RelatedBlendModel(svd_weight=0.0, content_weight=0.0).fit(catalog, orders, now=NOW)
-    basket = RelatedBlendModel(svd_weight=0.0, content_weight=0.0, basket_weight=2.0).fit(catalog, orders, now=NOW)
+    plain = RelatedBlendModel(content_weight=0.0, basket_weight=0.0).fit(catalog, orders, now=NOW)
+    basket = RelatedBlendModel(content_weight=0.0, basket_weight=2.0).fit(catalog, orders, now=NOW)
     assert plain.similar(np.array([0]), 1)[0][0, 0] == 3
     indices, _, sources = basket.similar_with_sources(np.array([0]), 2)
     assert indices[0].tolist() == [2, 3]
