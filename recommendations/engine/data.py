@@ -119,6 +119,39 @@ def time_split(
     return orders_subset(orders, train_mask), orders_subset(orders, ~train_mask), cutoff
 
 
+@dataclass(frozen=True)
+class Window:
+    """One origin of a rolling-origin evaluation: train on every order before `start`, test on
+    the orders from `start` up to `end` (None: up to the latest)."""
+
+    train: Orders
+    test: Orders
+    start: float
+    end: float | None
+
+
+def earlier_windows(orders: Orders, *, cutoff: float, count: int) -> list[Window]:
+    """Up to `count` windows before the hold-out that starts at `cutoff`, latest first, each
+    holding as many orders as that hold-out and trained on every order before it: the same test
+    repeated from earlier origins. A window is left out when the hold-out is empty or no order
+    would be left to train it; orders at the same time stay in the same window."""
+    times = np.sort(orders.order_time)
+    size = int((times >= cutoff).sum())
+    windows: list[Window] = []
+    end = cutoff
+    while size and len(windows) < count:
+        before = int(np.searchsorted(times, end, side="left"))
+        if before - size <= 0:
+            break
+        start = float(times[before - size])
+        if not (times < start).any():
+            break
+        test = orders_subset(orders, (orders.order_time >= start) & (orders.order_time < end))
+        windows.append(Window(orders_subset(orders, orders.order_time < start), test, start, end))
+        end = start
+    return windows
+
+
 def basket_matrix(orders: Orders, n_items: int) -> sp.csr_matrix:
     """Binary orders x items matrix (1 where the order contains the item)."""
     data = np.ones(len(orders.line_item), dtype=np.float32)

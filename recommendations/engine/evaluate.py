@@ -242,6 +242,23 @@ def paired_interval(
     return float(difference.sum() / size.sum()), float(low), float(high)
 
 
+def paired_interval_pooled(
+    pairs: list[tuple[EvaluationResult, EvaluationResult]], metric: str, *, same_groups: bool
+) -> tuple[float, float, float]:
+    """`paired_interval` of ours - theirs over the cases of several windows together: `pairs`
+    holds (ours, theirs) scored on the same cases of each window. With `same_groups` (customers)
+    a group seen in two windows is one cluster; otherwise (test orders, numbered per window) each
+    window's groups are its own."""
+    ours = np.concatenate([mine.per_case(metric) for mine, _ in pairs])
+    theirs = np.concatenate([other.per_case(metric) for _, other in pairs])
+    groups, offset = [], 0
+    for mine, _ in pairs:
+        grouped = np.asarray(mine.case_groups, dtype=np.int64)
+        groups.append(grouped if same_groups else grouped + offset)
+        offset += int(grouped.max(initial=-1)) + 1
+    return paired_interval(ours, theirs, np.concatenate(groups))
+
+
 def personal_cases(train: Orders, test: Orders, n_items: int) -> tuple[np.ndarray, sp.csr_matrix]:
     """Customers known to training who bought something new in the test window, and a users x
     items matrix of those new items."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import gc
 import logging
 import time
@@ -29,16 +30,29 @@ from recommendations.engine.bought_together import (
     cooccurrence_build,
 )
 from recommendations.engine.content import ContentModel
-from recommendations.engine.data import Orders, basket_matrix, time_split, user_item_matrix
+from recommendations.engine.data import (
+    Catalog,
+    Orders,
+    Window,
+    basket_matrix,
+    earlier_windows,
+    time_split,
+    user_item_matrix,
+)
 from recommendations.engine.diversity import cap_per_group, mmr_rerank
 from recommendations.engine.evaluate import (
+    MAX_EVALUATION_ANCHORS,
+    MAX_EVALUATION_USERS,
     EvaluationResult,
+    ItemCases,
     ListsOf,
     champion_choose,
     evaluate_item_model,
     evaluate_user_model,
     item_cases_build,
     paired_interval,
+    paired_interval_pooled,
+    personal_cases,
 )
 from recommendations.engine.popularity import RecentPopularityModel, TrendingModel
 from recommendations.models import ListKind, ModelVersion, RecommendationList, ServingPack, TrainingRun
@@ -76,6 +90,14 @@ LIST_LENGTH = 24
 HOLDOUT_FRACTION = 0.2
 # Below this many held-out cases, metric differences are noise: the default champion is used.
 MIN_EVALUATION_CASES = 30
+# Rolling origin: besides the latest hold-out, this many earlier windows of as many orders each,
+# on which the chosen model and the plain reference are refitted and scored again before a
+# challenger wins (their difference pooled over every window with enough cases).
+EARLIER_WINDOWS = 2
+# Products whose lists an earlier window scores, at most (a fixed-seed sample, as the latest
+# window's MAX_EVALUATION_ANCHORS): the latest window ranks every candidate, an earlier one only
+# confirms two of them, on half as many.
+EARLIER_WINDOW_ANCHORS = 2_000
 POPULAR_WINDOW_DAYS = 30
 # A new version may score up to 5% below the live one on the same held-out data and still go
 # live (noise between runs); a bigger drop keeps the live version.
@@ -225,28 +247,101 @@ def _beyond_the_noise(
     reference: str | None,
     *,
     results: dict[str, EvaluationResult] | None = None,
+    over: str = "",
 ) -> tuple[str, str]:
     """The champion, unless it beats the kind's plain reference model only within the 95%
     interval: then the reference, the simpler of the two. With `results` (item lists), a draw
     still goes to the champion when it shows at least BREADTH_RATIO times as much of the
-    catalogue as the reference."""
+    catalogue as the reference. `over` says what the interval pools (e.g. "3 windows")."""
     against = intervals.get(champion, {}).get(reference) if reference else None
     if against is None:
         return champion, reason
     figures = _interval_text(against, reference)
+    level = f"(95% interval, {over})" if over else "(95% interval)"
     if against[1] > 0:
-        return champion, f"{reason}; {figures} (95% interval)"
+        return champion, f"{reason}; {figures} {level}"
     if results is not None and against[2] >= 0:
         ours, theirs = results[champion].coverage, results[reference].coverage
         if ours >= BREADTH_RATIO * theirs:
             return champion, (
-                f"{reason}; {figures} (95% interval), a draw with {reference}, showing {ours:.0%} of the "
+                f"{reason}; {figures} {level}, a draw with {reference}, showing {ours:.0%} of the "
                 f"catalogue against {theirs:.0%}"
             )
     return reference, (
-        f"{champion} scores {figures} (95% interval), within the noise of the held-out orders: "
-        f"the plainer {reference} is kept"
+        f"{champion} scores {figures} {level}, within the noise of the held-out orders: the plainer {reference} is kept"
     )
+
+
+def _window_entry(
+    span: dict, cases: int, pair: tuple | None = None, metric: str = "", names: tuple[str, str] | None = None
+) -> dict:
+    """A window of the report: its span, its held-out cases, whether they are enough to judge,
+    and with `pair` (the results of `names`, the challenger and the reference, on it) both
+    figures and the difference between them with its 95% interval."""
+    entry = {**span, "cases": cases, "judged": cases >= MIN_EVALUATION_CASES}
+    if not entry["judged"]:
+        entry["note"] = f"too thin to judge: {cases} held-out cases (needs {MIN_EVALUATION_CASES})"
+    if pair is not None and names is not None:
+        ours, theirs = pair
+        entry["compared"] = list(names)
+        entry["values"] = [round(getattr(ours, metric), 5), round(getattr(theirs, metric), 5)]
+        difference = paired_interval(ours.per_case(metric), theirs.per_case(metric), ours.case_groups)
+        entry["interval"] = [round(number, 5) for number in difference]
+    return entry
+
+
+class _Held:
+    """One evaluation window and what the candidates scored on it share, each built on first use."""
+
+    def __init__(self, catalog: Catalog, window: Window, *, max_anchors: int = MAX_EVALUATION_ANCHORS) -> None:
+        self.catalog = catalog
+        self.window = window
+        self.max_anchors = max_anchors
+        # Fitted models later candidates reuse (registry.REUSED), and the window's co-occurrence.
+        self.fitted: dict[str, object] = {}
+
+    @functools.cached_property
+    def co(self) -> CoOccurrence:
+        return cooccurrence_build(self.window.train, self.catalog.n_items)
+
+    @functools.cached_property
+    def fills(self) -> RecentPopularityModel:
+        """What fills a short related list, as of the window's start."""
+        return RecentPopularityModel(window_days=POPULAR_WINDOW_DAYS).fit(
+            self.catalog, self.window.train, now=self.window.start
+        )
+
+    @functools.cached_property
+    def item_cases(self) -> ItemCases:
+        """The held-out baskets every item list is scored on, built once for all candidates."""
+        return item_cases_build(self.catalog, self.window.train, self.window.test, max_anchors=self.max_anchors)
+
+    def cases(self, kind: str) -> int:
+        if kind != ListKind.PERSONAL:
+            return int(self.item_cases.orders.size)
+        users, _ = personal_cases(self.window.train, self.window.test, self.catalog.n_items)
+        return min(int(users.size), MAX_EVALUATION_USERS)
+
+    def for_items(self) -> dict[str, object]:
+        self.fitted.setdefault(registry.COOCCURRENCE, self.co)
+        return self.fitted
+
+    def forget_models(self) -> None:
+        """Drop the fitted models (not the co-occurrence): the next kind fits its own."""
+        self.fitted = {name: model for name, model in self.fitted.items() if name == registry.COOCCURRENCE}
+
+    def span(self) -> dict:
+        window = self.window
+
+        def day(moment: float | None) -> str | None:
+            return dt.datetime.fromtimestamp(moment, tz=dt.UTC).isoformat() if moment else None
+
+        return {
+            "from": day(window.start),
+            "to": day(window.end),
+            "train_orders": window.train.n_orders,
+            "test_orders": window.test.n_orders,
+        }
 
 
 class _Trainer:
@@ -362,65 +457,60 @@ class _Trainer:
         train, test, cutoff = self._split(data.orders)
         # History is judged as it was: every product could be bought then, whatever it is now.
         catalog = dataclasses.replace(data.catalog, sellable=np.ones(data.catalog.n_items, dtype=bool))
+        latest = _Held(catalog, Window(train, test, cutoff, None))
+        windows_before = earlier_windows(data.orders, cutoff=cutoff, count=EARLIER_WINDOWS)
+        earlier = [_Held(catalog, window, max_anchors=EARLIER_WINDOW_ANCHORS) for window in windows_before]
         self.report["split"] = {
             "holdout_from": dt.datetime.fromtimestamp(cutoff, tz=dt.UTC).isoformat() if cutoff else None,
             "train_orders": train.n_orders,
             "test_orders": test.n_orders,
+            "windows": [held.span() for held in (latest, *earlier)],
         }
         evaluation = {}
-        train_co = cooccurrence_build(train, catalog.n_items)
-        fitted: dict[str, object] = {registry.COOCCURRENCE: train_co}
-        # What fills a short related list, as of the hold-out's start.
-        fills = RecentPopularityModel(window_days=POPULAR_WINDOW_DAYS).fit(catalog, train, now=cutoff)
-        # The held-out baskets every item list is scored on, built once for all candidates.
-        item_cases = item_cases_build(catalog, train, test)
-        anchors = item_cases.anchors
         for kind, candidates in registry.KINDS:
             k = 10 if kind == ListKind.PERSONAL else 5
             results, table = {}, {}
             for candidate in candidates:
                 self.progress(f"evaluate {kind}: {candidate.name}")
-                fit_started = time.perf_counter()
-                model = candidate.build(fitted).fit(catalog, train, now=cutoff)
-                fit_seconds = time.perf_counter() - fit_started
-                if candidate.name in registry.REUSED:
-                    fitted[candidate.name] = model
-                if kind == ListKind.PERSONAL:
-                    result, raw = evaluate_user_model(model, catalog, train, test, k=k), None
-                else:
-                    # Judged on the lists as published; the model's own ranking reported beside.
-                    own, served = self._served_lists(kind, model, anchors, popular=fills, co=train_co, k=k)
-                    result = evaluate_item_model(served, catalog, train, test, k=k, cases=item_cases)
-                    raw = (
-                        result
-                        if own.same_as(served)
-                        else evaluate_item_model(own, catalog, train, test, k=k, cases=item_cases)
-                    )
-                del model
+                result, raw, fit_seconds = self._candidate_result(kind, candidate, latest, k=k)
                 results[candidate.name] = result
                 table[candidate.name] = _result_dict(result, fit_seconds=fit_seconds, baseline=candidate.baseline)
                 if raw is not None:
                     table[candidate.name]["raw"] = {
                         key: round(getattr(raw, key), 5) for key in ("hit_rate", "ndcg", "coverage")
                     }
+            latest.forget_models()
             cases = max((result.cases for result in results.values()), default=0)
             baselines = {candidate.name for candidate in candidates if candidate.baseline}
             metric = registry.METRICS[kind]
-            intervals = _intervals(results, metric=metric, baselines=baselines, reference=registry.REFERENCES.get(kind))
+            reference = registry.REFERENCES.get(kind)
+            intervals = _intervals(results, metric=metric, baselines=baselines, reference=reference)
             for name, against in intervals.items():
                 table[name]["intervals"] = against
+            windows, everywhere = None, (latest, *earlier)
             if cases >= MIN_EVALUATION_CASES:
                 never = frozenset() if kind == ListKind.PERSONAL else frozenset(registry.POPULARITY_NAMES)
                 champion, reason = champion_choose(results, metric=metric, baselines=baselines, never=never)
                 item_list = kind != ListKind.PERSONAL
                 if item_list:
                     champion, reason = _broadest_of_equals(champion, reason, results, metric=metric, never=never)
+                windows, pooled, judged = self._rolling_origin(kind, champion, reference, results, latest, earlier, k=k)
+                if pooled is not None:
+                    intervals = {champion: {reference: pooled}}
                 champion, reason = _beyond_the_noise(
-                    champion, reason, intervals, registry.REFERENCES.get(kind), results=results if item_list else None
+                    champion,
+                    reason,
+                    intervals,
+                    reference,
+                    results=results if item_list else None,
+                    over=f"{judged} windows" if judged > 1 else "",
                 )
             else:
                 champion = registry.DEFAULT_CHAMPIONS[kind]
-                reason = f"only {cases} held-out cases (needs {MIN_EVALUATION_CASES}): using the default {champion}"
+                reason = (
+                    f"only {cases} held-out cases (needs {MIN_EVALUATION_CASES}): too thin to judge, "
+                    f"using the default {champion}"
+                )
             if not readiness[kind]["ready"]:
                 champion, reason = registry.FALLBACK_CHAMPIONS[kind], readiness[kind]["reason"]
             evaluation[kind] = {
@@ -430,8 +520,71 @@ class _Trainer:
                 "champion": champion,
                 "reason": reason,
                 "evaluated": cases >= MIN_EVALUATION_CASES,
+                "windows": windows or [_window_entry(held.span(), held.cases(kind)) for held in everywhere],
             }
         return evaluation
+
+    def _candidate_result(
+        self, kind: str, candidate: registry.Candidate, held: _Held, *, k: int
+    ) -> tuple[EvaluationResult, EvaluationResult | None, float]:
+        """A candidate fitted on the window's training orders and scored on its held-out ones:
+        (the lists as published, the model's own ranking when it differs, fit seconds)."""
+        fitted = held.fitted if kind == ListKind.PERSONAL else held.for_items()
+        fit_started = time.perf_counter()
+        model = candidate.build(fitted).fit(held.catalog, held.window.train, now=held.window.start)
+        fit_seconds = time.perf_counter() - fit_started
+        if candidate.name in registry.REUSED:
+            held.fitted[candidate.name] = model
+        train, test = held.window.train, held.window.test
+        if kind == ListKind.PERSONAL:
+            return evaluate_user_model(model, held.catalog, train, test, k=k), None, fit_seconds
+        # Judged on the lists as published; the model's own ranking reported beside.
+        cases = held.item_cases
+        own, served = self._served_lists(kind, model, cases.anchors, popular=held.fills, co=held.co, k=k)
+        result = evaluate_item_model(served, held.catalog, train, test, k=k, cases=cases)
+        raw = result if own.same_as(served) else evaluate_item_model(own, held.catalog, train, test, k=k, cases=cases)
+        return result, raw, fit_seconds
+
+    def _rolling_origin(
+        self,
+        kind: str,
+        champion: str,
+        reference: str | None,
+        results: dict[str, EvaluationResult],
+        latest: _Held,
+        earlier: list[_Held],
+        *,
+        k: int,
+    ) -> tuple[list[dict], list[float] | None, int]:
+        """Rolling origin: the champion and the kind's plain reference refitted on the orders
+        before each earlier window and scored on it. Per window its span, cases and figures
+        (a window with fewer than MIN_EVALUATION_CASES cases is too thin to judge and left
+        out), the champion's difference from the reference pooled over every judged window with
+        the latest ([difference, low, high]; None when there is nothing to compare) and how many
+        windows that pools."""
+        metric = registry.METRICS[kind]
+        compared = reference is not None and reference != champion and reference in results
+        pairs = [(results[champion], results[reference])] if compared else []
+        names = (champion, reference) if compared else None
+        entries = [_window_entry(latest.span(), results[champion].cases, pairs[0] if pairs else None, metric, names)]
+        # In the registry's order, so that a blend finds the plain model it reuses.
+        finalists = [c for c in dict(registry.KINDS)[kind] if compared and c.name in (reference, champion)]
+        for held in earlier:
+            cases = held.cases(kind)
+            pair = None
+            if finalists and cases >= MIN_EVALUATION_CASES:
+                self.progress(f"evaluate {kind}: the window from {held.span()['from'][:10]}")
+                scored = {c.name: self._candidate_result(kind, c, held, k=k)[0] for c in finalists}
+                held.forget_models()
+                pair = (scored[champion], scored[reference])
+                pairs.append(pair)
+            entries.append(_window_entry(held.span(), cases, pair, metric, names))
+        if not pairs:
+            return entries, None, 0
+        # Item cases are grouped by test order, numbered per window; personal cases by customer,
+        # the same customer in every window.
+        pooled = paired_interval_pooled(pairs, metric, same_groups=kind == ListKind.PERSONAL)
+        return entries, [round(number, 5) for number in pooled], len(pairs)
 
     def _refit(self, data: TrainingData, evaluation: dict, readiness: dict, *, now: float) -> dict:
         catalog, orders = data.catalog, data.orders
@@ -740,8 +893,15 @@ class _Trainer:
                 f"kept version {live.number}: the shop has {orders_seen} paid orders, far fewer than the "
                 f"{live_orders} the live version learned from (lost data?)"
             )
+        live_evaluation = (live.training_run.report or {}).get("evaluation") or {}
         for kind, entry in evaluation.items():
             if not entry["evaluated"]:
+                if (live_evaluation.get(kind) or {}).get("evaluated"):
+                    cases = entry["windows"][0]["cases"] if entry.get("windows") else 0
+                    return False, (
+                        f"kept version {live.number}: this training's held-out orders are too thin to judge its "
+                        f"{kind} lists ({cases} cases, needs {MIN_EVALUATION_CASES}); the live version's were judged"
+                    )
                 continue
             live_champion = live.champions.get(kind)
             if kind != ListKind.PERSONAL and live_champion in registry.POPULARITY_NAMES:

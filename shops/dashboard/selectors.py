@@ -309,6 +309,20 @@ QUALITY_KIND_ORDER = ("bought_together", "related", "personal")
 
 
 @dataclass(frozen=True)
+class WindowQuality:
+    """One time window a training judged a list kind on (rolling origin, latest first): its
+    days, its held-out cases, and the chosen model's difference from the plain reference model
+    on it with the 95% interval (None when too thin to judge or nothing was compared)."""
+
+    start: str
+    end: str | None
+    cases: int
+    judged: bool
+    against: str | None = None
+    difference: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True)
 class ListQuality:
     """One list kind of one training: the chosen model's held-out score next to the best
     baseline's (popularity), on the same orders."""
@@ -330,6 +344,8 @@ class ListQuality:
     # The 95% interval of the champion's difference from the best baseline (low, high), when the
     # training measured one.
     margin_interval: tuple[float, float] | None = None
+    # The time windows it was judged on, latest first (trainings before rolling origin: none).
+    windows: tuple[WindowQuality, ...] = ()
 
     @property
     def metric_label(self) -> str:
@@ -394,7 +410,31 @@ def _list_quality(kind: str, entry: dict) -> ListQuality | None:
         sampled_from=population if population > limit else 0,
         sample_size=limit if population > limit else 0,
         margin_interval=_interval(candidates.get(champion), best_baseline[1] if best_baseline else None),
+        windows=_windows(entry.get("windows")),
     )
+
+
+def _windows(reported: object) -> tuple[WindowQuality, ...]:
+    """The report's evaluation windows as the quality table shows them; malformed ones skipped."""
+    windows = []
+    for window in reported if isinstance(reported, list) else ():
+        if not isinstance(window, dict) or not isinstance(window.get("from"), str):
+            continue
+        cases = window.get("cases")
+        interval, compared = window.get("interval"), window.get("compared")
+        numbers = isinstance(interval, list) and len(interval) == 3
+        numbers = numbers and all(isinstance(x, (int, float)) for x in interval)
+        windows.append(
+            WindowQuality(
+                start=window["from"][:10],
+                end=window["to"][:10] if isinstance(window.get("to"), str) else None,
+                cases=cases if isinstance(cases, int) else 0,
+                judged=bool(window.get("judged")),
+                against=str(compared[1]) if numbers and isinstance(compared, list) and len(compared) == 2 else None,
+                difference=tuple(float(x) for x in interval) if numbers else None,
+            )
+        )
+    return tuple(windows)
 
 
 def _interval(candidate: object, against: str | None) -> tuple[float, float] | None:

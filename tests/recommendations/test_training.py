@@ -161,6 +161,11 @@ EDGE_CASES = {
         [order(1, 1, 2), order(2, 2, 3)],
     ),
     "duplicate_lines_case": ([product(1), product(2)], [order(1, 1, 1, 2, 2, customer="c1"), order(2, 2, 2, 1)]),
+    # Every order on the same day: nothing before the hold-out to train on, no window to judge.
+    "one_day_case": (
+        [product(n) for n in range(1, 7)],
+        [order(n, n % 6 + 1, (n + 1) % 6 + 1, customer=f"c{n % 9}", days_ago=1) for n in range(1, 80)],
+    ),
 }
 
 
@@ -177,6 +182,12 @@ def test_tiny_or_odd_shops_train_and_publish_fallbacks_with_reasons(shop, case):
         assert run.report["evaluation"][kind]["reason"]
     if case in ("no_orders_case", "single_item_baskets_case", "one_product_case"):
         assert "orders with 2+ items" in run.report["evaluation"]["bought_together"]["reason"]
+    if case == "one_day_case":
+        for kind, entry in run.report["evaluation"].items():
+            assert not entry["evaluated"]
+            assert "too thin to judge" in entry["reason"] or not run.report["readiness"][kind]["ready"]
+            assert [window["judged"] for window in entry["windows"]] == [False]
+            assert "too thin to judge: 0 held-out cases" in entry["windows"][0]["note"]
     with shop_scope(shop):
         assert RecommendationList.objects.filter(kind="popular", anchor="").exists()
         assert RecommendationList.objects.filter(kind="related").count() == len(products)
@@ -442,3 +453,50 @@ def test_an_evaluation_on_another_window_needs_no_shop_and_matches_train(demo_sh
         assert (entry["champion"], entry["reason"]) == (reported["champion"], reported["reason"])
         for name, row in entry["candidates"].items():
             assert row[entry["metric"]] == reported["candidates"][name][entry["metric"]]
+
+
+def test_a_challenger_is_judged_on_earlier_windows_too(demo_shop):
+    """Rolling origin: besides the latest hold-out, the chosen model and the plain reference are
+    refitted before each earlier window of as many orders and scored on it; the choice rests on
+    their difference pooled over every window with enough cases, and the report shows each."""
+    from recommendations.engine.candidates import REFERENCES
+
+    shop, demo = demo_shop
+    run = train(shop)
+
+    split = run.report["split"]
+    spans = split["windows"]
+    assert len(spans) == 3 and spans[0]["from"] == split["holdout_from"] and spans[0]["to"] is None
+    for later, earlier in zip(spans, spans[1:], strict=False):
+        assert earlier["to"] == later["from"]  # back to back, latest first
+        assert earlier["test_orders"] == spans[0]["test_orders"] == split["test_orders"]
+        assert earlier["train_orders"] == later["train_orders"] - earlier["test_orders"]
+    for kind, entry in run.report["evaluation"].items():
+        windows = entry["windows"]
+        assert [{key: w[key] for key in spans[0]} for w in windows] == spans
+        compared = [w for w in windows if "values" in w]
+        assert all(w["judged"] for w in compared)
+        if compared:
+            challenger, reference = compared[0]["compared"]
+            assert reference == REFERENCES[kind] and entry["champion"] in (challenger, reference)
+            # The latest window's figures are the candidates' own rows.
+            rows = entry["candidates"]
+            assert compared[0]["values"] == [rows[name][entry["metric"]] for name in (challenger, reference)]
+            if len(compared) > 1:
+                assert f"95% interval, {len(compared)} windows" in entry["reason"]
+
+
+def test_a_hold_out_too_thin_to_judge_keeps_the_live_version(demo_shop):
+    shop, demo = demo_shop
+    first = train(shop)
+    assert all(entry["evaluated"] for entry in first.report["evaluation"].values())
+    # A hold-out after the last order: nothing to judge a new version on.
+    second = train(shop, holdout_from=max(o.created_at for o in demo.orders) + dt.timedelta(days=1))
+
+    assert second.status == TrainingRun.Status.SUCCEEDED and not second.promoted
+    assert "too thin to judge" in second.decision and "the live version's were judged" in second.decision
+    for entry in second.report["evaluation"].values():
+        assert not entry["evaluated"] and "too thin to judge" in entry["reason"]
+        assert entry["windows"][0]["cases"] == 0 and "too thin to judge" in entry["windows"][0]["note"]
+    with shop_scope(shop):
+        assert ModelVersion.objects.get(status=ModelVersion.Status.LIVE).training_run_id == first.pk

@@ -297,6 +297,25 @@ def test_the_page_draws_the_charts_and_the_quality_table(client, trained_shop):
         # The difference with its 95% interval, as the training measured it.
         low, high = bought.margin_interval
         assert f"<td>{difference}<br><small>95% interval {low:.3f} to {high:.3f}</small></td>" in quality
+    # Each time window the training judged it on, latest first, with its difference from the
+    # plain reference or why it was not judged.
+    reported = run_report_windows(trained_shop, "bought_together")
+    assert len(bought.windows) == len(reported) >= 1
+    shown = quality.split(f"<td>{bought.champion}</td>", 1)[1].split("</tr>", 1)[0]
+    for window, row in zip(bought.windows, reported, strict=True):
+        assert window.start == row["from"][:10] and window.cases == row["cases"]
+        if not row["judged"]:
+            assert f"{window.start} to {window.end or 'the end'}: too thin to judge ({row['cases']} cases)" in shown
+        elif "interval" in row:
+            mean, low, high = row["interval"]
+            assert f"{mean:+.3f} over {row['compared'][1]} (95% interval {low:.3f} to {high:.3f})" in shown
+
+
+def run_report_windows(shop, kind: str) -> list[dict]:
+    from recommendations.models import TrainingRun
+
+    with shop_scope(shop):
+        return TrainingRun.objects.get().report["evaluation"][kind]["windows"]
 
 
 @pytest.mark.parametrize("days", [7, 30, 90])

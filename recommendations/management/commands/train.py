@@ -79,7 +79,25 @@ class Command(BasketryCommand):
                 for other, (difference, low, high) in row.get("intervals", {}).items():
                     extra += f"  {difference:+.4f} [{low:+.4f}, {high:+.4f}] vs {other}"
                 self.stdout.write(f"  {label:26} {metrics} {extra}")
+            for window in entry.get("windows", []):
+                self.stdout.write(f"  window {_window_text(window, entry)}")
         timings = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in report["timings"].items())
         self.stdout.write(f"\nTimings: {timings}")
         verdict = "Published" if run.promoted else "Not published"
         self.stdout.write(f"{verdict}: {run.decision}.")
+
+
+def _window_text(window: dict, entry: dict) -> str:
+    """One evaluation window as a line: its span and orders, then what was compared on it."""
+    span = f"{(window.get('from') or 'the start')[:10]} to {(window.get('to') or 'the end')[:10]}"
+    text = f"{span} ({window['train_orders']} orders before, {window['test_orders']} in it, {window['cases']} cases)"
+    if not window["judged"]:
+        return f"{text}: {window['note']}"
+    if "values" not in window:
+        return f"{text}: nothing to compare"
+    (challenger, reference), (ours, theirs) = window["compared"], window["values"]
+    difference, low, high = window["interval"]
+    return (
+        f"{text}: {challenger} {ours:.4f}, {reference} {theirs:.4f} ({entry['metric']}), "
+        f"{difference:+.4f} [{low:+.4f}, {high:+.4f}]"
+    )

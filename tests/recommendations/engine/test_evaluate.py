@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from recommendations.engine.data import Catalog, orders_from_lines
+from recommendations.engine.data import Catalog, earlier_windows, orders_from_lines
 from recommendations.engine.evaluate import (
     EvaluationResult,
     ListsOf,
@@ -16,6 +16,7 @@ from recommendations.engine.evaluate import (
     evaluate_user_model,
     item_cases_build,
     paired_interval,
+    paired_interval_pooled,
 )
 
 
@@ -244,3 +245,75 @@ def test_lists_made_elsewhere_are_scored_as_a_model_ranking_them_would_be():
     assert np.isneginf(scores[0, 1]) and scores[1, 1] == 0.0
     wider, _ = made.similar(np.array([4]), 5)
     np.testing.assert_array_equal(wider, [[1, 2, -1, -1, -1]])
+
+
+def timed_orders(times: list[float]):
+    return orders_from_lines(
+        order_time=np.array(times, dtype=float),
+        order_user=np.zeros(len(times), dtype=int),
+        line_order=np.arange(len(times)),
+        line_item=np.zeros(len(times), dtype=int),
+        n_users=1,
+    )
+
+
+def test_earlier_windows_repeat_the_hold_out_from_earlier_origins():
+    # Ten orders at times 0..9; the hold-out is the last three (times 7, 8, 9).
+    windows = earlier_windows(timed_orders([float(t) for t in range(10)]), cutoff=7.0, count=2)
+
+    assert [(w.start, w.end) for w in windows] == [(4.0, 7.0), (1.0, 4.0)]
+    for window in windows:
+        assert window.test.n_orders == 3
+        assert window.train.order_time.max() < window.start <= window.test.order_time.min()
+        assert window.test.order_time.max() < window.end
+        assert window.train.n_orders == int(window.start)  # every order before the window trains it
+
+
+def test_earlier_windows_stop_where_no_order_would_train_them():
+    # Only one earlier window has orders before it; orders at the same time stay together.
+    assert [(w.start, w.end) for w in earlier_windows(timed_orders([0, 1, 2, 3, 4, 5]), cutoff=3.0, count=5)] == []
+    assert [(w.start, w.end) for w in earlier_windows(timed_orders([0, 1, 2, 3, 4, 5, 6]), cutoff=4.0, count=5)] == [
+        (1.0, 4.0)
+    ]
+    same_day = earlier_windows(timed_orders([5.0] * 8), cutoff=5.0, count=2)
+    assert same_day == []  # every order in the hold-out, none before it
+    tied = earlier_windows(timed_orders([0, 1, 2, 2, 2, 3]), cutoff=3.0, count=1)
+    assert [(w.start, w.test.n_orders, w.train.n_orders) for w in tied] == [(2.0, 3, 2)]
+
+
+def scored(hits: np.ndarray, groups: np.ndarray) -> EvaluationResult:
+    hits = np.asarray(hits, dtype=np.float64)
+    return EvaluationResult(
+        k=5, cases=hits.size, hit_rate=float(hits.mean()), ndcg=0.0, precision=0.0, recall=0.0,
+        coverage=0.0, popularity_bias=0.0, case_hits=hits, case_ndcg=hits, case_groups=groups,
+    )  # fmt: skip
+
+
+def test_a_win_on_one_window_and_a_loss_on_another_pool_to_a_draw():
+    rng = np.random.default_rng(11)
+    theirs = rng.random(1500) < 0.5
+    groups = np.arange(1500)
+    better, worse = theirs | (rng.random(1500) < 0.2), theirs & (rng.random(1500) < 0.8)
+    won = (scored(better, groups), scored(theirs, groups))
+    lost = (scored(worse, groups), scored(theirs, groups))
+
+    _, low, _ = paired_interval_pooled([won], "hit_rate", same_groups=False)
+    assert low > 0  # the latest window alone: a clear win
+    mean, low, high = paired_interval_pooled([won, lost], "hit_rate", same_groups=False)
+    assert low < 0 < high  # pooled with a window where it loses as much: no win beyond the noise
+    assert mean == pytest.approx((better.sum() - theirs.sum() + worse.sum() - theirs.sum()) / 3000)
+    # Test orders are numbered per window: pooled as distinct clusters, as if numbered apart.
+    apart = paired_interval(np.concatenate([better, worse]), np.concatenate([theirs, theirs]), np.arange(3000))
+    assert (mean, low, high) == apart
+
+
+def test_a_customer_in_several_windows_is_one_cluster_when_pooled():
+    # The same 200 customers in two windows, equally better in both: resampled as 200 customers
+    # the interval is wider than as 400 independent cases.
+    rng = np.random.default_rng(5)
+    customers = np.arange(200)
+    ours, theirs = (rng.random(200) < 0.6).astype(float), (rng.random(200) < 0.4).astype(float)
+    window = (scored(ours, customers), scored(theirs, customers))
+    _, low_same, high_same = paired_interval_pooled([window, window], "ndcg", same_groups=True)
+    _, low_apart, high_apart = paired_interval_pooled([window, window], "ndcg", same_groups=False)
+    assert high_same - low_same > high_apart - low_apart

@@ -218,3 +218,21 @@ def test_recency_blend_beats_plain_ease_on_online_retail():
     ease = evaluate_user_model(EaseModel().fit(catalog, train, now=cutoff), catalog, train, test, k=10)
     blend = evaluate_user_model(EaseRecencyBlendModel().fit(catalog, train, now=cutoff), catalog, train, test, k=10)
     assert blend.ndcg > ease.ndcg + 0.005
+
+
+def test_eases_inverse_matches_the_general_one_and_survives_a_matrix_that_is_not_definite():
+    import scipy.linalg
+
+    from recommendations.engine.personal import _spd_inverse
+
+    rng = np.random.default_rng(4)
+    purchases = (rng.random((3000, 300)) < 0.03).astype(np.float32)
+    gram = purchases.T @ purchases
+    gram[np.diag_indices_from(gram)] += 500.0
+    expected = scipy.linalg.inv(gram.astype(np.float64))
+    inverse = _spd_inverse(gram)
+    assert inverse.dtype == np.float32 and np.array_equal(inverse, inverse.T)
+    assert np.abs(inverse - expected).max() <= 1e-5 * np.abs(expected).max()
+    assert np.array_equal(gram, purchases.T @ purchases + 500.0 * np.eye(300, dtype=np.float32))  # input kept
+    indefinite = np.array([[1.0, 2.0], [2.0, 1.0]], dtype=np.float32)
+    np.testing.assert_allclose(_spd_inverse(indefinite) @ indefinite, np.eye(2), atol=1e-5)
