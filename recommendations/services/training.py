@@ -42,17 +42,17 @@ from recommendations.engine.data import (
 from recommendations.engine.diversity import cap_per_group, mmr_rerank
 from recommendations.engine.evaluate import (
     MAX_EVALUATION_ANCHORS,
-    MAX_EVALUATION_USERS,
     EvaluationResult,
     ItemCases,
     ListsOf,
+    UserCases,
     champion_choose,
     evaluate_item_model,
     evaluate_user_model,
     item_cases_build,
     paired_interval,
     paired_interval_pooled,
-    personal_cases,
+    user_cases_build,
 )
 from recommendations.engine.popularity import RecentPopularityModel, TrendingModel
 from recommendations.models import ListKind, ModelVersion, RecommendationList, ServingPack, TrainingRun
@@ -316,11 +316,13 @@ class _Held:
         """The held-out baskets every item list is scored on, built once for all candidates."""
         return item_cases_build(self.catalog, self.window.train, self.window.test, max_anchors=self.max_anchors)
 
+    @functools.cached_property
+    def user_cases(self) -> UserCases:
+        """The held-out customers every personal list is scored on, built once for all candidates."""
+        return user_cases_build(self.catalog, self.window.train, self.window.test)
+
     def cases(self, kind: str) -> int:
-        if kind != ListKind.PERSONAL:
-            return int(self.item_cases.orders.size)
-        users, _ = personal_cases(self.window.train, self.window.test, self.catalog.n_items)
-        return min(int(users.size), MAX_EVALUATION_USERS)
+        return int(self.user_cases.users.size if kind == ListKind.PERSONAL else self.item_cases.orders.size)
 
     def for_items(self) -> dict[str, object]:
         self.fitted.setdefault(registry.COOCCURRENCE, self.co)
@@ -537,7 +539,7 @@ class _Trainer:
             held.fitted[candidate.name] = model
         train, test = held.window.train, held.window.test
         if kind == ListKind.PERSONAL:
-            return evaluate_user_model(model, held.catalog, train, test, k=k), None, fit_seconds
+            return evaluate_user_model(model, held.catalog, train, test, k=k, cases=held.user_cases), None, fit_seconds
         # Judged on the lists as published; the model's own ranking reported beside.
         cases = held.item_cases
         own, served = self._served_lists(kind, model, cases.anchors, popular=held.fills, co=held.co, k=k)

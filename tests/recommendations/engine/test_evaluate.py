@@ -317,3 +317,21 @@ def test_a_customer_in_several_windows_is_one_cluster_when_pooled():
     _, low_same, high_same = paired_interval_pooled([window, window], "ndcg", same_groups=True)
     _, low_apart, high_apart = paired_interval_pooled([window, window], "ndcg", same_groups=False)
     assert high_same - low_same > high_apart - low_apart
+
+
+def test_with_many_orders_the_interval_comes_from_their_variance_and_agrees_with_the_bootstrap():
+    # 12,000 test orders of one to four cases each, the cases of an order alike (one basket), a
+    # clear but small win.
+    rng = np.random.default_rng(9)
+    orders = np.repeat(np.arange(12_000), rng.integers(1, 5, size=12_000))
+    theirs = (rng.random(12_000) < 0.6)[orders]
+    ours = theirs | (rng.random(12_000) < 0.03)[orders]
+    analytic = paired_interval(ours, theirs, orders)
+    bootstrap = paired_interval(ours, theirs, orders, bootstrap_max_clusters=20_000)
+    assert analytic[0] == bootstrap[0] == pytest.approx(ours.mean() - theirs.mean())
+    assert analytic != bootstrap  # two methods
+    for a, b in zip(analytic[1:], bootstrap[1:], strict=True):
+        assert a == pytest.approx(b, abs=0.1 * (bootstrap[2] - bootstrap[1]))
+    # Clustering still counts: the same cases as independent give a narrower interval.
+    _, low, high = paired_interval(ours, theirs, np.arange(orders.size))
+    assert high - low < analytic[2] - analytic[1]
