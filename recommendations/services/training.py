@@ -99,6 +99,13 @@ EARLIER_WINDOWS = 2
 # confirms two of them, on half as many.
 EARLIER_WINDOW_ANCHORS = 2_000
 POPULAR_WINDOW_DAYS = 30
+# A nightly retraining of a shop that gained at most this share of new orders over what the live
+# version learned from reuses the live version's evaluation (champions, figures, windows) and
+# only refits and precomputes on every order: the evaluation is most of a training's cost, and a
+# few orders more do not change what it found. Never for an evaluation older than
+# REUSE_MAX_DAYS, and never when the diversity setting or a list kind's readiness changed.
+REUSE_NEW_ORDERS = 0.05
+REUSE_MAX_DAYS = 7
 # A new version may score up to 5% below the live one on the same held-out data and still go
 # live (noise between runs); a bigger drop keeps the live version.
 PROMOTION_TOLERANCE = 0.05
@@ -373,7 +380,10 @@ class _Trainer:
             rules = merchant_rules_active()
         orders_seen = data.orders.n_orders
         diversity = diversity_settings_clean(self.shop.settings.get(DIVERSITY_KEY))
-        lists, evaluation = self.compute(data, rules=rules, now=timezone.now(), diversity=diversity)
+        reused = self._reusable_evaluation(data, diversity)
+        lists, evaluation = self.compute(
+            data, rules=rules, now=timezone.now(), diversity=diversity, evaluation=reused and reused["evaluation"]
+        )
         # Publishing needs only the lists: the fitted models and matrices go before it serialises
         # them (about 400 MB at the UCI Online Retail shop's size).
         self.data = self.models = self.co = self.history = self.co_customers = self.content = None
@@ -389,16 +399,26 @@ class _Trainer:
         return run
 
     def compute(
-        self, data: TrainingData, *, rules: list, now: dt.datetime, diversity: dict | None = None
+        self,
+        data: TrainingData,
+        *,
+        rules: list,
+        now: dt.datetime,
+        diversity: dict | None = None,
+        evaluation: dict | None = None,
     ) -> tuple[dict[str, dict[str, list[dict]]], dict]:
-        """Everything between loading and publishing; touches no database (benchmarks call it)."""
+        """Everything between loading and publishing; touches no database (benchmarks call it).
+        With `evaluation` (`_reusable_evaluation`), its champions are refitted without evaluating."""
         self.data = data
         self.rules = rules
         self.diversity = diversity or {"strategy": "none"}
         self.now_datetime = now
         readiness = self._readiness(data)
-        with self._timed("evaluate"):
-            evaluation = self._evaluate(data, readiness)
+        self.report["diversity"] = self.diversity
+        if evaluation is None:
+            with self._timed("evaluate"):
+                evaluation = self._evaluate(data, readiness)
+            self.report["evaluated_at"] = now.isoformat()
         with self._timed("refit"):
             models = self._refit(data, evaluation, readiness, now=now.timestamp())
         with self._timed("precompute"), _collector_paused():
@@ -410,6 +430,44 @@ class _Trainer:
             lists={kind: len(entries) for kind, entries in lists.items()},
         )
         return lists, evaluation
+
+    def _reusable_evaluation(self, data: TrainingData, diversity: dict) -> dict | None:
+        """For a nightly retraining with few new orders (REUSE_NEW_ORDERS), the live version's
+        evaluation to reuse, with where it comes from; None when a full evaluation is due."""
+        if self.run_row.trigger != TrainingRun.Trigger.NIGHTLY or self.holdout_from is not None:
+            return None
+        live = ModelVersion.objects.select_related("training_run").filter(status=ModelVersion.Status.LIVE).first()
+        if live is None:
+            return None
+        source = live.training_run
+        report = source.report if isinstance(source.report, dict) else {}
+        evaluation, readiness = report.get("evaluation"), report.get("readiness") or {}
+        known = {candidate.name for _, group in registry.KINDS for candidate in group}
+        if not isinstance(evaluation, dict) or set(evaluation) != {kind for kind, _ in registry.KINDS}:
+            return None
+        if any(entry.get("champion") not in known for entry in evaluation.values()):
+            return None  # a model this release no longer has
+        try:
+            evaluated_at = dt.datetime.fromisoformat(report.get("evaluated_at", ""))
+        except (TypeError, ValueError):
+            return None
+        new_orders = data.orders.n_orders - source.orders_seen
+        fresh = timezone.now() - evaluated_at <= dt.timedelta(days=REUSE_MAX_DAYS)
+        ready = {kind: entry["ready"] for kind, entry in self._readiness(data).items()}
+        if (
+            not fresh
+            or not source.orders_seen
+            or not 0 <= new_orders <= REUSE_NEW_ORDERS * source.orders_seen
+            or report.get("diversity") != diversity
+            or ready != {kind: (readiness.get(kind) or {}).get("ready") for kind in ready}
+        ):
+            return None
+        self.report.update(
+            split=report.get("split"),
+            evaluated_at=evaluated_at.isoformat(),
+            evaluation_reused={"version": live.number, "new_orders": new_orders, "orders_seen": source.orders_seen},
+        )
+        return {"evaluation": evaluation}
 
     def _data_counts(self, data: TrainingData) -> dict:
         baskets = basket_matrix(data.orders, data.catalog.n_items)
@@ -889,6 +947,13 @@ class _Trainer:
     def _decide(self, evaluation: dict, live: ModelVersion | None, orders_seen: int) -> tuple[bool, str]:
         if live is None:
             return True, "first version"
+        reused = self.report.get("evaluation_reused")
+        if reused is not None:
+            return True, (
+                f"replaces version {live.number}, refitted on {reused['new_orders']} new orders with the "
+                f"champions of version {reused['version']}'s evaluation (a nightly retraining with under "
+                f"{REUSE_NEW_ORDERS:.0%} new orders does not evaluate again)"
+            )
         live_orders = live.training_run.orders_seen
         if live_orders and orders_seen < live_orders * (1 - MAX_ORDER_SHRINK):
             return False, (

@@ -500,3 +500,89 @@ def test_a_hold_out_too_thin_to_judge_keeps_the_live_version(demo_shop):
         assert entry["windows"][0]["cases"] == 0 and "too thin to judge" in entry["windows"][0]["note"]
     with shop_scope(shop):
         assert ModelVersion.objects.get(status=ModelVersion.Status.LIVE).training_run_id == first.pk
+
+
+def nightly(shop) -> TrainingRun:
+    with shop_scope(shop):
+        run = training_run_create(shop=shop, trigger=TrainingRun.Trigger.NIGHTLY)
+        return training_run_execute(shop=shop, run=run)
+
+
+def add_orders(shop, demo, count: int, first: str, second: str) -> None:
+    """`count` new orders, after every other, each of the products `first` and `second`."""
+    latest = max(o.created_at for o in demo.orders)
+    records = [
+        OrderRecord(
+            external_id=f"NEW-{first}-{n}",
+            created_at=latest + dt.timedelta(hours=n + 1),
+            customer_id=None,
+            lines=tuple(
+                OrderLineRecord(product_external_id=pid, quantity=1, unit_price=Decimal("5")) for pid in (first, second)
+            ),
+        )
+        for n in range(count)
+    ]
+    with shop_scope(shop):
+        ids = dict(Product.objects.values_list("external_id", "pk"))
+        order_bulk_import(shop=shop, records=records, product_ids=ids)
+
+
+def never_bought_together(demo) -> tuple[str, str]:
+    """The product bought with the fewest others, and one never bought with it."""
+    companions: dict[str, set[str]] = {p.external_id: set() for p in demo.products}
+    for o in demo.orders:
+        for a, b in _pairs(o):
+            companions[a].add(b)
+            companions[b].add(a)
+    rare = min(companions, key=lambda pid: (len(companions[pid]), pid))
+    return rare, next(pid for pid in sorted(companions) if pid != rare and pid not in companions[rare])
+
+
+def _pairs(order) -> list[tuple[str, str]]:
+    items = sorted({line.product_external_id for line in order.lines})
+    return [(a, b) for i, a in enumerate(items) for b in items[i + 1 :]]
+
+
+def test_a_nightly_retraining_with_few_new_orders_refits_without_evaluating_again(demo_shop):
+    shop, demo = demo_shop
+    first = train(shop)
+    a, b = never_bought_together(demo)
+    add_orders(shop, demo, 3, a, b)  # 3 of 1,500 orders: far under REUSE_NEW_ORDERS
+
+    second = nightly(shop)
+
+    assert second.status == TrainingRun.Status.SUCCEEDED and second.promoted
+    assert "does not evaluate again" in second.decision
+    assert second.report["evaluation_reused"] == {"version": 1, "new_orders": 3, "orders_seen": first.orders_seen}
+    assert second.report["evaluation"] == first.report["evaluation"]
+    assert second.report["evaluated_at"] == first.report["evaluated_at"]
+    assert "evaluate" not in second.report["timings"] and "refit" in second.report["timings"]
+    # Refitted on every order: the new pair is now bought together, with its evidence.
+    with shop_scope(shop):
+        pk = dict(Product.objects.values_list("external_id", "pk"))
+    shown = {item["product_id"]: item["explanation"] for item in lists_of(shop, "bought_together")[str(pk[a])]}
+    assert shown[pk[b]] == "Bought together in 3 orders"
+
+
+@pytest.mark.parametrize("change", ["many_new_orders", "diversity", "command", "stale"])
+def test_a_retraining_evaluates_again_when_reuse_would_not_hold(demo_shop, change):
+    from recommendations.services.settings import DIVERSITY_KEY
+    from recommendations.services.training import REUSE_MAX_DAYS, REUSE_NEW_ORDERS
+
+    shop, demo = demo_shop
+    first = train(shop)
+    a, b = never_bought_together(demo)
+    add_orders(shop, demo, int(REUSE_NEW_ORDERS * first.orders_seen) + 1 if change == "many_new_orders" else 2, a, b)
+    if change == "diversity":
+        shop.settings = {**shop.settings, DIVERSITY_KEY: {"strategy": "cap", "group": "category", "max_per_group": 2}}
+        shop.save(update_fields=["settings"])
+    if change == "stale":
+        old = dt.datetime.fromisoformat(first.report["evaluated_at"]) - dt.timedelta(days=REUSE_MAX_DAYS + 1)
+        first.report = {**first.report, "evaluated_at": old.isoformat()}
+        first.save(update_fields=["report"])
+
+    second = train(shop) if change == "command" else nightly(shop)
+
+    assert second.status == TrainingRun.Status.SUCCEEDED, second.error
+    assert "evaluation_reused" not in second.report and "evaluate" in second.report["timings"]
+    assert second.report["evaluated_at"] != first.report["evaluated_at"]
