@@ -75,7 +75,8 @@ RELATED = (
     # run's co-occurrence; content covers new products. The weight is a choice, not a tuning
     # result: more of it scores higher on baskets (July 2011: HR@5 0.690 at 1, 0.701 at 2) and
     # brings the list closer to the bought-together one. The blend without the basket part lost to
-    # it beyond the noise on four windows and is no longer evaluated.
+    # it beyond the noise on four windows and is no longer evaluated. Among the items it relates,
+    # recent sales lift what sells now (`RelatedBlendModel.recent_weight`).
     Candidate(
         "related_basket_blend",
         lambda fitted: related.RelatedBlendModel(co=fitted.get(COOCCURRENCE)),

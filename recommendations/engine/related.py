@@ -9,6 +9,9 @@ Three components, each a similarity between the anchor and every item:
 Per anchor, each component is divided by its best value over the allowed items (best = 1), so
 weights mean the same for every shop; the blend is the weighted sum. The component with the
 largest weighted share of a returned item is reported as its source (for the explanation).
+Among the items some component relates to the anchor, a small recent-popularity term (orders in
+the last 30 days of the shop's sales, the best seller = 1) then favours what sells now; it never
+brings in an item no component relates (best sellers only ever fill a list, in the trainer).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import scipy.sparse as sp
 
 from recommendations.engine.bought_together import CoOccurrence, cooccurrence_build
 from recommendations.engine.content import ContentModel
-from recommendations.engine.data import Catalog, Orders, top_k_dense
+from recommendations.engine.data import SECONDS_PER_DAY, Catalog, Orders, top_k_dense
 from recommendations.engine.personal import binary_history, column_normalised
 
 ANCHOR_BATCH = 1024
@@ -88,6 +91,20 @@ class BasketModel:
         return rows / self._item_orders[anchors][:, None] * self._damping[None, :]
 
 
+def recent_sales(catalog: Catalog, orders: Orders, *, now: float, days: float) -> np.ndarray:
+    """Per item, the orders holding it in the `days` before the shop's latest order up to `now`
+    (a shop without recent orders is judged by its last month of sales), divided by the best
+    seller's count among the sellable items (0 everywhere without sales)."""
+    counts = np.zeros(catalog.n_items)
+    past = orders.order_time <= now
+    if past.any():
+        latest = float(orders.order_time[past].max())
+        recent = past & (orders.order_time > latest - days * SECONDS_PER_DAY)
+        counts = np.bincount(orders.line_item[recent[orders.line_order]], minlength=catalog.n_items).astype(float)
+    best = counts[np.asarray(catalog.sellable, dtype=bool)].max(initial=0.0)
+    return counts / best if best > 0 else counts
+
+
 def _valid_anchors(anchors: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray]:
     anchors = np.asarray(anchors, dtype=np.int64).ravel()
     return anchors, np.flatnonzero((anchors >= 0) & (anchors < n_items))
@@ -121,7 +138,10 @@ class RelatedBlendModel:
     of October 2011): HR@5 0.661 at 95 % coverage, against 0.654 / 89 % for co-customer cosine
     alone; more content weight buys coverage for hit rate (0.8: HR@5 0.643, coverage 99 %). The
     basket weight is a choice (see `candidates.RELATED`). A blend with Surprise SVD item factors
-    never beat it beyond the noise on four windows and was removed.
+    never beat it beyond the noise on four windows and was removed. `recent_weight` is the
+    recent-popularity term's (`recent_sales`), also a choice (docs/BENCHMARKS.md: on July 2011
+    it keeps coverage within half a point of the blend without it; more of it scores higher on
+    baskets, as best sellers do, and makes the lists more alike).
     """
 
     name = "related_blend"
@@ -132,12 +152,17 @@ class RelatedBlendModel:
         content_weight: float = 0.4,
         co_customer_weight: float = 1.0,
         basket_weight: float = 2.0,
+        recent_weight: float = 0.4,
+        recent_days: float = 30.0,
         content: ContentModel | None = None,
         co: CoOccurrence | None = None,
     ) -> None:
         self.content_weight = content_weight
         self.co_customer_weight = co_customer_weight
         self.basket_weight = basket_weight
+        self.recent_weight = recent_weight
+        self.recent_days = recent_days
+        self._recent = np.zeros(0)
         self.content = content if content is not None else ContentModel()
         self.co_customer = CoCustomerModel()
         self.basket = BasketModel(co=co)
@@ -155,6 +180,7 @@ class RelatedBlendModel:
         for weight, component in self._components():
             if weight:
                 component.fit(catalog, orders, now=now)
+        self._recent = recent_sales(catalog, orders, now=now, days=self.recent_days)
         return self
 
     def similar(self, anchors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -186,7 +212,10 @@ class RelatedBlendModel:
                 larger = part > largest
                 largest[larger], dominant[larger] = part[larger], position
                 del part, larger
-            blended[blended <= 0] = -np.inf
+            related = blended > 0
+            if self.recent_weight:
+                blended += np.where(related, self.recent_weight * self._recent[None, :], 0.0)
+            blended[~related] = -np.inf
             block_indices, block_scores = top_k_dense(blended, k)
             returned = block_indices >= 0
             safe = np.where(returned, block_indices, 0)

@@ -161,3 +161,47 @@ def test_a_basket_weight_puts_the_products_bought_in_the_same_orders_first():
     indices, _, sources = basket.similar_with_sources(np.array([0]), 2)
     assert indices[0].tolist() == [2, 3]
     assert sources[0].tolist() == ["bought_together", "co_customer"]
+
+
+def test_recent_sales_count_the_last_days_of_the_shops_own_sales():
+    from recommendations.engine.related import recent_sales
+
+    day = 86_400.0
+    catalog = make_catalog(["a", "b", "c"], sellable=[True, True, False])
+    # Item 0 sold twice in the last month of sales, item 1 once then and once long before, item 2
+    # (not on sale) three times; the latest order is a year before "now".
+    times = np.array([0, -1, -2, -3, -4, -5, -100]) * day + NOW - 365 * day
+    orders = orders_from_lines(
+        order_time=times,
+        order_user=np.zeros(7, dtype=int),
+        line_order=np.arange(7),
+        line_item=np.array([0, 0, 1, 2, 2, 2, 1]),
+        n_users=1,
+    )
+    np.testing.assert_allclose(recent_sales(catalog, orders, now=NOW, days=30), [1.0, 0.5, 1.5])
+    # Orders after "now" (a hold-out) are not known yet.
+    np.testing.assert_allclose(recent_sales(catalog, orders, now=times[2], days=30), [0.0, 1.0, 3.0])
+    assert not recent_sales(catalog, orders_from_lines(
+        order_time=np.zeros(0), order_user=np.zeros(0, dtype=int), line_order=np.zeros(0, dtype=int),
+        line_item=np.zeros(0, dtype=int), n_users=0,
+    ), now=NOW, days=30).any()  # fmt: skip
+
+
+def test_recent_sales_reorder_related_items_but_never_bring_one_in():
+    # 1 and 2 are each bought with 0 once; 2 sells more besides (which also weakens its
+    # co-purchase evidence); 3 sells most, never with 0.
+    baskets = [(0, [0, 1]), (1, [0, 2]), (2, [2]), (3, [2]), (4, [3]), (4, [3]), (4, [3]), (4, [3])]
+    catalog, orders = make_catalog(["w", "x", "y", "z"]), make_orders(baskets, 5)
+    plain = RelatedBlendModel(content_weight=0.0, recent_weight=0.0).fit(catalog, orders, now=NOW)
+    assert plain.similar(np.array([0]), 3)[0][0].tolist() == [1, 2, -1]
+    for weight, expected in ((0.4, [1, 2, -1]), (4.0, [2, 1, -1])):
+        model = RelatedBlendModel(content_weight=0.0, recent_weight=weight).fit(catalog, orders, now=NOW)
+        indices, scores, sources = model.similar_with_sources(np.array([0]), 3)
+        assert indices[0].tolist() == expected  # 3 never, however well it sells
+        assert set(sources[0][:2]) <= {"co_customer", "bought_together"}
+    # What the term adds: its weight times the item's recent sales over the best seller's (3: 4).
+    _, with_term = (
+        RelatedBlendModel(content_weight=0.0, recent_weight=0.4).fit(catalog, orders, now=NOW).similar(np.array([0]), 2)
+    )
+    _, without = plain.similar(np.array([0]), 2)
+    np.testing.assert_allclose(with_term[0] - without[0], [0.4 * 1 / 4, 0.4 * 3 / 4])
