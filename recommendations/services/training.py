@@ -381,9 +381,7 @@ class _Trainer:
         orders_seen = data.orders.n_orders
         diversity = diversity_settings_clean(self.shop.settings.get(DIVERSITY_KEY))
         reused = self._reusable_evaluation(data, diversity)
-        lists, evaluation = self.compute(
-            data, rules=rules, now=timezone.now(), diversity=diversity, evaluation=reused and reused["evaluation"]
-        )
+        lists, evaluation = self.compute(data, rules=rules, now=timezone.now(), diversity=diversity, evaluation=reused)
         # Publishing needs only the lists: the fitted models and matrices go before it serialises
         # them (about 400 MB at the UCI Online Retail shop's size).
         self.data = self.models = self.co = self.history = self.co_customers = self.content = None
@@ -433,7 +431,8 @@ class _Trainer:
 
     def _reusable_evaluation(self, data: TrainingData, diversity: dict) -> dict | None:
         """For a nightly retraining with few new orders (REUSE_NEW_ORDERS), the live version's
-        evaluation to reuse, with where it comes from; None when a full evaluation is due."""
+        evaluation to reuse (the report then says where it comes from); None when a full
+        evaluation is due."""
         if self.run_row.trigger != TrainingRun.Trigger.NIGHTLY or self.holdout_from is not None:
             return None
         live = ModelVersion.objects.select_related("training_run").filter(status=ModelVersion.Status.LIVE).first()
@@ -467,7 +466,7 @@ class _Trainer:
             evaluated_at=evaluated_at.isoformat(),
             evaluation_reused={"version": live.number, "new_orders": new_orders, "orders_seen": source.orders_seen},
         )
-        return {"evaluation": evaluation}
+        return evaluation
 
     def _data_counts(self, data: TrainingData) -> dict:
         baskets = basket_matrix(data.orders, data.catalog.n_items)
