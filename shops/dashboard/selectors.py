@@ -311,13 +311,14 @@ QUALITY_KIND_ORDER = ("bought_together", "related", "personal")
 @dataclass(frozen=True)
 class WindowQuality:
     """One time window a training judged a list kind on (rolling origin, latest first): its
-    days, its held-out cases, and the chosen model's difference from the plain reference model
-    on it with the 95% interval (None when too thin to judge or nothing was compared)."""
+    days, its held-out cases, and the challenger's difference from the plain reference model on
+    it with the 95% interval (None when too thin to judge or nothing was compared)."""
 
     start: str
     end: str | None
     cases: int
     judged: bool
+    challenger: str | None = None
     against: str | None = None
     difference: tuple[float, float, float] | None = None
 
@@ -424,14 +425,17 @@ def _windows(reported: object) -> tuple[WindowQuality, ...]:
         interval, compared = window.get("interval"), window.get("compared")
         numbers = isinstance(interval, list) and len(interval) == 3
         numbers = numbers and all(isinstance(x, (int, float)) for x in interval)
+        pair = numbers and isinstance(compared, list) and len(compared) == 2
+        names = [str(name) for name in compared] if pair else None
         windows.append(
             WindowQuality(
                 start=window["from"][:10],
                 end=window["to"][:10] if isinstance(window.get("to"), str) else None,
                 cases=cases if isinstance(cases, int) else 0,
                 judged=bool(window.get("judged")),
-                against=str(compared[1]) if numbers and isinstance(compared, list) and len(compared) == 2 else None,
-                difference=tuple(float(x) for x in interval) if numbers else None,
+                challenger=names[0] if names else None,
+                against=names[1] if names else None,
+                difference=tuple(float(x) for x in interval) if names else None,
             )
         )
     return tuple(windows)

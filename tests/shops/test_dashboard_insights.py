@@ -308,7 +308,8 @@ def test_the_page_draws_the_charts_and_the_quality_table(client, trained_shop):
             assert f"{window.start} to {window.end or 'the end'}: too thin to judge ({row['cases']} cases)" in shown
         elif "interval" in row:
             mean, low, high = row["interval"]
-            assert f"{mean:+.3f} over {row['compared'][1]} (95% interval {low:.3f} to {high:.3f})" in shown
+            challenger, reference = row["compared"]
+            assert f"{challenger} {mean:+.3f} over {reference} (95% interval {low:.3f} to {high:.3f})" in shown
 
 
 def run_report_windows(shop, kind: str) -> list[dict]:
