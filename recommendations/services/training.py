@@ -96,7 +96,7 @@ MIN_EVALUATION_CASES = 30
 EARLIER_WINDOWS = 2
 # Products whose lists an earlier window scores, at most (a fixed-seed sample, as the latest
 # window's MAX_EVALUATION_ANCHORS): the latest window ranks every candidate, an earlier one only
-# confirms two of them, on half as many.
+# confirms two of them, on at most this many.
 EARLIER_WINDOW_ANCHORS = 2_000
 POPULAR_WINDOW_DAYS = 30
 # A nightly retraining of a shop that gained at most this share of new orders over what the live
